@@ -1,0 +1,7 @@
+#include <stdio.h>
+
+int main(void)
+{
+    fprintf(stderr, "diorama: being built\n");
+    return 1;
+}

@@ -1,0 +1,20 @@
+#include <stdio.h>
+
+#include "core/core.h"
+
+int core_log_level = CORE_LOG_WARN;
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+void core_log(int level, const char *fmt, ...)
+{
+    if (level > core_log_level)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    /* One write per message, so lines from several threads do not interleave. */
+    fprintf(stderr, "diorama: %s: %s\n", level_names[level], line);
+}

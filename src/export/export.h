@@ -1,0 +1,140 @@
+#ifndef DIORAMA_EXPORT_H
+#define DIORAMA_EXPORT_H
+/* export: moving record batches out of the process, with delivery accounting.
+ * Uses core and wire.
+ *
+ * Data flow: the engine takes an empty batch from the hub (export_hub_batch), fills it and
+ * submits it (export_hub_submit). The hub hands every submitted batch to every output; each
+ * output runs on its own thread (or inline, for the null output used by benchmarks) and
+ * returns the batch when done with it. Batches come from a fixed pool per signal, so memory is
+ * bounded by configuration (queue_batches x batch size), never by run length.
+ *
+ * Accounting, per output and signal, always holds:
+ *     generated == delivered + sum(dropped[reason]) + in_flight
+ * where in_flight counts records queued, being sent or waiting for a retry. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+enum export_drop_reason {
+    EXPORT_DROP_QUEUE_FULL = 0, /* the queue had no room (real-time mode) */
+    EXPORT_DROP_REJECTED,       /* non-retryable status (4xx but 429), or partial success */
+    EXPORT_DROP_RETRIES,        /* retry budget exhausted */
+    EXPORT_DROP_SHUTDOWN,       /* still queued or unsent at the shutdown deadline */
+    EXPORT_DROP_ENCODE,         /* could not be encoded (too large for a request) */
+    EXPORT_DROP_IO,             /* file output: write error */
+    EXPORT_DROP_NREASONS
+};
+extern const char *const export_drop_reason_names[EXPORT_DROP_NREASONS];
+
+struct export_signal_stats {
+    uint64_t generated;
+    uint64_t delivered;
+    uint64_t dropped[EXPORT_DROP_NREASONS];
+    uint64_t in_flight;
+    uint64_t retried;        /* records re-sent */
+    uint64_t requests;       /* requests attempted (incl. retries) */
+    uint64_t failed_requests; /* attempts that did not succeed */
+    uint64_t bytes;          /* payload bytes sent (after compression) */
+    uint64_t latency_p50_us; /* export request latency, successful requests */
+    uint64_t latency_p99_us;
+    uint64_t latency_max_us;
+};
+
+struct export_stats {
+    struct export_signal_stats s[REC_NSIGNALS];
+};
+
+static inline uint64_t export_dropped_total(const struct export_signal_stats *s)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < EXPORT_DROP_NREASONS; i++)
+        t += s->dropped[i];
+    return t;
+}
+
+/* ---- outputs --------------------------------------------------------------------------- */
+struct export_output;
+
+struct export_otlp_http_cfg {
+    char *url[REC_NSIGNALS]; /* full URLs (".../v1/traces" ...); NULL = signal not exported */
+    char **headers;          /* "Name: value" strings, NULL-terminated, may be NULL */
+    int gzip;
+    int verify_attrs;
+    uint64_t timeout_ns;       /* per request, default 10s */
+    uint64_t retry_initial_ns; /* first backoff, default 1s (OTel SDK: 1s, x1.5... we use x2) */
+    uint64_t retry_max_ns;     /* cap on one backoff, default 5s */
+    uint64_t retry_budget_ns;  /* give up on a batch after this long, default 30s */
+    int max_concurrent;        /* requests in flight per signal, default 4 */
+    uint64_t seed;             /* for backoff jitter */
+};
+
+/* Fills cfg from the flag URL (may be NULL) and the standard environment: flag beats
+ * OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT beats OTEL_EXPORTER_OTLP_ENDPOINT (a base URL to which
+ * v1/<signal> is appended); OTEL_EXPORTER_OTLP_HEADERS, _<SIGNAL>_HEADERS,
+ * OTEL_EXPORTER_OTLP_COMPRESSION (gzip|none), OTEL_EXPORTER_OTLP_TIMEOUT (ms).
+ * Returns 0, DIO_ENOENT (no endpoint anywhere) or DIO_EINVAL (err says why). */
+int export_otlp_http_cfg_resolve(struct export_otlp_http_cfg *cfg, const char *flag_url,
+                                 char *err, size_t errlen);
+void export_otlp_http_cfg_free(struct export_otlp_http_cfg *cfg);
+
+struct export_output *export_otlp_http_new(const struct export_otlp_http_cfg *cfg);
+/* OTLP/JSON lines, one Export*ServiceRequest per line. NULL and err on open failure. */
+struct export_output *export_otlp_file_new(const char *path, int verify_attrs, char *err,
+                                           size_t errlen);
+/* Encodes (OTLP protobuf) and discards, inline on the submitting thread: for benchmarks. */
+struct export_output *export_null_new(int verify_attrs);
+const char *export_output_name(const struct export_output *o);
+
+/* ---- hub ------------------------------------------------------------------------------- */
+struct export_hub_cfg {
+    uint32_t batch_size[REC_NSIGNALS]; /* records per batch (default 1024 / 4096 / 1024) */
+    uint64_t batch_timeout_ns;         /* flush a partial batch after this long (default 1s) */
+    uint32_t queue_batches;            /* batches per signal in the pool (default 64) */
+    int block_when_full;               /* 1: export_hub_batch waits (--speed max); 0: drops */
+};
+
+struct export_hub;
+
+/* Takes ownership of the outputs. */
+struct export_hub *export_hub_new(const struct export_hub_cfg *cfg, struct export_output **outs,
+                                  size_t nouts);
+int export_hub_start(struct export_hub *h);
+/* An empty batch for signal, owned by the caller until submitted. NULL when the pool is empty
+ * and block_when_full is 0: the caller must then count what it could not emit with
+ * export_hub_drop(..., EXPORT_DROP_QUEUE_FULL). */
+struct rec_batch *export_hub_batch(struct export_hub *h, int signal);
+/* Hands a filled batch to every output (an empty batch is just recycled). */
+void export_hub_submit(struct export_hub *h, struct rec_batch *b);
+void export_hub_drop(struct export_hub *h, int signal, uint64_t n, int reason);
+/* Stop accepting, deliver what is queued until deadline (monotonic ns), count the rest as
+ * dropped(shutdown), join threads. */
+void export_hub_shutdown(struct export_hub *h, uint64_t deadline_ns);
+size_t export_hub_noutputs(const struct export_hub *h);
+const struct export_output *export_hub_output(const struct export_hub *h, size_t i);
+/* A consistent-enough snapshot (each counter read atomically). */
+void export_hub_stats(const struct export_hub *h, size_t output, struct export_stats *out);
+void export_hub_free(struct export_hub *h);
+
+/* ---- retry policy (pure; exposed for the table test) ----------------------------------- */
+enum export_verdict { EXPORT_OK = 0, EXPORT_RETRY = 1, EXPORT_FAIL = 2 };
+/* status: HTTP status, or 0 for a transport failure (refused, reset, timeout).
+ * retry_after: the Retry-After header value or NULL. attempt: 1 for the first retry.
+ * Sets *delay_ns for EXPORT_RETRY: Retry-After when given (seconds or HTTP-date relative to
+ * now_wall_ns), else min(initial * 2^(attempt-1), max) with full jitter in [d/2, d]. */
+int export_retry_policy(int status, const char *retry_after, int attempt, uint64_t initial_ns,
+                        uint64_t max_ns, uint64_t now_wall_ns, struct core_rng *rng,
+                        uint64_t *delay_ns);
+
+/* ---- Prometheus pull listener ----------------------------------------------------------- */
+struct export_prom;
+/* addr "127.0.0.1:9464", ":9464" or "9464". NULL and err on failure. */
+struct export_prom *export_prom_start(const char *addr, char *err, size_t errlen);
+/* Replace the exposition body served for the simulated world's metrics (copied). */
+void export_prom_publish(struct export_prom *p, const void *text, size_t len);
+/* The hub whose self-metrics (diorama_*) are appended to every scrape; may be NULL. */
+void export_prom_set_hub(struct export_prom *p, const struct export_hub *h);
+void export_prom_stop(struct export_prom *p);
+
+#endif

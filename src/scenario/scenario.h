@@ -1,0 +1,175 @@
+#ifndef DIORAMA_SCENARIO_H
+#define DIORAMA_SCENARIO_H
+/* scenario: parsing and validating scenario files (YAML) into a plain description of a world.
+ * Uses core only. Everything here is owned by the struct scenario and freed by scenario_free.
+ * All cross references (call targets, fault targets, model entry points, hosts) are resolved
+ * to indices during validation; a loaded scenario is always consistent.
+ * The format is documented in docs/scenario-format.md. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scenario/builtin.h"
+
+struct scn_pos {
+    int line; /* 1-based; 0 when unknown */
+    int col;  /* 1-based */
+};
+
+struct scn_error {
+    char file[256]; /* path, or "builtin:<name>" */
+    int line;
+    int col;
+    char msg[512]; /* e.g. "models[1].max_batch: expected a positive integer, got 'x'" */
+};
+
+/* Writes "file:line:col: msg" (or "file: msg" without a position). */
+void scenario_format_error(const struct scn_error *e, char *out, size_t n);
+
+/* A user attribute. The scalar's YAML type decides the OTLP type: plain integers become ints,
+ * decimals doubles, true/false bools, everything else (and quoted scalars) strings. */
+enum scn_attr_type { SCN_STR, SCN_INT, SCN_DBL, SCN_BOOL };
+struct scn_attr {
+    char *key;
+    char *str; /* the scalar as written, always set */
+    int type;
+    int64_t i;
+    double d;
+};
+
+struct scn_latency {
+    uint64_t base_ns; /* median own latency */
+    double jitter;    /* relative, uniform +-jitter (0.2 = +-20%) */
+    double tail_p;    /* probability of a tail event */
+    double tail_factor; /* latency multiplier of a tail event */
+};
+
+enum scn_span_kind { SCN_KIND_INTERNAL = 1, SCN_KIND_SERVER = 2, SCN_KIND_CLIENT = 3,
+                     SCN_KIND_PRODUCER = 4, SCN_KIND_CONSUMER = 5 };
+enum scn_arrival { SCN_POISSON = 0, SCN_CONSTANT = 1 };
+
+struct scn_call {
+    char *service; /* as written */
+    char *operation;
+    int svc;       /* resolved index into scenario->services */
+    int op;        /* resolved index into that service's ops */
+    struct scn_pos pos;
+};
+
+struct scn_operation {
+    char *name;          /* span name, e.g. "POST /v1/chat/completions" or "SELECT orders" */
+    int kind;            /* enum scn_span_kind; default server */
+    char *method;        /* HTTP method when the name starts with one, else NULL */
+    char *route;         /* HTTP route when the name has one, else NULL */
+    struct scn_latency latency;
+    double error_rate;   /* 0..1 */
+    int error_status;    /* HTTP status of errors; default 500 */
+    double rate;         /* arrivals per second when this is an entry operation, else 0 */
+    int arrival;         /* enum scn_arrival */
+    int parallel;        /* calls run in parallel (1) or one after another (0, default) */
+    int inference;       /* 1: runs the request's model (latency, gen_ai attrs from the model) */
+    struct scn_call *calls;
+    int ncalls;
+    struct scn_pos pos;
+};
+
+struct scn_service {
+    char *name;
+    char *version;   /* default "1.0.0" */
+    char *namespace_; /* service.namespace, default the scenario name */
+    char *host;      /* host name; resolved to host index */
+    int host_idx;    /* -1 when none */
+    int instances;   /* replicas, default 1: service.instance.id = <name>-<i> */
+    struct scn_attr *attrs;
+    int nattrs;
+    struct scn_operation *ops;
+    int nops;
+    struct scn_pos pos;
+};
+
+struct scn_host {
+    char *name;
+    char *profile;    /* "general", "gpu", "db", "edge": baseline shapes */
+    double cpu;       /* baseline CPU utilisation 0..1 */
+    double memory_gib; /* total memory */
+    int gpus;         /* GPU count */
+    char *gpu_model;  /* e.g. "A100" */
+    struct scn_attr *attrs;
+    int nattrs;
+    struct scn_pos pos;
+};
+
+struct scn_model {
+    char *name;           /* gen_ai.request.model */
+    char *provider;       /* gen_ai.provider.name, default "diorama" */
+    char *operation;      /* gen_ai.operation.name, default "chat" */
+    uint64_t base_latency_ns;
+    double jitter;        /* relative, default 0.2 */
+    int max_batch;
+    double rate;          /* requests per second */
+    int arrival;          /* enum scn_arrival */
+    char *gpu;            /* GPU model name, e.g. "A100" */
+    double gpu_util;      /* typical GPU utilisation 0..1, default 0.75 */
+    int tokens_in;        /* mean input tokens, default 0 = model does not report tokens */
+    int tokens_out;       /* mean output tokens */
+    char *entry;          /* "service/operation" where its requests enter */
+    int entry_svc;        /* resolved */
+    int entry_op;         /* resolved */
+    struct scn_pos pos;
+};
+
+enum scn_trigger { SCN_EVERY_N = 0, SCN_PROBABILITY = 1, SCN_WINDOW = 2 };
+enum scn_target_kind { SCN_TARGET_MODEL = 0, SCN_TARGET_OPERATION = 1, SCN_TARGET_SERVICE = 2 };
+
+struct scn_fault {
+    char *name;
+    char *target;         /* "gpt-4" (a model), "svc/op" (an operation), "svc" (a service) */
+    int target_kind;      /* enum scn_target_kind */
+    int target_idx;       /* model or service index */
+    int target_op;        /* operation index for SCN_TARGET_OPERATION, else -1 */
+    int trigger;          /* enum scn_trigger */
+    uint64_t every_n;     /* SCN_EVERY_N: every Nth request of the target (N >= 1) */
+    double probability;   /* SCN_PROBABILITY: 0..1 per request */
+    uint64_t start_ns;    /* SCN_WINDOW: offset from run start */
+    uint64_t duration_ns; /* SCN_WINDOW: length */
+    uint64_t repeat_ns;   /* SCN_WINDOW: period, 0 = once */
+    /* effects: a value of 0 (or <0 for the doubles) means "not set" */
+    double latency_factor; /* multiply latency */
+    int error_status;      /* force an error with this status */
+    double gpu_util;       /* report this GPU utilisation (0..1); < 0 = unset */
+    int queue_depth;       /* report this queue depth; < 0 = unset */
+    double tokens_factor;  /* multiply token counts */
+    struct scn_pos pos;
+};
+
+struct scenario {
+    char *name;
+    char *description;
+    char *file;           /* path or "builtin:<name>" */
+    uint64_t seed;        /* default seed (1 when not given) */
+    uint64_t duration_ns; /* default run duration, 0 = until stopped */
+    uint64_t metric_interval_ns; /* default 10s */
+    struct scn_attr *resource_attrs; /* added to every service's resource */
+    int nresource_attrs;
+    struct scn_host *hosts;
+    int nhosts;
+    struct scn_service *services;
+    int nservices;
+    struct scn_model *models;
+    int nmodels;
+    struct scn_fault *faults;
+    int nfaults;
+};
+
+/* Exit-code-relevant outcomes: 0, DIO_EPARSE (syntax or validation; err filled), DIO_EIO (file
+ * unreadable; err filled), DIO_ERANGE (file larger than SCENARIO_MAX_BYTES; err filled). */
+#define SCENARIO_MAX_BYTES (4u << 20)
+int scenario_load_string(const char *file, const char *text, size_t len, struct scenario **out,
+                         struct scn_error *err);
+int scenario_load_file(const char *path, struct scenario **out, struct scn_error *err);
+/* A built-in name ("inference") or else a path. */
+int scenario_load(const char *name_or_path, struct scenario **out, struct scn_error *err);
+void scenario_free(struct scenario *s);
+
+const struct scenario_builtin *scenario_builtin_find(const char *name);
+
+#endif
