@@ -1,7 +1,56 @@
+/* diorama: a miniature production system for testing observability and inference pipelines. */
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
-int main(void)
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: diorama <command> [options]\n"
+    "\n"
+    "Simulates a small production system (services, hosts, ML models) from a scenario and\n"
+    "emits the traces, metrics and logs it would produce, with labelled faults.\n"
+    "\n"
+    "commands:\n"
+    "  run [SCENARIO]        run a scenario (built-in name or YAML file; default: inference)\n"
+    "  scenarios list        list the built-in scenarios\n"
+    "  scenarios show NAME   print a built-in scenario's YAML (copy it to start your own)\n"
+    "  scenarios validate FILE...  check scenario files, report file:line:col errors\n"
+    "  version               print the version\n"
+    "\n"
+    "Run 'diorama run --help' for the run options. Exit codes: 0 ok, 1 runtime error,\n"
+    "2 usage, 3 bad scenario, 4 nothing delivered, 5 some records dropped.\n";
+
+int cli_fail(int code, const char *fmt, ...)
 {
-    fprintf(stderr, "diorama: being built\n");
-    return 1;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "diorama: %s\n", msg);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_ERR_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run"))
+        return cli_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "scenarios") || !strcmp(cmd, "scenario"))
+        return cli_scenarios(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("diorama %s\n", DIORAMA_VERSION);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    fprintf(stderr, "diorama: unknown command '%s'\n\n%s", cmd, usage);
+    return CLI_ERR_USAGE;
 }

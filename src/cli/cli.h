@@ -1,0 +1,20 @@
+#ifndef DIORAMA_CLI_H
+#define DIORAMA_CLI_H
+/* cli: one file per subcommand; argument parsing and wiring of the modules. The only place
+ * that prints to stdout or decides the exit code. Exit codes (docs/cli.md): */
+enum {
+    CLI_OK = 0,
+    CLI_ERR_RUNTIME = 1,       /* an output could not be opened, a port bound, ... */
+    CLI_ERR_USAGE = 2,         /* unknown flag, bad value */
+    CLI_ERR_SCENARIO = 3,      /* the scenario file is unreadable or invalid */
+    CLI_ERR_NOTHING = 4,       /* records were generated but none was delivered */
+    CLI_ERR_DROPPED = 5,       /* some records were dropped (see the summary) */
+};
+
+int cli_run(int argc, char **argv);
+int cli_scenarios(int argc, char **argv);
+
+/* Prints "diorama: <msg>" to stderr; returns code (for `return cli_fail(...)`). */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

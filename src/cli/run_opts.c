@@ -1,0 +1,308 @@
+/* diorama run: flags, defaults and help. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/run.h"
+
+static const char help[] =
+    "usage: diorama run [SCENARIO] [options]\n"
+    "\n"
+    "Runs SCENARIO (a built-in name or a YAML file; default: inference) and exports the\n"
+    "traces, metrics and logs of the simulated system. Stop with Ctrl-C: generation stops and\n"
+    "queued records are flushed within --shutdown-timeout.\n"
+    "\n"
+    "simulation:\n"
+    "  --seed N               random seed (default: the scenario's, else 1)\n"
+    "  --speed N|max          simulated seconds per wall second (default 1); max = no sleeping\n"
+    "  --duration D           simulated run length: 300, 300s, 5m, 1h, 250ms (default: the\n"
+    "                         scenario's, else until stopped)\n"
+    "  --start TIME           simulated start: RFC 3339, unix seconds or 'now' (default now;\n"
+    "                         with --speed max 2026-01-01T00:00:00Z, so output is reproducible)\n"
+    "  --metric-interval D    metric export interval (default: the scenario's, else 10s)\n"
+    "  --signals LIST         traces,metrics,logs (default all)\n"
+    "  --no-verify-attrs      omit diorama.seq / diorama.gen_time_unix_nano / diorama.run_id\n"
+    "\n"
+    "outputs (any combination; with none, OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT or\n"
+    "http://localhost:4318):\n"
+    "  --otlp URL             OTLP/HTTP protobuf to URL (base URL; /v1/traces etc. appended)\n"
+    "  --compression gzip|none  OTLP/HTTP body compression (default none, or\n"
+    "                         $OTEL_EXPORTER_OTLP_COMPRESSION)\n"
+    "  -H, --header 'K: V'    extra OTLP/HTTP header (repeatable; also K=V)\n"
+    "  --otlp-file PATH       OTLP/JSON lines, one Export*ServiceRequest per line ('-' = stdout)\n"
+    "  --null                 encode to OTLP protobuf and discard (benchmarking)\n"
+    "  --prom-listen ADDR     serve Prometheus /metrics on ADDR (e.g. 127.0.0.1:9464)\n"
+    "  --labels FILE          write every injected fault as a JSON line (ground truth)\n"
+    "  --summary-json FILE    write the final summary as JSON (docs/summary-json.md)\n"
+    "\n"
+    "batching and delivery:\n"
+    "  --batch-size N         records per export request (default 1024; metrics 4096)\n"
+    "  --batch-timeout D      send a partial batch after D (default 1s)\n"
+    "  --queue-size N         batches queued per signal before blocking/dropping (default 64)\n"
+    "  --on-full block|drop   when the queue is full (default: block with --speed max, else drop)\n"
+    "  --shutdown-timeout D   how long to flush on exit (default 5s)\n"
+    "\n"
+    "  -q, --quiet            no status line    -v, --verbose  log more\n"
+    "\n"
+    "environment: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT,\n"
+    "OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_TIMEOUT,\n"
+    "OTEL_SERVICE_NAME (becomes service.namespace), OTEL_RESOURCE_ATTRIBUTES.\n"
+    "exit codes: 0 ok, 1 runtime error, 2 usage, 3 bad scenario, 4 nothing delivered,\n"
+    "5 some records dropped.\n";
+
+enum {
+    O_SEED = 256, O_SPEED, O_DURATION, O_START, O_METRIC_INTERVAL, O_SIGNALS, O_NO_VERIFY,
+    O_OTLP, O_COMPRESSION, O_OTLP_FILE, O_NULL, O_PROM, O_LABELS, O_SUMMARY, O_BATCH_SIZE,
+    O_BATCH_TIMEOUT, O_QUEUE, O_ON_FULL, O_SHUTDOWN,
+};
+
+static const struct option longopts[] = {
+    {"seed", 1, 0, O_SEED},
+    {"speed", 1, 0, O_SPEED},
+    {"duration", 1, 0, O_DURATION},
+    {"start", 1, 0, O_START},
+    {"metric-interval", 1, 0, O_METRIC_INTERVAL},
+    {"signals", 1, 0, O_SIGNALS},
+    {"no-verify-attrs", 0, 0, O_NO_VERIFY},
+    {"otlp", 1, 0, O_OTLP},
+    {"compression", 1, 0, O_COMPRESSION},
+    {"header", 1, 0, 'H'},
+    {"otlp-file", 1, 0, O_OTLP_FILE},
+    {"null", 0, 0, O_NULL},
+    {"prom-listen", 1, 0, O_PROM},
+    {"labels", 1, 0, O_LABELS},
+    {"summary-json", 1, 0, O_SUMMARY},
+    {"batch-size", 1, 0, O_BATCH_SIZE},
+    {"batch-timeout", 1, 0, O_BATCH_TIMEOUT},
+    {"queue-size", 1, 0, O_QUEUE},
+    {"on-full", 1, 0, O_ON_FULL},
+    {"shutdown-timeout", 1, 0, O_SHUTDOWN},
+    {"quiet", 0, 0, 'q'},
+    {"verbose", 0, 0, 'v'},
+    {"help", 0, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5+02:00", "1767225600", "now". */
+int run_parse_time(const char *s, uint64_t *unix_ns)
+{
+    uint64_t secs;
+    if (!strcmp(s, "now")) {
+        *unix_ns = core_wall_ns();
+        return 0;
+    }
+    if (!parse_u64(s, 4102444800ULL, &secs)) {
+        *unix_ns = secs * 1000000000ULL;
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return -1;
+    double frac = 0;
+    if (*p == '.') {
+        char *end;
+        frac = strtod(p, &end);
+        p = end;
+    }
+    long off = 0;
+    int hh, mm;
+    if (*p == 'Z' && p[1] == '\0')
+        off = 0;
+    else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2 && !p[6])
+        off = (*p == '+' ? 1 : -1) * (hh * 3600L + mm * 60L);
+    else
+        return -1;
+    time_t t = timegm(&tm) - off;
+    if (t < 0)
+        return -1;
+    *unix_ns = (uint64_t)t * 1000000000ULL + (uint64_t)(frac * 1e9);
+    return 0;
+}
+
+static int parse_signals(const char *s, int *mask)
+{
+    static const char *const names[][2] = {{"traces", "spans"}, {"metrics", "points"},
+                                           {"logs", "logs"}};
+    *mask = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int i = 0; i < REC_NSIGNALS; i++)
+            if (!strcmp(t, names[i][0]) || !strcmp(t, names[i][1]))
+                *mask |= 1 << i, found = 1;
+        if (!found)
+            return -1;
+    }
+    return *mask ? 0 : -1;
+}
+
+static int add_header(struct run_opts *o, const char *h)
+{
+    const char *sep = strchr(h, ':');
+    const char *eq = strchr(h, '=');
+    if (!sep && !eq)
+        return -1;
+    char buf[1024];
+    if (sep)
+        snprintf(buf, sizeof buf, "%s", h);
+    else
+        snprintf(buf, sizeof buf, "%.*s: %s", (int)(eq - h), h, eq + 1);
+    if (buf[0] == ':' || buf[0] == ' ')
+        return -1;
+    o->headers = core_realloc(o->headers, (size_t)(o->nheaders + 2) * sizeof(char *));
+    o->headers[o->nheaders++] = core_strdup(buf);
+    o->headers[o->nheaders] = NULL;
+    return 0;
+}
+
+static int bad(const char *flag, const char *val, const char *want)
+{
+    return cli_fail(CLI_ERR_USAGE, "%s: expected %s, got '%s'", flag, want, val);
+}
+
+/* Returns 0, or an exit code. */
+static int apply(struct run_opts *o, int c, const char *a)
+{
+    uint64_t u;
+    switch (c) {
+    case O_SEED:
+        if (parse_u64(a, UINT64_MAX, &o->seed))
+            return bad("--seed", a, "a non-negative integer");
+        o->has_seed = 1;
+        return 0;
+    case O_SPEED:
+        if (!strcmp(a, "max")) {
+            o->speed = 0;
+            return 0;
+        }
+        o->speed = strtod(a, NULL);
+        return o->speed > 0 && o->speed <= 1e9 ? 0 : bad("--speed", a, "a positive number or max");
+    case O_DURATION:
+        o->has_duration = 1;
+        return core_parse_duration(a, &o->duration_ns) ? bad("--duration", a, "a duration like 10m")
+                                                       : 0;
+    case O_START:
+        o->has_start = 1;
+        return run_parse_time(a, &o->start_ns) ? bad("--start", a, "RFC 3339, unix seconds or now")
+                                               : 0;
+    case O_METRIC_INTERVAL:
+        if (core_parse_duration(a, &o->metric_interval_ns) || o->metric_interval_ns < 1000000)
+            return bad("--metric-interval", a, "a duration of at least 1ms");
+        return 0;
+    case O_SIGNALS:
+        return parse_signals(a, &o->signals) ? bad("--signals", a, "traces,metrics,logs") : 0;
+    case O_BATCH_SIZE:
+        if (parse_u64(a, 1 << 20, &u) || !u)
+            return bad("--batch-size", a, "an integer 1..1048576");
+        o->batch_size = (uint32_t)u;
+        return 0;
+    case O_QUEUE:
+        if (parse_u64(a, 1 << 16, &u) || u < 2)
+            return bad("--queue-size", a, "an integer 2..65536");
+        o->queue_batches = (uint32_t)u;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static int apply2(struct run_opts *o, int c, const char *a)
+{
+    switch (c) {
+    case O_NO_VERIFY: o->verify = 0; return 0;
+    case O_OTLP: o->otlp = a; return 0;
+    case O_OTLP_FILE: o->otlp_file = a; return 0;
+    case O_NULL: o->null_out = 1; return 0;
+    case O_PROM: o->prom_listen = a; return 0;
+    case O_LABELS: o->labels = a; return 0;
+    case O_SUMMARY: o->summary_json = a; return 0;
+    case 'q': o->quiet = 1; return 0;
+    case 'v': o->verbose++; return 0;
+    case 'H': return add_header(o, a) ? bad("--header", a, "'Name: value' or Name=value") : 0;
+    case O_COMPRESSION:
+        if (strcmp(a, "gzip") && strcmp(a, "none"))
+            return bad("--compression", a, "gzip or none");
+        o->compression = a;
+        return 0;
+    case O_ON_FULL:
+        if (strcmp(a, "block") && strcmp(a, "drop"))
+            return bad("--on-full", a, "block or drop");
+        o->on_full = !strcmp(a, "block") ? 1 : 0;
+        return 0;
+    case O_BATCH_TIMEOUT:
+        return core_parse_duration(a, &o->batch_timeout_ns) || !o->batch_timeout_ns
+                   ? bad("--batch-timeout", a, "a positive duration")
+                   : 0;
+    case O_SHUTDOWN:
+        return core_parse_duration(a, &o->shutdown_ns) ? bad("--shutdown-timeout", a, "a duration")
+                                                       : 0;
+    default:
+        return apply(o, c, a);
+    }
+}
+
+static void defaults(struct run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->scenario = "inference";
+    o->speed = 1;
+    o->verify = 1;
+    o->on_full = -1;
+    o->shutdown_ns = 5000000000ULL;
+    o->batch_timeout_ns = 1000000000ULL;
+    o->queue_batches = 64;
+}
+
+/* Returns -1 to go on, or an exit code (help printed, or a usage error). */
+int run_parse(struct run_opts *o, int argc, char **argv)
+{
+    defaults(o);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":qvhH:", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            return CLI_OK;
+        }
+        if (c == '?')
+            return cli_fail(CLI_ERR_USAGE, "unknown option '%s' (see: diorama run --help)",
+                            argv[optind - 1]);
+        if (c == ':')
+            return cli_fail(CLI_ERR_USAGE, "option '%s' needs a value", argv[optind - 1]);
+        int rc = apply2(o, c, optarg);
+        if (rc > 0)
+            return rc;
+    }
+    if (optind < argc)
+        o->scenario = argv[optind++];
+    if (optind < argc)
+        return cli_fail(CLI_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
+    if (o->on_full < 0)
+        o->on_full = o->speed == 0;
+    return -1;
+}
+
+void run_opts_free(struct run_opts *o)
+{
+    for (int i = 0; i < o->nheaders; i++)
+        core_free(o->headers[i]);
+    core_free(o->headers);
+}

@@ -1,0 +1,116 @@
+/* The live status line: a thread that samples the engine's and the hub's counters (atomics)
+ * and prints one line, redrawn in place twice a second on a terminal, or appended every 10 s
+ * when stderr is not a terminal (CI logs). */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/run.h"
+#include "report/report.h"
+
+struct run_status {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    int tty;
+    const struct engine *e;
+    const struct export_hub *h;
+    double speed;
+    uint64_t t0;
+};
+
+static void sample(struct run_status *s, struct report_sample *out)
+{
+    struct engine_progress p;
+    struct export_stats st;
+    double target[REC_NSIGNALS];
+    engine_progress(s->e, &p);
+    engine_target_rates(s->e, target);
+    export_hub_stats(s->h, 0, &st);
+    memset(out, 0, sizeof *out);
+    out->wall_seconds = (double)(core_mono_ns() - s->t0) / 1e9;
+    out->simulated_seconds = (double)p.sim_offset_ns / 1e9;
+    for (int i = 0; i < REC_NSIGNALS; i++) {
+        struct report_signal *r = &out->out.s[i];
+        r->generated = st.s[i].generated;
+        r->delivered = st.s[i].delivered;
+        r->dropped = export_dropped_total(&st.s[i]);
+        r->retried = st.s[i].retried;
+        r->latency_p99_us = st.s[i].latency_p99_us;
+        r->target_rate = s->speed > 0 ? target[i] * s->speed : 0;
+    }
+}
+
+static void print(struct run_status *s, const struct report_sample *prev,
+                  const struct report_sample *cur)
+{
+    struct core_buf b;
+    core_buf_init(&b, 4096);
+    core_buf_puts(&b, s->tty ? "\r\033[2K" : "");
+    report_status_line(prev, cur, &b);
+    core_buf_puts(&b, s->tty ? "" : "\n");
+    /* One write per frame (no flicker, no interleaving). */
+    if (write(STDERR_FILENO, b.p, b.len) < 0)
+        s->tty = 0;
+    core_buf_free(&b);
+}
+
+static void *loop(void *arg)
+{
+    struct run_status *s = arg;
+    struct report_sample prev, cur;
+    sample(s, &prev);
+    uint64_t period = s->tty ? 500000000ULL : 10000000000ULL;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t at = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + period;
+        ts.tv_sec = (time_t)(at / 1000000000ULL);
+        ts.tv_nsec = (long)(at % 1000000000ULL);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        if (s->stop)
+            break;
+        sample(s, &cur);
+        print(s, &prev, &cur);
+        prev = cur;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (s->tty && write(STDERR_FILENO, "\n", 1) < 0)
+        return NULL;
+    return NULL;
+}
+
+struct run_status *run_status_start(const struct engine *e, const struct export_hub *h,
+                                    double speed)
+{
+    struct run_status *s = core_calloc(1, sizeof *s);
+    s->e = e;
+    s->h = h;
+    s->speed = speed;
+    s->tty = isatty(STDERR_FILENO);
+    s->t0 = core_mono_ns();
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, loop, s)) {
+        core_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void run_status_stop(struct run_status *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    core_free(s);
+}

@@ -1,0 +1,365 @@
+/* The event loop: arrivals, completions (a min-heap of pending traces), metric ticks and
+ * time-window fault labels, processed in simulated-time order and paced against the monotonic
+ * clock. Ties go completions, then ticks, then windows, then arrivals, so a tick at t counts
+ * every request that ended at or before t. */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+#define PACE_SLACK_NS 200000ULL   /* events due within this are processed without sleeping */
+#define MAX_SLEEP_NS 50000000ULL  /* wake at least this often to see the stop flag */
+#define DEFAULT_INTERVAL_NS 10000000000ULL
+
+static int trace_before(const struct ptrace *a, const struct ptrace *b)
+{
+    return a->end != b->end ? a->end < b->end : a->order < b->order;
+}
+
+static void heap_push(struct engine *e, struct ptrace *t)
+{
+    if (e->nheap == e->heap_cap) {
+        e->heap_cap = e->heap_cap ? e->heap_cap * 2 : 1024;
+        e->heap = core_realloc(e->heap, e->heap_cap * sizeof *e->heap);
+    }
+    size_t i = e->nheap++;
+    while (i > 0 && trace_before(t, e->heap[(i - 1) / 2])) {
+        e->heap[i] = e->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    e->heap[i] = t;
+}
+
+static struct ptrace *heap_pop(struct engine *e)
+{
+    struct ptrace *top = e->heap[0], *last = e->heap[--e->nheap];
+    size_t i = 0, n = e->nheap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && trace_before(e->heap[c + 1], e->heap[c]))
+            c++;
+        if (!trace_before(e->heap[c], last))
+            break;
+        e->heap[i] = e->heap[c];
+        i = c;
+    }
+    if (n)
+        e->heap[i] = last;
+    return top;
+}
+
+/* Depth-first from an entry operation to the first inference operation it reaches. */
+static int find_inference(const struct world *w, int svc, int op, int *osvc, int *oop)
+{
+    const struct scn_operation *so = w->svcs[svc].ops[op].scn;
+    if (so->inference) {
+        *osvc = svc;
+        *oop = op;
+        return 1;
+    }
+    for (int i = 0; i < so->ncalls; i++)
+        if (find_inference(w, so->calls[i].svc, so->calls[i].op, osvc, oop))
+            return 1;
+    return 0;
+}
+
+static uint64_t key_of(const char *a, const char *b)
+{
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "%s/%s", a, b ? b : "");
+    return core_hash64(buf, n < (int)sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static uint32_t count_server(const struct world *w, int svc, int op)
+{
+    const struct scn_operation *so = w->svcs[svc].ops[op].scn;
+    uint32_t n = so->kind != SCN_KIND_CLIENT;
+    for (int i = 0; i < so->ncalls; i++)
+        n += count_server(w, so->calls[i].svc, so->calls[i].op);
+    return n;
+}
+
+static void add_source(struct engine *e, double rate, int arrival, int svc, int op, int model,
+                       uint64_t key)
+{
+    struct source *s = &e->src[e->nsrc++];
+    s->nspans = (uint32_t)engine__max_spans(e->w, svc, op);
+    s->nserver = s->nspans <= ENGINE_MAX_TRACE_SPANS ? count_server(e->w, svc, op) : 0;
+    core_rng_init(&s->rng, e->w->seed, key, 3);
+    s->mean_gap_ns = 1e9 / rate;
+    s->constant = arrival == SCN_CONSTANT;
+    s->svc = svc;
+    s->op = op;
+    s->model = model;
+    s->next = s->constant ? (uint64_t)s->mean_gap_ns
+                          : (uint64_t)core_rng_exp(&s->rng, s->mean_gap_ns);
+}
+
+static void init_states(struct engine *e)
+{
+    const struct world *w = e->w;
+    e->ops = core_calloc((size_t)(w->nsvcs ? w->nsvcs : 1), sizeof *e->ops);
+    for (int s = 0; s < w->nsvcs; s++) {
+        e->ops[s] = core_calloc((size_t)(w->svcs[s].nops ? w->svcs[s].nops : 1), sizeof **e->ops);
+        for (int o = 0; o < w->svcs[s].nops; o++)
+            core_rng_init(&e->ops[s][o].rng, w->seed,
+                          key_of(w->svcs[s].scn->name, w->svcs[s].ops[o].scn->name), 1);
+    }
+    e->models = core_calloc((size_t)(w->nmodels ? w->nmodels : 1), sizeof *e->models);
+    for (int m = 0; m < w->nmodels; m++) {
+        const struct scn_model *sm = w->models[m].scn;
+        struct model_state *ms = &e->models[m];
+        core_rng_init(&ms->rng, w->seed, key_of("model", sm->name), 2);
+        if (!find_inference(w, sm->entry_svc, sm->entry_op, &ms->svc, &ms->op)) {
+            ms->svc = sm->entry_svc; /* validated by scenario/, kept safe anyway */
+            ms->op = sm->entry_op;
+        }
+        size_t n = strlen(sm->operation) + strlen(sm->name) + 2;
+        ms->span_name = core_malloc(n);
+        snprintf(ms->span_name, n, "%s %s", sm->operation, sm->name);
+    }
+    for (int c = 100; c < ENGINE_MAX_STATUS_CODE; c++)
+        snprintf(e->status_str[c], sizeof e->status_str[c], "%d", c);
+}
+
+static int init_sources(struct engine *e, char *err, size_t errlen)
+{
+    const struct world *w = e->w;
+    int n = w->nmodels;
+    for (int s = 0; s < w->nsvcs; s++)
+        n += w->svcs[s].nops;
+    e->src = core_calloc((size_t)(n ? n : 1), sizeof *e->src);
+    size_t max_spans = 1;
+    for (int s = 0; s < w->nsvcs; s++) {
+        for (int o = 0; o < w->svcs[s].nops; o++) {
+            const struct scn_operation *so = w->svcs[s].ops[o].scn;
+            if (so->rate <= 0)
+                continue;
+            add_source(e, so->rate, so->arrival, s, o, -1, key_of(w->svcs[s].scn->name, so->name));
+            size_t m = engine__max_spans(w, s, o);
+            max_spans = m > max_spans ? m : max_spans;
+        }
+    }
+    for (int m = 0; m < w->nmodels; m++) {
+        const struct scn_model *sm = w->models[m].scn;
+        if (sm->rate <= 0)
+            continue;
+        add_source(e, sm->rate, sm->arrival, sm->entry_svc, sm->entry_op, m,
+                   key_of("model", sm->name));
+        size_t k = engine__max_spans(w, sm->entry_svc, sm->entry_op);
+        max_spans = k > max_spans ? k : max_spans;
+    }
+    if (max_spans > ENGINE_MAX_TRACE_SPANS) {
+        snprintf(err, errlen, "the call graph makes traces of more than %d spans",
+                 ENGINE_MAX_TRACE_SPANS);
+        return DIO_ERANGE;
+    }
+    e->trace_bytes = sizeof(struct ptrace) + max_spans * sizeof(struct pspan);
+    return 0;
+}
+
+int engine_new(struct engine **out, struct world *w, const struct engine_opts *o,
+               const struct engine_out *sink, char *err, size_t errlen)
+{
+    struct engine *e = core_calloc(1, sizeof *e);
+    e->w = w;
+    e->o = *o;
+    e->out = *sink;
+    if (!e->o.metric_interval_ns)
+        e->o.metric_interval_ns = w->scn->metric_interval_ns ? w->scn->metric_interval_ns
+                                                             : DEFAULT_INTERVAL_NS;
+    if (!e->o.batch_timeout_ns)
+        e->o.batch_timeout_ns = 1000000000ULL;
+    if (!e->o.signals)
+        e->o.signals = (1 << REC_NSIGNALS) - 1;
+    core_rng_init(&e->ids, w->seed, core_hash64("ids", 3), 0);
+    init_states(e);
+    int rc = init_sources(e, err, errlen);
+    if (rc) {
+        engine_free(e);
+        return rc;
+    }
+    e->window_next = core_malloc((size_t)(w->nfaults ? w->nfaults : 1) * sizeof(uint64_t));
+    for (int f = 0; f < w->nfaults; f++)
+        e->window_next[f] =
+            w->faults[f].scn->trigger == SCN_WINDOW ? w->faults[f].scn->start_ns : UINT64_MAX;
+    engine__metrics_init(e);
+    *out = e;
+    return 0;
+}
+
+static void flush_stale(struct engine *e, uint64_t now)
+{
+    for (int s = 0; s < REC_NSIGNALS; s++) {
+        struct rec_batch *b = e->cur[s];
+        if (b && b->n && now - b->created_ns >= e->o.batch_timeout_ns)
+            engine__flush(e, s);
+    }
+}
+
+static int stopped(const struct engine *e)
+{
+    return e->o.stop && *e->o.stop;
+}
+
+/* Sleeps until simulated time t is due on the monotonic clock, flushing partial batches that
+ * reach their timeout meanwhile. Returns early when asked to stop. */
+static void pace(struct engine *e, uint64_t t)
+{
+    if (e->o.speed <= 0)
+        return;
+    uint64_t due = e->mono0 + (uint64_t)((double)t / e->o.speed);
+    for (;;) {
+        uint64_t now = core_mono_ns();
+        flush_stale(e, now);
+        if (due <= now + PACE_SLACK_NS || stopped(e))
+            return;
+        uint64_t wake = due < now + MAX_SLEEP_NS ? due : now + MAX_SLEEP_NS;
+        if (wake > now + e->o.batch_timeout_ns)
+            wake = now + e->o.batch_timeout_ns;
+        core_sleep_until_ns(wake);
+    }
+}
+
+static struct source *next_source(struct engine *e)
+{
+    struct source *best = NULL;
+    for (int i = 0; i < e->nsrc; i++)
+        if (!best || e->src[i].next < best->next)
+            best = &e->src[i];
+    return best;
+}
+
+static void label_window(struct engine *e, int f, uint64_t t)
+{
+    const struct world_fault *wf = &e->w->faults[f];
+    const struct scn_fault *sf = wf->scn;
+    struct world_label l = {engine__unix(e, t), engine__unix(e, t + sf->duration_ns), sf->target,
+                            wf, NULL, 0};
+    atomic_fetch_add_explicit(&e->p_labels, 1, memory_order_relaxed);
+    if (e->out.label)
+        e->out.label(e->out.ctx, &l);
+    e->window_next[f] = sf->repeat_ns ? t + sf->repeat_ns : UINT64_MAX;
+}
+
+static int next_window(const struct engine *e, uint64_t *t)
+{
+    int best = -1;
+    for (int f = 0; f < e->w->nfaults; f++)
+        if (e->window_next[f] != UINT64_MAX && (best < 0 || e->window_next[f] < *t))
+            *t = e->window_next[best = f];
+    return best;
+}
+
+static void arrive(struct engine *e, struct source *s, uint64_t t)
+{
+    heap_push(e, engine__flow(e, s, t));
+    s->next = t + (uint64_t)(s->constant ? s->mean_gap_ns : core_rng_exp(&s->rng, s->mean_gap_ns));
+    if (s->next <= t)
+        s->next = t + 1;
+}
+
+/* One event at the earliest time; returns that time, or UINT64_MAX past the end. */
+static uint64_t step(struct engine *e, uint64_t end, uint64_t *last_tick)
+{
+    struct source *s = next_source(e);
+    uint64_t t_arr = s ? s->next : UINT64_MAX;
+    uint64_t t_done = e->nheap ? e->heap[0]->end : UINT64_MAX;
+    uint64_t t_win = UINT64_MAX;
+    int win = next_window(e, &t_win);
+    uint64_t t = t_done < e->next_tick ? t_done : e->next_tick;
+    t = t < t_win ? t : t_win;
+    t = t < t_arr ? t : t_arr;
+    if (t > end)
+        return UINT64_MAX;
+    pace(e, t);
+    if (t_done == t) {
+        struct ptrace *tr = heap_pop(e);
+        engine__emit_trace(e, tr);
+        tr->next_free = e->free;
+        e->free = tr;
+    } else if (e->next_tick == t) {
+        engine__tick(e, t);
+        *last_tick = t;
+        e->next_tick += e->o.metric_interval_ns;
+    } else if (t_win == t) {
+        label_window(e, win, t);
+    } else {
+        arrive(e, s, t);
+    }
+    return t;
+}
+
+int engine_run(struct engine *e)
+{
+    e->mono0 = core_mono_ns();
+    e->next_tick = e->o.metric_interval_ns;
+    uint64_t end = e->o.duration_ns ? e->o.duration_ns : UINT64_MAX - 1;
+    uint64_t t = 0, last_tick = UINT64_MAX;
+    while (!stopped(e)) {
+        uint64_t nt = step(e, end, &last_tick);
+        if (nt == UINT64_MAX) {
+            t = end;
+            break;
+        }
+        t = nt;
+        atomic_store_explicit(&e->p_offset, t, memory_order_relaxed);
+        atomic_store_explicit(&e->p_pending, e->nheap, memory_order_relaxed);
+    }
+    if (t != last_tick && t != UINT64_MAX - 1)
+        engine__tick(e, t); /* the final state, so metrics agree with every emitted span */
+    atomic_store_explicit(&e->p_offset, t, memory_order_relaxed);
+    for (int s = 0; s < REC_NSIGNALS; s++)
+        engine__flush(e, s);
+    return 0;
+}
+
+void engine_progress(const struct engine *e, struct engine_progress *p)
+{
+    struct engine *m = (struct engine *)e; /* atomics are read-only here */
+    p->sim_offset_ns = atomic_load_explicit(&m->p_offset, memory_order_relaxed);
+    p->requests = atomic_load_explicit(&m->p_requests, memory_order_relaxed);
+    p->labels = atomic_load_explicit(&m->p_labels, memory_order_relaxed);
+    p->pending = atomic_load_explicit(&m->p_pending, memory_order_relaxed);
+    for (int s = 0; s < REC_NSIGNALS; s++)
+        p->generated[s] = atomic_load_explicit(&m->p_generated[s], memory_order_relaxed);
+}
+
+void engine_target_rates(const struct engine *e, double r[REC_NSIGNALS])
+{
+    r[REC_SPANS] = r[REC_LOGS] = 0;
+    for (int i = 0; i < e->nsrc; i++) {
+        double rate = 1e9 / e->src[i].mean_gap_ns;
+        r[REC_SPANS] += rate * e->src[i].nspans;
+        r[REC_LOGS] += rate * e->src[i].nserver;
+    }
+    r[REC_METRICS] = (double)e->nseries * 1e9 / (double)e->o.metric_interval_ns;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nheap; i++)
+        core_free(e->heap[i]);
+    core_free(e->heap);
+    while (e->free) {
+        struct ptrace *n = e->free->next_free;
+        core_free(e->free);
+        e->free = n;
+    }
+    for (int s = 0; s < e->w->nsvcs; s++)
+        core_free(e->ops[s]);
+    core_free(e->ops);
+    for (int m = 0; m < e->w->nmodels && e->models; m++)
+        core_free(e->models[m].span_name);
+    core_free(e->models);
+    core_free(e->src);
+    core_free(e->window_next);
+    if (e->metrics)
+        engine__metrics_free(e);
+    rec_batch_free(e->tickb);
+    core_free(e);
+}

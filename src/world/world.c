@@ -1,0 +1,388 @@
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "world/world.h"
+
+/* Resource attributes per service: service.name, service.namespace, service.version,
+ * service.instance.id, host.name, deployment/user attributes, diorama.run_id. The counts
+ * below bound the attribute store, which is sized once. */
+#define FIXED_RES_ATTRS 6
+
+struct res_builder {
+    struct world *w;
+    struct rec_attr *a;
+    uint32_t n;
+};
+
+static const char *keep(struct world *w, const char *s)
+{
+    w->str_store = core_realloc(w->str_store, (size_t)(w->nstr + 1) * sizeof(char *));
+    w->str_store[w->nstr] = core_strdup(s);
+    return w->str_store[w->nstr++];
+}
+
+/* Adds or replaces key (later sources override earlier ones, e.g. OTEL_RESOURCE_ATTRIBUTES
+ * over the scenario's resource block). */
+static void res_put(struct res_builder *rb, const char *key, const char *val, int type,
+                    int64_t i, double d)
+{
+    struct rec_attr *a = NULL;
+    for (uint32_t k = 0; k < rb->n; k++)
+        if (strcmp(rb->a[k].key, key) == 0)
+            a = &rb->a[k];
+    if (!a)
+        a = &rb->a[rb->n++];
+    const char *k = keep(rb->w, key);
+    if (type == SCN_INT)
+        rec_attr_int(a, k, (uint32_t)strlen(k), i);
+    else if (type == SCN_DBL)
+        rec_attr_dbl(a, k, (uint32_t)strlen(k), d);
+    else if (type == SCN_BOOL)
+        rec_attr_bool(a, k, (uint32_t)strlen(k), (int)i);
+    else {
+        const char *v = keep(rb->w, val);
+        rec_attr_str(a, k, (uint32_t)strlen(k), v, (uint32_t)strlen(v));
+    }
+}
+
+static void res_put_scn(struct res_builder *rb, const struct scn_attr *a, int n)
+{
+    for (int i = 0; i < n; i++)
+        res_put(rb, a[i].key, a[i].str, a[i].type, a[i].type == SCN_BOOL ? a[i].i : a[i].i,
+                a[i].d);
+}
+
+static int env_attr_cb(void *ctx, const char *k, const char *v)
+{
+    res_put(ctx, k, v, SCN_STR, 0, 0);
+    return 0;
+}
+
+static uint32_t count_env_attrs(const char *s)
+{
+    uint32_t n = 1;
+    for (; s && *s; s++)
+        n += *s == ',';
+    return s ? n : 0;
+}
+
+struct res_spec {
+    const char *name;      /* service.name or host.name */
+    const char *ns;        /* service.namespace, NULL for hosts */
+    const char *version;
+    const char *host;      /* host.name for services */
+    const struct scn_attr *attrs;
+    int nattrs;
+};
+
+static int build_resource(struct world *w, const struct world_opts *o, const struct res_spec *sp,
+                          struct rec_attr *store, struct rec_resource *r)
+{
+    const struct scenario *s = w->scn;
+    struct res_builder rb = {w, store, 0};
+    char buf[512];
+    if (sp->ns) {
+        res_put(&rb, "service.name", sp->name, SCN_STR, 0, 0);
+        res_put(&rb, "service.namespace", sp->ns, SCN_STR, 0, 0);
+        res_put(&rb, "service.version", sp->version, SCN_STR, 0, 0);
+        snprintf(buf, sizeof buf, "%s-0", sp->name);
+        res_put(&rb, "service.instance.id", buf, SCN_STR, 0, 0);
+        if (sp->host)
+            res_put(&rb, "host.name", sp->host, SCN_STR, 0, 0);
+    } else {
+        res_put(&rb, "host.name", sp->name, SCN_STR, 0, 0);
+        res_put(&rb, "service.name", "host-metrics", SCN_STR, 0, 0);
+    }
+    res_put_scn(&rb, s->resource_attrs, s->nresource_attrs);
+    res_put_scn(&rb, sp->attrs, sp->nattrs);
+    if (o->extra_attrs && core_parse_kv_list(o->extra_attrs, env_attr_cb, &rb))
+        return DIO_EINVAL;
+    if (o->verify_attrs)
+        res_put(&rb, REC_ATTR_RUN, w->run_id, SCN_STR, 0, 0);
+    r->attrs = store;
+    r->nattrs = rb.n;
+    r->scope_name = "diorama";
+    r->scope_version = DIORAMA_VERSION;
+    if (sp->ns) {
+        snprintf(buf, sizeof buf, "%s/%s", sp->ns, sp->name);
+        r->job = keep(w, buf);
+        snprintf(buf, sizeof buf, "%s-0", sp->name);
+        r->instance = keep(w, buf);
+    } else {
+        r->job = keep(w, "host-metrics");
+        r->instance = keep(w, sp->name);
+    }
+    return 0;
+}
+
+static int build_resources(struct world *w, const struct world_opts *o)
+{
+    const struct scenario *s = w->scn;
+    uint32_t per = FIXED_RES_ATTRS + (uint32_t)s->nresource_attrs + count_env_attrs(o->extra_attrs);
+    uint32_t total = 0;
+    for (int i = 0; i < s->nservices; i++)
+        total += per + (uint32_t)s->services[i].nattrs;
+    for (int i = 0; i < s->nhosts; i++)
+        total += per + (uint32_t)s->hosts[i].nattrs;
+    w->attr_store = core_calloc(total ? total : 1, sizeof *w->attr_store);
+    w->nres = s->nservices + s->nhosts;
+    w->res = core_calloc((size_t)(w->nres ? w->nres : 1), sizeof *w->res);
+    struct rec_attr *next = w->attr_store;
+    for (int i = 0; i < s->nservices; i++) {
+        const struct scn_service *sv = &s->services[i];
+        struct res_spec sp = {sv->name, o->ns_override ? o->ns_override : sv->namespace_,
+                              sv->version, sv->host_idx >= 0 ? s->hosts[sv->host_idx].name : NULL,
+                              sv->attrs, sv->nattrs};
+        if (build_resource(w, o, &sp, next, &w->res[i]))
+            return DIO_EINVAL;
+        next += per + (uint32_t)sv->nattrs;
+    }
+    for (int i = 0; i < s->nhosts; i++) {
+        const struct scn_host *h = &s->hosts[i];
+        struct res_spec sp = {h->name, NULL, NULL, NULL, h->attrs, h->nattrs};
+        if (build_resource(w, o, &sp, next, &w->res[s->nservices + i]))
+            return DIO_EINVAL;
+        next += per + (uint32_t)h->nattrs;
+    }
+    return 0;
+}
+
+static const char *fault_kind(const struct scn_fault *f)
+{
+    if (f->error_status > 0)
+        return "error";
+    if (f->latency_factor > 0)
+        return "latency_spike";
+    if (f->tokens_factor > 0)
+        return "token_bloat";
+    return "gpu_degradation";
+}
+
+static void add_fault(int **list, int *n, int idx)
+{
+    *list = core_realloc(*list, (size_t)(*n + 1) * sizeof(int));
+    (*list)[(*n)++] = idx;
+}
+
+static void build_faults(struct world *w)
+{
+    const struct scenario *s = w->scn;
+    w->nfaults = s->nfaults;
+    w->faults = core_calloc((size_t)(s->nfaults ? s->nfaults : 1), sizeof *w->faults);
+    for (int i = 0; i < s->nfaults; i++) {
+        const struct scn_fault *f = &s->faults[i];
+        w->faults[i].scn = f;
+        w->faults[i].kind = fault_kind(f);
+        if (f->target_kind == SCN_TARGET_MODEL) {
+            struct world_model *m = &w->models[f->target_idx];
+            add_fault(&m->faults, &m->nfaults, i);
+            continue;
+        }
+        struct world_service *sv = &w->svcs[f->target_idx];
+        for (int k = 0; k < sv->nops; k++)
+            if (f->target_kind == SCN_TARGET_SERVICE || f->target_op == k)
+                add_fault(&sv->ops[k].faults, &sv->ops[k].nfaults, i);
+    }
+}
+
+static void build_entities(struct world *w)
+{
+    const struct scenario *s = w->scn;
+    w->nsvcs = s->nservices;
+    w->svcs = core_calloc((size_t)(s->nservices ? s->nservices : 1), sizeof *w->svcs);
+    for (int i = 0; i < s->nservices; i++) {
+        struct world_service *sv = &w->svcs[i];
+        sv->scn = &s->services[i];
+        sv->res = i;
+        sv->nops = sv->scn->nops;
+        sv->ops = core_calloc((size_t)(sv->nops ? sv->nops : 1), sizeof *sv->ops);
+        for (int k = 0; k < sv->nops; k++) {
+            sv->ops[k].scn = &sv->scn->ops[k];
+            sv->ops[k].svc = i;
+            sv->ops[k].kind = (uint8_t)sv->scn->ops[k].kind;
+        }
+    }
+    w->nhosts = s->nhosts;
+    w->hosts = core_calloc((size_t)(s->nhosts ? s->nhosts : 1), sizeof *w->hosts);
+    for (int i = 0; i < s->nhosts; i++) {
+        w->hosts[i].scn = &s->hosts[i];
+        w->hosts[i].res = s->nservices + i;
+    }
+    w->nmodels = s->nmodels;
+    w->models = core_calloc((size_t)(s->nmodels ? s->nmodels : 1), sizeof *w->models);
+    for (int i = 0; i < s->nmodels; i++) {
+        w->models[i].scn = &s->models[i];
+        w->models[i].rate = s->models[i].rate;
+    }
+}
+
+int world_build(struct world **out, const struct scenario *s, const struct world_opts *o,
+                char *err, size_t errlen)
+{
+    struct world *w = core_calloc(1, sizeof *w);
+    w->scn = s;
+    w->seed = o->seed;
+    char id[512];
+    int n = snprintf(id, sizeof id, "%s/%llu/%u/%u", s->name, (unsigned long long)o->seed,
+                     o->shard, o->nshards);
+    snprintf(w->run_id, sizeof w->run_id, "%016llx",
+             (unsigned long long)core_hash64(id, (size_t)n));
+    build_entities(w);
+    build_faults(w);
+    if (build_resources(w, o)) {
+        snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: expected key=value,key=value");
+        world_free(w);
+        return DIO_EINVAL;
+    }
+    *out = w;
+    return 0;
+}
+
+void world_free(struct world *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < w->nsvcs; i++) {
+        for (int k = 0; k < w->svcs[i].nops; k++)
+            core_free(w->svcs[i].ops[k].faults);
+        core_free(w->svcs[i].ops);
+    }
+    for (int i = 0; i < w->nmodels; i++)
+        core_free(w->models[i].faults);
+    for (int i = 0; i < w->nstr; i++)
+        core_free(w->str_store[i]);
+    core_free(w->str_store);
+    core_free(w->svcs);
+    core_free(w->hosts);
+    core_free(w->models);
+    core_free(w->faults);
+    core_free(w->res);
+    core_free(w->attr_store);
+    core_free(w);
+}
+
+void world_effect_clear(struct world_effect *eff)
+{
+    eff->latency_factor = 0;
+    eff->error_status = -1;
+    eff->gpu_util = -1;
+    eff->queue_depth = -1;
+    eff->tokens_factor = 0;
+    eff->fired = 0;
+}
+
+static int fault_triggers(const struct scn_fault *f, uint64_t count, uint64_t t_ns,
+                          struct core_rng *rng)
+{
+    switch (f->trigger) {
+    case SCN_EVERY_N:
+        return count % f->every_n == 0;
+    case SCN_PROBABILITY:
+        return core_rng_unit(rng) < f->probability;
+    default:
+        if (t_ns < f->start_ns)
+            return 0;
+        uint64_t since = t_ns - f->start_ns;
+        if (f->repeat_ns)
+            since %= f->repeat_ns;
+        return since < f->duration_ns;
+    }
+}
+
+void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t count,
+                        uint64_t t_ns, struct core_rng *rng, struct world_effect *eff)
+{
+    for (int i = 0; i < n; i++) {
+        const struct scn_fault *f = w->faults[idx[i]].scn;
+        if (!fault_triggers(f, count, t_ns, rng))
+            continue;
+        if (idx[i] < 32)
+            eff->fired |= 1u << idx[i];
+        if (f->latency_factor > 0)
+            eff->latency_factor = (eff->latency_factor > 0 ? eff->latency_factor : 1) *
+                                  f->latency_factor;
+        if (f->error_status > 0)
+            eff->error_status = f->error_status;
+        if (f->gpu_util >= 0)
+            eff->gpu_util = f->gpu_util;
+        if (f->queue_depth >= 0)
+            eff->queue_depth = f->queue_depth;
+        if (f->tokens_factor > 0)
+            eff->tokens_factor = f->tokens_factor;
+    }
+}
+
+void world_format_time(uint64_t unix_ns, char *out, size_t n)
+{
+    time_t sec = (time_t)(unix_ns / 1000000000ULL);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char date[20] = "";
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%.19s.%09uZ", date, (unsigned)(unix_ns % 1000000000ULL));
+}
+
+static void label_params(const struct scn_fault *f, struct core_buf *out)
+{
+    const char *sep = "";
+    core_buf_putc(out, '{');
+    if (f->latency_factor > 0) {
+        core_buf_printf(out, "\"latency_factor\":%g", f->latency_factor);
+        sep = ",";
+    }
+    if (f->error_status > 0) {
+        core_buf_printf(out, "%s\"error_status\":%d", sep, f->error_status);
+        sep = ",";
+    }
+    if (f->gpu_util >= 0) {
+        core_buf_printf(out, "%s\"gpu_util\":%g", sep, f->gpu_util);
+        sep = ",";
+    }
+    if (f->queue_depth >= 0) {
+        core_buf_printf(out, "%s\"queue_depth\":%d", sep, f->queue_depth);
+        sep = ",";
+    }
+    if (f->tokens_factor > 0)
+        core_buf_printf(out, "%s\"tokens_factor\":%g", sep, f->tokens_factor);
+    core_buf_putc(out, '}');
+}
+
+/* Names in scenarios are validated identifiers-with-punctuation, but they are still written
+ * through an escaper so a label file is always valid JSON. */
+static void json_str(struct core_buf *out, const char *s)
+{
+    core_buf_putc(out, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            core_buf_printf(out, "\\%c", c);
+        else if (c < 0x20)
+            core_buf_printf(out, "\\u%04x", c);
+        else
+            core_buf_putc(out, (char)c);
+    }
+    core_buf_putc(out, '"');
+}
+
+int world_label_json(const struct world_label *l, struct core_buf *out)
+{
+    char a[40], b[40];
+    world_format_time(l->start_ns, a, sizeof a);
+    world_format_time(l->end_ns, b, sizeof b);
+    core_buf_printf(out, "{\"start\":\"%s\",\"end\":\"%s\",\"start_unix_nano\":%llu,"
+                         "\"end_unix_nano\":%llu,\"target\":",
+                    a, b, (unsigned long long)l->start_ns, (unsigned long long)l->end_ns);
+    json_str(out, l->target);
+    core_buf_printf(out, ",\"kind\":\"%s\",\"fault\":", l->fault->kind);
+    json_str(out, l->fault->scn->name);
+    core_buf_puts(out, ",\"params\":");
+    label_params(l->fault->scn, out);
+    if (l->trace_id) {
+        core_buf_puts(out, ",\"trace_id\":\"");
+        for (int i = 0; i < 16; i++)
+            core_buf_printf(out, "%02x", l->trace_id[i]);
+        core_buf_putc(out, '"');
+    }
+    return core_buf_puts(out, "}\n");
+}
