@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what diorama needs to build, test and benchmark on Debian 12: apt packages (only
+# the missing ones) and the npm packages of the test peers. Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  libcurl4-openssl-dev libyaml-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
+  libsnappy-dev libprotobuf-c-dev protobuf-c-compiler
+  prometheus nginx-light wrk nodejs npm curl procps)
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's nginx starts a system service on install; tests run their own on loopback.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+
+# Test peers from npm (the OTLP decoder generated from opentelemetry-proto, the OTel JS SDK).
+for d in tests/node bench/node; do
+  if [ -f "$d/package.json" ] && [ ! -d "$d/node_modules" -o "$d/package.json" -nt "$d/node_modules" ]; then
+    echo "install-deps: npm packages in $d"
+    if [ -f "$d/package-lock.json" ]; then (cd "$d" && npm ci --no-audit --no-fund --silent)
+    else (cd "$d" && npm install --no-audit --no-fund --silent); fi
+    touch "$d/node_modules"
+  fi
+done
