@@ -131,11 +131,18 @@ static struct export_output *otlp_output(struct run *r)
     return out;
 }
 
-/* OTLP/HTTP first (it is the primary output when present), then the file, then null. */
+/* OTLP/HTTP first (it is the primary output when present), then the file, then null. A run
+ * with only --prom-listen has no push output at all. */
 static int build_outputs(struct run *r, struct export_output **outs, size_t *n)
 {
     *n = 0;
-    int want_otlp = r->o.otlp || (!r->o.otlp_file && !r->o.null_out);
+    int env_otlp = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") ||
+                   getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ||
+                   getenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") ||
+                   getenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
+    /* No output named: OTLP/HTTP like an SDK would, unless only /metrics was asked for. */
+    int want_otlp = r->o.otlp || env_otlp ||
+                    (!r->o.otlp_file && !r->o.null_out && !r->o.prom_listen);
     if (want_otlp && !(outs[(*n)++] = otlp_output(r)))
         return CLI_ERR_USAGE;
     if (r->o.otlp_file) {

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# --prom-listen: promtool lints the exposition, and a real Prometheus (Debian's 2.42) scrapes it
+# and stores the simulated system's metrics and diorama's self-metrics.
+. "$(dirname "$0")/lib.sh"
+command -v prometheus >/dev/null && command -v promtool >/dev/null || skip "prometheus not installed"
+
+port=$(free_port)
+"$DIORAMA" run inference --prom-listen "127.0.0.1:$port" --metric-interval 1s --duration 12s -q \
+  >"$TMP/run.out" 2>"$TMP/run.err" &
+PIDS+=($!)
+dio=$!
+check "diorama listens on $port" wait_port "$port" 10
+sleep 2.5 # at least two metric ticks
+curl -sf "http://127.0.0.1:$port/metrics" -D "$TMP/headers" -o "$TMP/metrics.txt"
+check "Content-Type is text 0.0.4" grep -qi 'content-type: text/plain; version=0.0.4' "$TMP/headers"
+promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1
+rc=$?
+check "promtool check metrics exits 0 (got $rc: $(head -5 "$TMP/promtool.out"))" [ "$rc" = 0 ]
+check "exposition has the request histogram" grep -q '^http_server_request_duration_seconds_bucket{' "$TMP/metrics.txt"
+check "exposition has GPU utilisation" grep -q '^gpu_utilization_ratio{' "$TMP/metrics.txt"
+check "exposition has self-metrics" grep -q '^diorama_' "$TMP/metrics.txt"
+check "job/instance labels from the resource" grep -q 'job="inference/model-server"' "$TMP/metrics.txt"
+curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope" >"$TMP/code"
+check "unknown path is 404" [ "$(cat "$TMP/code")" = 404 ]
+
+pport=$(free_port)
+cat >"$TMP/prom.yml" <<YML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: diorama
+    honor_labels: true
+    static_configs: [{targets: ["127.0.0.1:$port"]}]
+YML
+prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/tsdb" \
+  --web.listen-address="127.0.0.1:$pport" >"$TMP/prom.log" 2>&1 &
+PIDS+=($!)
+check "prometheus listens" wait_port "$pport" 20
+q() { curl -sf "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"; }
+found=""
+for _ in $(seq 1 40); do
+  r=$(q 'count(http_server_requests_total)') || r=""
+  if grep -q '"value":\[[^,]*,"[1-9]' <<<"$r"; then found=yes; break; fi
+  sleep 0.25
+done
+check "Prometheus stored http_server_requests_total series" [ -n "$found" ]
+r=$(q 'scrape_samples_scraped{job="diorama"}')
+check "Prometheus scraped samples ($r)" grep -q '"value":\[[^,]*,"[1-9]' <<<"$r"
+r=$(q 'up{job="diorama"}')
+check "target is up" grep -q '"value":\[[^,]*,"1"' <<<"$r"
+r=$(q 'sum(inference_batch_size_count)')
+check "Prometheus stored the batch-size histogram" grep -q '"value":\[[^,]*,"[1-9]' <<<"$r"
+kill -TERM "$dio"
+wait "$dio"
+rc=$?
+check "diorama exits 0 after SIGTERM with only /metrics (got $rc)" [ "$rc" = 0 ]
+finish
