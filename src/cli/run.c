@@ -84,9 +84,7 @@ static int load_world(struct run *r)
     }
     r->seed = r->o.has_seed ? r->o.seed : r->scn->seed;
     r->duration_ns = r->o.has_duration ? r->o.duration_ns : r->scn->duration_ns;
-    r->start_ns = r->o.has_start ? r->o.start_ns
-                  : r->o.speed == 0 ? MAX_START_NS
-                                    : core_wall_ns();
+    r->start_ns = r->o.has_start ? r->o.start_ns : r->o.speed == 0 ? MAX_START_NS : core_wall_ns();
     struct world_opts wo = {.seed = r->seed,
                             .verify_attrs = r->o.verify,
                             .ns_override = getenv("OTEL_SERVICE_NAME"),
@@ -136,13 +134,12 @@ static struct export_output *otlp_output(struct run *r)
 static int build_outputs(struct run *r, struct export_output **outs, size_t *n)
 {
     *n = 0;
-    int env_otlp = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") ||
-                   getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ||
-                   getenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") ||
-                   getenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
+    int env_otlp =
+        getenv("OTEL_EXPORTER_OTLP_ENDPOINT") || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ||
+        getenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") || getenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
     /* No output named: OTLP/HTTP like an SDK would, unless only /metrics was asked for. */
-    int want_otlp = r->o.otlp || env_otlp ||
-                    (!r->o.otlp_file && !r->o.null_out && !r->o.prom_listen);
+    int want_otlp =
+        r->o.otlp || env_otlp || (!r->o.otlp_file && !r->o.null_out && !r->o.prom_listen);
     if (want_otlp && !(outs[(*n)++] = otlp_output(r)))
         return CLI_ERR_USAGE;
     if (r->o.otlp_file) {
@@ -168,7 +165,9 @@ static int start_hub(struct run *r)
     }
     uint32_t bs = r->o.batch_size;
     struct export_hub_cfg hc = {{bs ? bs : 1024, bs ? bs : 4096, bs ? bs : 1024},
-                                r->o.batch_timeout_ns, r->o.queue_batches, r->o.on_full};
+                                r->o.batch_timeout_ns,
+                                r->o.queue_batches,
+                                r->o.on_full};
     r->hub = export_hub_new(&hc, outs, n);
     if (export_hub_start(r->hub))
         return cli_fail(CLI_ERR_RUNTIME, "could not start the exporters");
@@ -198,8 +197,8 @@ static int make_engine(struct run *r)
                              .batch_timeout_ns = r->o.batch_timeout_ns,
                              .signals = r->o.signals,
                              .stop = &stop_flag};
-    struct engine_out out = {r, cb_batch, cb_submit, cb_drop, r->prom ? cb_tick : NULL,
-                             r->labels ? cb_label : NULL};
+    struct engine_out out = {
+        r, cb_batch, cb_submit, cb_drop, r->prom ? cb_tick : NULL, r->labels ? cb_label : NULL};
     char err[256];
     if (engine_new(&r->eng, r->w, &eo, &out, err, sizeof err))
         return cli_fail(CLI_ERR_SCENARIO, "%s: %s", r->o.scenario, err);
@@ -218,8 +217,7 @@ static void install_signals(void)
 }
 
 /* Fills one report_output from the hub's accounting for output i. */
-static void collect(const struct run *r, size_t i, const double *target,
-                    struct report_output *ro)
+static void collect(const struct run *r, size_t i, const double *target, struct report_output *ro)
 {
     struct export_stats st;
     export_hub_stats(r->hub, i, &st);
@@ -271,10 +269,22 @@ static int summarise(struct run *r, double wall_s)
         collect(r, i, target, &outs[i]);
     struct engine_progress p;
     engine_progress(r->eng, &p);
-    struct report_run rr = {r->scn->name, r->scn->file, r->w->run_id, r->seed, r->o.speed,
-                            r->start_ns, wall_s, (double)p.sim_offset_ns / 1e9, p.requests,
-                            p.labels, stop_flag ? "signal" : "duration", 0,
-                            export_drop_reason_names, EXPORT_DROP_NREASONS, outs, (int)n};
+    struct report_run rr = {r->scn->name,
+                            r->scn->file,
+                            r->w->run_id,
+                            r->seed,
+                            r->o.speed,
+                            r->start_ns,
+                            wall_s,
+                            (double)p.sim_offset_ns / 1e9,
+                            p.requests,
+                            p.labels,
+                            stop_flag ? "signal" : "duration",
+                            0,
+                            export_drop_reason_names,
+                            EXPORT_DROP_NREASONS,
+                            outs,
+                            (int)n};
     rr.exit_code = exit_code(outs, n);
     struct core_buf b;
     core_buf_init(&b, 1 << 20);

@@ -54,9 +54,25 @@ static const char help[] =
     "5 some records dropped.\n";
 
 enum {
-    O_SEED = 256, O_SPEED, O_DURATION, O_START, O_METRIC_INTERVAL, O_SIGNALS, O_NO_VERIFY,
-    O_OTLP, O_COMPRESSION, O_OTLP_FILE, O_NULL, O_PROM, O_LABELS, O_SUMMARY, O_BATCH_SIZE,
-    O_BATCH_TIMEOUT, O_QUEUE, O_ON_FULL, O_SHUTDOWN,
+    O_SEED = 256,
+    O_SPEED,
+    O_DURATION,
+    O_START,
+    O_METRIC_INTERVAL,
+    O_SIGNALS,
+    O_NO_VERIFY,
+    O_OTLP,
+    O_COMPRESSION,
+    O_OTLP_FILE,
+    O_NULL,
+    O_PROM,
+    O_LABELS,
+    O_SUMMARY,
+    O_BATCH_SIZE,
+    O_BATCH_TIMEOUT,
+    O_QUEUE,
+    O_ON_FULL,
+    O_SHUTDOWN,
 };
 
 static const struct option longopts[] = {
@@ -137,8 +153,8 @@ int run_parse_time(const char *s, uint64_t *unix_ns)
 
 static int parse_signals(const char *s, int *mask)
 {
-    static const char *const names[][2] = {{"traces", "spans"}, {"metrics", "points"},
-                                           {"logs", "logs"}};
+    static const char *const names[][2] = {
+        {"traces", "spans"}, {"metrics", "points"}, {"logs", "logs"}};
     *mask = 0;
     char buf[128];
     snprintf(buf, sizeof buf, "%s", s);
@@ -226,16 +242,35 @@ static int apply(struct run_opts *o, int c, const char *a)
 static int apply2(struct run_opts *o, int c, const char *a)
 {
     switch (c) {
-    case O_NO_VERIFY: o->verify = 0; return 0;
-    case O_OTLP: o->otlp = a; return 0;
-    case O_OTLP_FILE: o->otlp_file = a; return 0;
-    case O_NULL: o->null_out = 1; return 0;
-    case O_PROM: o->prom_listen = a; return 0;
-    case O_LABELS: o->labels = a; return 0;
-    case O_SUMMARY: o->summary_json = a; return 0;
-    case 'q': o->quiet = 1; return 0;
-    case 'v': o->verbose++; return 0;
-    case 'H': return add_header(o, a) ? bad("--header", a, "'Name: value' or Name=value") : 0;
+    case O_NO_VERIFY:
+        o->verify = 0;
+        return 0;
+    case O_OTLP:
+        o->otlp = a;
+        return 0;
+    case O_OTLP_FILE:
+        o->otlp_file = a;
+        return 0;
+    case O_NULL:
+        o->null_out = 1;
+        return 0;
+    case O_PROM:
+        o->prom_listen = a;
+        return 0;
+    case O_LABELS:
+        o->labels = a;
+        return 0;
+    case O_SUMMARY:
+        o->summary_json = a;
+        return 0;
+    case 'q':
+        o->quiet = 1;
+        return 0;
+    case 'v':
+        o->verbose++;
+        return 0;
+    case 'H':
+        return add_header(o, a) ? bad("--header", a, "'Name: value' or Name=value") : 0;
     case O_COMPRESSION:
         if (strcmp(a, "gzip") && strcmp(a, "none"))
             return bad("--compression", a, "gzip or none");

@@ -146,8 +146,8 @@ static void emit_span(struct engine *e, const struct ptrace *tr, int i, uint64_t
     b->nattrs += r->nattrs;
 }
 
-static void emit_log(struct engine *e, const struct ptrace *tr, const struct pspan *s,
-                     uint64_t now, const char *body, int sev)
+static void emit_log(struct engine *e, const struct ptrace *tr, const struct pspan *s, uint64_t now,
+                     const char *body, int sev)
 {
     uint32_t blen = (uint32_t)strlen(body);
     struct rec_batch *b = engine__batch(e, REC_LOGS, LOG_MAX_ATTRS, 0, blen);
@@ -189,8 +189,8 @@ static void access_log(struct engine *e, const struct ptrace *tr, const struct p
     emit_log(e, tr, s, now, body, sev);
     if (is_inference(e, s) && s->fired) {
         const struct scn_model *m = e->w->models[s->model].scn;
-        snprintf(body, sizeof body, "model %.60s: GPU utilisation %.0f%%, queue depth %u",
-                 m->name, (double)s->gpu * 100, s->queue);
+        snprintf(body, sizeof body, "model %.60s: GPU utilisation %.0f%%, queue depth %u", m->name,
+                 (double)s->gpu * 100, s->queue);
         emit_log(e, tr, s, now, body, 1);
     }
 }
@@ -225,8 +225,12 @@ static void label_span(struct engine *e, const struct ptrace *tr, const struct p
         const struct world_fault *f = &e->w->faults[fi];
         if (f->scn->trigger == SCN_WINDOW)
             continue; /* labelled once per window, by the engine loop */
-        struct world_label l = {engine__unix(e, s->start), engine__unix(e, s->end), f->scn->target,
-                                f, tr->trace_id, (int64_t)((s->end - s->start) / 1000)};
+        struct world_label l = {engine__unix(e, s->start),
+                                engine__unix(e, s->end),
+                                f->scn->target,
+                                f,
+                                tr->trace_id,
+                                (int64_t)((s->end - s->start) / 1000)};
         atomic_fetch_add_explicit(&e->p_labels, 1, memory_order_relaxed);
         if (e->out.label)
             e->out.label(e->out.ctx, &l);

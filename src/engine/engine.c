@@ -7,8 +7,8 @@
 
 #include "engine/engine_int.h"
 
-#define PACE_SLACK_NS 200000ULL   /* events due within this are processed without sleeping */
-#define MAX_SLEEP_NS 50000000ULL  /* wake at least this often to see the stop flag */
+#define PACE_SLACK_NS 200000ULL  /* events due within this are processed without sleeping */
+#define MAX_SLEEP_NS 50000000ULL /* wake at least this often to see the stop flag */
 #define DEFAULT_INTERVAL_NS 10000000000ULL
 
 static int trace_before(const struct ptrace *a, const struct ptrace *b)
@@ -93,8 +93,8 @@ static void add_source(struct engine *e, double rate, int arrival, int svc, int 
     s->svc = svc;
     s->op = op;
     s->model = model;
-    s->next = s->constant ? (uint64_t)s->mean_gap_ns
-                          : (uint64_t)core_rng_exp(&s->rng, s->mean_gap_ns);
+    s->next =
+        s->constant ? (uint64_t)s->mean_gap_ns : (uint64_t)core_rng_exp(&s->rng, s->mean_gap_ns);
 }
 
 static void init_states(struct engine *e)
@@ -168,8 +168,8 @@ int engine_new(struct engine **out, struct world *w, const struct engine_opts *o
     e->o = *o;
     e->out = *sink;
     if (!e->o.metric_interval_ns)
-        e->o.metric_interval_ns = w->scn->metric_interval_ns ? w->scn->metric_interval_ns
-                                                             : DEFAULT_INTERVAL_NS;
+        e->o.metric_interval_ns =
+            w->scn->metric_interval_ns ? w->scn->metric_interval_ns : DEFAULT_INTERVAL_NS;
     if (!e->o.batch_timeout_ns)
         e->o.batch_timeout_ns = 1000000000ULL;
     if (!e->o.signals)
@@ -236,8 +236,8 @@ static void label_window(struct engine *e, int f, uint64_t t)
 {
     const struct world_fault *wf = &e->w->faults[f];
     const struct scn_fault *sf = wf->scn;
-    struct world_label l = {engine__unix(e, t), engine__unix(e, t + sf->duration_ns), sf->target,
-                            wf, NULL, 0};
+    struct world_label l = {
+        engine__unix(e, t), engine__unix(e, t + sf->duration_ns), sf->target, wf, NULL, 0};
     atomic_fetch_add_explicit(&e->p_labels, 1, memory_order_relaxed);
     if (e->out.label)
         e->out.label(e->out.ctx, &l);

@@ -50,10 +50,10 @@ struct engine_opts {
 
 struct engine_progress {
     uint64_t sim_offset_ns;
-    uint64_t requests;  /* completed requests */
+    uint64_t requests; /* completed requests */
     uint64_t generated[REC_NSIGNALS];
     uint64_t labels;
-    uint64_t pending;   /* requests in flight */
+    uint64_t pending; /* requests in flight */
 };
 
 struct engine;

@@ -17,16 +17,16 @@ struct pspan {
     uint16_t svc, op; /* the operation this span belongs to (client spans: the callee's) */
     uint8_t kind;     /* OTLP SpanKind */
     uint8_t error;
-    uint16_t status;  /* HTTP status */
-    int16_t model;    /* inference spans (server and the client calling it): model index */
+    uint16_t status; /* HTTP status */
+    int16_t model;   /* inference spans (server and the client calling it): model index */
     uint16_t batch, queue;
     float gpu;
     uint32_t tok_in, tok_out;
-    uint32_t fired;   /* faults that fired on this span (bit per fault index) */
+    uint32_t fired; /* faults that fired on this span (bit per fault index) */
 };
 
 struct ptrace {
-    uint64_t end; /* root end: when the trace is emitted */
+    uint64_t end;   /* root end: when the trace is emitted */
     uint64_t order; /* arrival number: ties in `end` are broken by it (determinism) */
     struct ptrace *next_free;
     uint8_t trace_id[16];
@@ -65,8 +65,8 @@ struct op_state {
 
 struct model_state {
     struct core_rng rng;
-    int svc, op;        /* the inference operation its requests reach */
-    char *span_name;    /* "chat gpt-4" */
+    int svc, op;     /* the inference operation its requests reach */
+    char *span_name; /* "chat gpt-4" */
     int64_t inflight;
     struct series *duration, *tokens_in, *tokens_out, *queue, *batch, *gpu;
 };
@@ -78,14 +78,14 @@ struct host_state {
 };
 
 struct source {
-    uint64_t next;      /* next arrival, simulated offset */
+    uint64_t next; /* next arrival, simulated offset */
     struct core_rng rng;
     double mean_gap_ns;
     int constant;
-    int svc, op;        /* entry operation */
-    int model;          /* -1: plain operation traffic */
-    uint32_t nspans;    /* spans per trace (every call is always made) */
-    uint32_t nserver;   /* server spans per trace: access logs and requests */
+    int svc, op;      /* entry operation */
+    int model;        /* -1: plain operation traffic */
+    uint32_t nspans;  /* spans per trace (every call is always made) */
+    uint32_t nserver; /* server spans per trace: access logs and requests */
 };
 
 struct engine {

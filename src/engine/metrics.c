@@ -35,11 +35,10 @@ enum {
 
 static const double http_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
                                      0.5,   0.75, 1,     2.5,  5,     7.5, 10};
-static const double genai_bounds[] = {0.01, 0.02, 0.04, 0.08, 0.16,  0.32,  0.64,
+static const double genai_bounds[] = {0.01, 0.02, 0.04, 0.08,  0.16,  0.32,  0.64,
                                       1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
-static const double token_bounds[] = {1,      4,       16,      64,       256,     1024, 4096,
-                                      16384,  65536,   262144,  1048576,  4194304, 16777216,
-                                      67108864};
+static const double token_bounds[] = {1,     4,     16,     64,      256,     1024,     4096,
+                                      16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
 static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
 #define N(a) (uint32_t)(sizeof(a) / sizeof(a[0]))
@@ -47,22 +46,21 @@ static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 static const struct rec_metric metric_defs[M_COUNT] = {
     [M_HTTP_DUR] = {"http.server.request.duration", "Duration of HTTP server requests.", "s",
                     REC_HISTOGRAM, 0, 2, 0, http_bounds, N(http_bounds)},
-    [M_HTTP_REQS] = {"http.server.requests", "Completed server requests.", "{request}", REC_SUM,
-                     1, 2, 1, NULL, 0},
-    [M_HTTP_ACTIVE] = {"http.server.active_requests", "Requests in flight.", "{request}",
-                       REC_SUM, 0, 2, 1, NULL, 0},
+    [M_HTTP_REQS] = {"http.server.requests", "Completed server requests.", "{request}", REC_SUM, 1,
+                     2, 1, NULL, 0},
+    [M_HTTP_ACTIVE] = {"http.server.active_requests", "Requests in flight.", "{request}", REC_SUM,
+                       0, 2, 1, NULL, 0},
     [M_GENAI_DUR] = {"gen_ai.server.request.duration", "Model server request duration.", "s",
                      REC_HISTOGRAM, 0, 2, 0, genai_bounds, N(genai_bounds)},
-    [M_TOKENS] = {"gen_ai.client.token.usage", "Tokens used per request.", "{token}",
-                  REC_HISTOGRAM, 0, 2, 0, token_bounds, N(token_bounds)},
+    [M_TOKENS] = {"gen_ai.client.token.usage", "Tokens used per request.", "{token}", REC_HISTOGRAM,
+                  0, 2, 0, token_bounds, N(token_bounds)},
     [M_QUEUE] = {"inference.queue.depth", "Requests waiting for a batch slot.", "{request}",
                  REC_GAUGE, 0, 2, 1, NULL, 0},
     [M_BATCH] = {"inference.batch.size", "Requests per inference batch.", "{request}",
                  REC_HISTOGRAM, 0, 2, 0, batch_bounds, N(batch_bounds)},
-    [M_GPU] = {"gpu.utilization", "GPU utilisation reported by the model server.", "1",
-               REC_GAUGE, 0, 2, 0, NULL, 0},
-    [M_CPU] = {"system.cpu.utilization", "Host CPU utilisation.", "1", REC_GAUGE, 0, 2, 0, NULL,
-               0},
+    [M_GPU] = {"gpu.utilization", "GPU utilisation reported by the model server.", "1", REC_GAUGE,
+               0, 2, 0, NULL, 0},
+    [M_CPU] = {"system.cpu.utilization", "Host CPU utilisation.", "1", REC_GAUGE, 0, 2, 0, NULL, 0},
     [M_MEM] = {"system.memory.usage", "Host memory in use.", "By", REC_GAUGE, 0, 2, 1, NULL, 0},
 };
 
@@ -215,8 +213,8 @@ static void update_hosts(struct engine *e, uint64_t t, double interval_s)
         double rps = (double)hs->requests / interval_s;
         hs->requests = 0;
         double day = sin(2 * M_PI * (double)(engine__unix(e, t) % 86400000000000ULL) / 86400e9);
-        double cpu = sh->cpu + 0.25 * (rps / (rps + 500.0)) + 0.05 * day +
-                     0.02 * core_rng_normal(&hs->rng);
+        double cpu =
+            sh->cpu + 0.25 * (rps / (rps + 500.0)) + 0.05 * day + 0.02 * core_rng_normal(&hs->rng);
         cpu = cpu < 0.01 ? 0.01 : cpu > 1 ? 1 : cpu;
         hs->cpu->dvalue = cpu;
         hs->mem->ivalue = (int64_t)(sh->memory_gib * 1073741824.0 * (0.35 + 0.3 * cpu));

@@ -59,8 +59,7 @@ int report_summary_json(const struct report_run *r, struct core_buf *b)
     json_str(b, r->scenario);
     core_buf_puts(b, ",\"scenario_file\":");
     json_str(b, r->scenario_file);
-    core_buf_printf(b, ",\"run_id\":\"%s\",\"seed\":%llu,", r->run_id,
-                    (unsigned long long)r->seed);
+    core_buf_printf(b, ",\"run_id\":\"%s\",\"seed\":%llu,", r->run_id, (unsigned long long)r->seed);
     if (r->speed > 0)
         core_buf_printf(b, "\"speed\":%g,", r->speed);
     else
@@ -102,8 +101,8 @@ void report_si(double v, char *out, size_t n)
 static void text_signal(struct core_buf *b, const struct report_run *r, const char *name,
                         const struct report_signal *s)
 {
-    core_buf_printf(b, "  %-14s generated %llu  delivered %llu  dropped %llu  in flight %llu",
-                    name, (unsigned long long)s->generated, (unsigned long long)s->delivered,
+    core_buf_printf(b, "  %-14s generated %llu  delivered %llu  dropped %llu  in flight %llu", name,
+                    (unsigned long long)s->generated, (unsigned long long)s->delivered,
                     (unsigned long long)s->dropped, (unsigned long long)s->in_flight);
     for (int i = 0; i < r->ndrop_reasons; i++)
         if (s->dropped_by[i])

@@ -24,8 +24,8 @@ static const char *keep(struct world *w, const char *s)
 
 /* Adds or replaces key (later sources override earlier ones, e.g. OTEL_RESOURCE_ATTRIBUTES
  * over the scenario's resource block). */
-static void res_put(struct res_builder *rb, const char *key, const char *val, int type,
-                    int64_t i, double d)
+static void res_put(struct res_builder *rb, const char *key, const char *val, int type, int64_t i,
+                    double d)
 {
     struct rec_attr *a = NULL;
     for (uint32_t k = 0; k < rb->n; k++)
@@ -49,8 +49,7 @@ static void res_put(struct res_builder *rb, const char *key, const char *val, in
 static void res_put_scn(struct res_builder *rb, const struct scn_attr *a, int n)
 {
     for (int i = 0; i < n; i++)
-        res_put(rb, a[i].key, a[i].str, a[i].type, a[i].type == SCN_BOOL ? a[i].i : a[i].i,
-                a[i].d);
+        res_put(rb, a[i].key, a[i].str, a[i].type, a[i].type == SCN_BOOL ? a[i].i : a[i].i, a[i].d);
 }
 
 static int env_attr_cb(void *ctx, const char *k, const char *v)
@@ -68,10 +67,10 @@ static uint32_t count_env_attrs(const char *s)
 }
 
 struct res_spec {
-    const char *name;      /* service.name or host.name */
-    const char *ns;        /* service.namespace, NULL for hosts */
+    const char *name; /* service.name or host.name */
+    const char *ns;   /* service.namespace, NULL for hosts */
     const char *version;
-    const char *host;      /* host.name for services */
+    const char *host; /* host.name for services */
     const struct scn_attr *attrs;
     int nattrs;
 };
@@ -131,9 +130,9 @@ static int build_resources(struct world *w, const struct world_opts *o)
     struct rec_attr *next = w->attr_store;
     for (int i = 0; i < s->nservices; i++) {
         const struct scn_service *sv = &s->services[i];
-        struct res_spec sp = {sv->name, o->ns_override ? o->ns_override : sv->namespace_,
+        struct res_spec sp = {sv->name,    o->ns_override ? o->ns_override : sv->namespace_,
                               sv->version, sv->host_idx >= 0 ? s->hosts[sv->host_idx].name : NULL,
-                              sv->attrs, sv->nattrs};
+                              sv->attrs,   sv->nattrs};
         if (build_resource(w, o, &sp, next, &w->res[i]))
             return DIO_EINVAL;
         next += per + (uint32_t)sv->nattrs;
@@ -217,15 +216,15 @@ static void build_entities(struct world *w)
     }
 }
 
-int world_build(struct world **out, const struct scenario *s, const struct world_opts *o,
-                char *err, size_t errlen)
+int world_build(struct world **out, const struct scenario *s, const struct world_opts *o, char *err,
+                size_t errlen)
 {
     struct world *w = core_calloc(1, sizeof *w);
     w->scn = s;
     w->seed = o->seed;
     char id[512];
-    int n = snprintf(id, sizeof id, "%s/%llu/%u/%u", s->name, (unsigned long long)o->seed,
-                     o->shard, o->nshards);
+    int n = snprintf(id, sizeof id, "%s/%llu/%u/%u", s->name, (unsigned long long)o->seed, o->shard,
+                     o->nshards);
     snprintf(w->run_id, sizeof w->run_id, "%016llx",
              (unsigned long long)core_hash64(id, (size_t)n));
     build_entities(w);
@@ -290,8 +289,8 @@ static int fault_triggers(const struct scn_fault *f, uint64_t count, uint64_t t_
     }
 }
 
-void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t count,
-                        uint64_t t_ns, struct core_rng *rng, struct world_effect *eff)
+void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t count, uint64_t t_ns,
+                        struct core_rng *rng, struct world_effect *eff)
 {
     for (int i = 0; i < n; i++) {
         const struct scn_fault *f = w->faults[idx[i]].scn;
@@ -300,8 +299,8 @@ void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t c
         if (idx[i] < 32)
             eff->fired |= 1u << idx[i];
         if (f->latency_factor > 0)
-            eff->latency_factor = (eff->latency_factor > 0 ? eff->latency_factor : 1) *
-                                  f->latency_factor;
+            eff->latency_factor =
+                (eff->latency_factor > 0 ? eff->latency_factor : 1) * f->latency_factor;
         if (f->error_status > 0)
             eff->error_status = f->error_status;
         if (f->gpu_util >= 0)
@@ -370,8 +369,9 @@ int world_label_json(const struct world_label *l, struct core_buf *out)
     char a[40], b[40];
     world_format_time(l->start_ns, a, sizeof a);
     world_format_time(l->end_ns, b, sizeof b);
-    core_buf_printf(out, "{\"start\":\"%s\",\"end\":\"%s\",\"start_unix_nano\":%llu,"
-                         "\"end_unix_nano\":%llu,\"target\":",
+    core_buf_printf(out,
+                    "{\"start\":\"%s\",\"end\":\"%s\",\"start_unix_nano\":%llu,"
+                    "\"end_unix_nano\":%llu,\"target\":",
                     a, b, (unsigned long long)l->start_ns, (unsigned long long)l->end_ns);
     json_str(out, l->target);
     core_buf_printf(out, ",\"kind\":\"%s\",\"fault\":", l->fault->kind);

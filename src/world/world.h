@@ -13,10 +13,10 @@
 
 struct world_opts {
     uint64_t seed;
-    int verify_attrs;         /* add diorama.run_id to every resource */
-    const char *ns_override;  /* OTEL_SERVICE_NAME: becomes every service's service.namespace */
-    const char *extra_attrs;  /* OTEL_RESOURCE_ATTRIBUTES "k=v,..." added to every resource */
-    uint32_t shard, nshards;  /* reserved for --shard i/N (run id only for now) */
+    int verify_attrs;        /* add diorama.run_id to every resource */
+    const char *ns_override; /* OTEL_SERVICE_NAME: becomes every service's service.namespace */
+    const char *extra_attrs; /* OTEL_RESOURCE_ATTRIBUTES "k=v,..." added to every resource */
+    uint32_t shard, nshards; /* reserved for --shard i/N (run id only for now) */
 };
 
 /* What the faults firing on one request do to it. Doubles <= 0 and ints < 0 mean unset. */
@@ -38,8 +38,8 @@ struct world_op {
     const struct scn_operation *scn;
     int svc;
     uint8_t kind;
-    uint64_t count;  /* requests so far (every-N triggers) */
-    int *faults;     /* indices into world->faults that target this op or its service */
+    uint64_t count; /* requests so far (every-N triggers) */
+    int *faults;    /* indices into world->faults that target this op or its service */
     int nfaults;
 };
 
@@ -83,14 +83,14 @@ struct world {
     int nstr;
 };
 
-int world_build(struct world **out, const struct scenario *s, const struct world_opts *o,
-                char *err, size_t errlen);
+int world_build(struct world **out, const struct scenario *s, const struct world_opts *o, char *err,
+                size_t errlen);
 void world_free(struct world *w);
 
 /* Applies the faults in idx[0..n) to one request of a target that has seen `count` requests
  * (1-based) at offset `t_ns` from the run start. rng decides probability triggers. */
-void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t count,
-                        uint64_t t_ns, struct core_rng *rng, struct world_effect *eff);
+void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t count, uint64_t t_ns,
+                        struct core_rng *rng, struct world_effect *eff);
 void world_effect_clear(struct world_effect *eff);
 
 /* Ground truth for one injected fault. */
@@ -100,7 +100,7 @@ struct world_label {
     const char *target;
     const struct world_fault *fault;
     const uint8_t *trace_id; /* 16 bytes, or NULL for a time-window fault */
-    int64_t value;          /* observed value where it applies (e.g. latency in us) */
+    int64_t value;           /* observed value where it applies (e.g. latency in us) */
 };
 
 /* One JSON object + '\n': {"start":"RFC3339","end":...,"start_unix_nano":..,"end_unix_nano":..,
