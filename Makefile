@@ -35,7 +35,7 @@ fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: deps build
-	@scripts/bench.sh
+	@bench/run.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

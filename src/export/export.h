@@ -33,11 +33,11 @@ struct export_signal_stats {
     uint64_t delivered;
     uint64_t dropped[EXPORT_DROP_NREASONS];
     uint64_t in_flight;
-    uint64_t retried;        /* records re-sent */
-    uint64_t requests;       /* requests attempted (incl. retries) */
+    uint64_t retried;         /* records re-sent */
+    uint64_t requests;        /* requests attempted (incl. retries) */
     uint64_t failed_requests; /* attempts that did not succeed */
-    uint64_t bytes;          /* payload bytes sent (after compression) */
-    uint64_t latency_p50_us; /* export request latency, successful requests */
+    uint64_t bytes;           /* payload bytes sent (after compression) */
+    uint64_t latency_p50_us;  /* export request latency, successful requests */
     uint64_t latency_p99_us;
     uint64_t latency_max_us;
 };
@@ -68,16 +68,35 @@ struct export_otlp_http_cfg {
     uint64_t retry_budget_ns;  /* give up on a batch after this long, default 30s */
     int max_concurrent;        /* requests in flight per signal, default 4 */
     uint64_t seed;             /* for backoff jitter */
+    /* Added by export/: per-signal settings from OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS and
+     * _<SIGNAL>_COMPRESSION. signal_headers[s] are sent after `headers` (NULL-terminated,
+     * may be NULL); signal_gzip[s]: 0 = as `gzip`, 1 = gzip, -1 = none. */
+    char **signal_headers[REC_NSIGNALS];
+    int signal_gzip[REC_NSIGNALS];
 };
 
 /* Fills cfg from the flag URL (may be NULL) and the standard environment: flag beats
  * OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT beats OTEL_EXPORTER_OTLP_ENDPOINT (a base URL to which
  * v1/<signal> is appended); OTEL_EXPORTER_OTLP_HEADERS, _<SIGNAL>_HEADERS,
  * OTEL_EXPORTER_OTLP_COMPRESSION (gzip|none), OTEL_EXPORTER_OTLP_TIMEOUT (ms).
- * Returns 0, DIO_ENOENT (no endpoint anywhere) or DIO_EINVAL (err says why). */
-int export_otlp_http_cfg_resolve(struct export_otlp_http_cfg *cfg, const char *flag_url,
-                                 char *err, size_t errlen);
+ * Returns 0, DIO_ENOENT (no endpoint anywhere) or DIO_EINVAL/DIO_EPARSE (err says why).
+ * A signal gets a URL from the flag or OTEL_EXPORTER_OTLP_ENDPOINT (all three signals) or its
+ * own _<SIGNAL>_ENDPOINT; signals without one stay NULL. OTEL_EXPORTER_OTLP_PROTOCOL (and
+ * _<SIGNAL>_PROTOCOL) other than http/protobuf is DIO_EINVAL. Every field is (re)initialised
+ * (cfg may be uninitialised on entry): apply flag overrides after the call. signal_gzip[s]
+ * (from _<SIGNAL>_COMPRESSION) wins over gzip for that signal, so a flag that must beat the
+ * environment for all signals also clears signal_gzip[]. On error cfg holds nothing to free
+ * (calling export_otlp_http_cfg_free is still fine). */
+int export_otlp_http_cfg_resolve(struct export_otlp_http_cfg *cfg, const char *flag_url, char *err,
+                                 size_t errlen);
 void export_otlp_http_cfg_free(struct export_otlp_http_cfg *cfg);
+/* Parses an OTEL_EXPORTER_OTLP_HEADERS list ("k=v,k2=v2", values percent-decoded) and appends
+ * "Name: value" strings to the NULL-terminated array *headers (allocated; free with
+ * export_headers_free). Names must be HTTP tokens; values may not contain control characters
+ * (so a percent-encoded CR/LF cannot inject headers). 0 or DIO_EPARSE/DIO_EINVAL (err says why;
+ * *headers keeps what it had). */
+int export_headers_parse(const char *list, char ***headers, char *err, size_t errlen);
+void export_headers_free(char **headers);
 
 struct export_output *export_otlp_http_new(const struct export_otlp_http_cfg *cfg);
 /* OTLP/JSON lines, one Export*ServiceRequest per line. NULL and err on open failure. */
@@ -86,6 +105,8 @@ struct export_output *export_otlp_file_new(const char *path, int verify_attrs, c
 /* Encodes (OTLP protobuf) and discards, inline on the submitting thread: for benchmarks. */
 struct export_output *export_null_new(int verify_attrs);
 const char *export_output_name(const struct export_output *o);
+/* Only for an output that was never handed to a hub (the hub frees its outputs). */
+void export_output_free(struct export_output *o);
 
 /* ---- hub ------------------------------------------------------------------------------- */
 struct export_hub_cfg {
@@ -126,6 +147,14 @@ enum export_verdict { EXPORT_OK = 0, EXPORT_RETRY = 1, EXPORT_FAIL = 2 };
 int export_retry_policy(int status, const char *retry_after, int attempt, uint64_t initial_ns,
                         uint64_t max_ns, uint64_t now_wall_ns, struct core_rng *rng,
                         uint64_t *delay_ns);
+/* Retry-After: delta-seconds or an HTTP-date (IMF-fixdate, RFC 850 or asctime form), as a
+ * delay from now_wall_ns (0 for a date in the past; capped at one day). 0 or DIO_EPARSE. */
+int export_retry_after_parse(const char *v, uint64_t now_wall_ns, uint64_t *delay_ns);
+/* Reads an Export{Trace,Metrics,Logs}ServiceResponse (protobuf): *rejected = partial_success
+ * .rejected_<items> (0 when absent), msg = its error_message (truncated, NUL-terminated; may
+ * be NULL). Bounded, never reads past n. 0 or DIO_EPARSE. */
+int export_otlp_partial_success(const void *body, size_t n, int64_t *rejected, char *msg,
+                                size_t msglen);
 
 /* ---- Prometheus pull listener ----------------------------------------------------------- */
 struct export_prom;
@@ -136,5 +165,7 @@ void export_prom_publish(struct export_prom *p, const void *text, size_t len);
 /* The hub whose self-metrics (diorama_*) are appended to every scrape; may be NULL. */
 void export_prom_set_hub(struct export_prom *p, const struct export_hub *h);
 void export_prom_stop(struct export_prom *p);
+/* The port actually bound (useful with port 0). */
+int export_prom_port(const struct export_prom *p);
 
 #endif
