@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libcurl4-openssl-dev libyaml-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
   libsnappy-dev libprotobuf-c-dev protobuf-c-compiler
-  prometheus nginx-light wrk nodejs npm curl procps)
+  prometheus nginx-light wrk nodejs npm curl procps jq)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
