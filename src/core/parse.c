@@ -173,20 +173,25 @@ int core_parse_kv_list(const char *s, int (*fn)(void *ctx, const char *k, const 
     return 0;
 }
 
+/* Three significant digits in the largest unit that keeps the number below 1000 after
+ * rounding (so 999.99 ms prints as "1s", never "1e+03ms"): the output always parses back. */
 void core_format_duration(uint64_t ns, char *out, size_t n)
 {
-    if (ns < 1000)
+    static const struct unit units[] = {{"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+    if (ns < 1000) {
         snprintf(out, n, "%uns", (unsigned)ns);
-    else if (ns < 1000000)
-        snprintf(out, n, "%.3gus", ns / 1e3);
-    else if (ns < 1000000000)
-        snprintf(out, n, "%.3gms", ns / 1e6);
-    else if (ns < 60000000000ULL)
-        snprintf(out, n, "%.3gs", ns / 1e9);
-    else if (ns < 3600000000000ULL)
-        snprintf(out, n, "%um%us", (unsigned)(ns / 60000000000ULL),
-                 (unsigned)(ns / 1000000000ULL % 60));
+        return;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        double v = (double)ns / units[i].ns;
+        if (v < (units[i].ns < 1e9 ? 999.5 : 59.95)) { /* past 60 s: minutes */
+            snprintf(out, n, "%.3g%s", v, units[i].name);
+            return;
+        }
+    }
+    uint64_t s = (ns + 500000000ULL) / 1000000000ULL;
+    if (s < 3600)
+        snprintf(out, n, "%um%us", (unsigned)(s / 60), (unsigned)(s % 60));
     else
-        snprintf(out, n, "%uh%um", (unsigned)(ns / 3600000000000ULL),
-                 (unsigned)(ns / 60000000000ULL % 60));
+        snprintf(out, n, "%uh%um", (unsigned)(s / 3600), (unsigned)(s / 60 % 60));
 }

@@ -2,7 +2,7 @@
 #define DIORAMA_SCENARIO_BUILTIN_H
 #include <stddef.h>
 
-/* The scenarios compiled into the binary (generated from scenarios/*.yaml at build time).
+/* The scenarios compiled into the binary (generated from the scenarios folder at build time).
  * The table ends with an entry whose name is NULL. */
 struct scenario_builtin {
     const char *name;

@@ -85,6 +85,27 @@ static void durations_table(void **state)
     }
 }
 
+/* What core_format_duration prints parses back to about the same value (found by fuzzing:
+ * 0.99999 s used to print as "1e+03ms"). */
+static void durations_format_round_trip(void **state)
+{
+    static const struct {
+        uint64_t ns;
+        const char *out;
+    } t[] = {{999, "999ns"},           {999999, "1ms"},       {999990000ULL, "1s"},
+             {1500000000ULL, "1.5s"},  {59990000000ULL, "1m0s"}, {61000000000ULL, "1m1s"},
+             {3599600000000ULL, "1h0m"}, {360000000000000ULL, "100h0m"}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char out[64];
+        uint64_t back;
+        core_format_duration(t[i].ns, out, sizeof out);
+        assert_string_equal(out, t[i].out);
+        assert_int_equal(core_parse_duration(out, &back), 0);
+        double rel = (double)back / (double)t[i].ns;
+        assert_true(rel > 0.99 && rel < 1.01);
+    }
+}
+
 static void rates_table(void **state)
 {
     double r;
@@ -172,6 +193,7 @@ int main(void)
         cmocka_unit_test(rng_is_deterministic_and_keyed),
         cmocka_unit_test(rng_distributions),
         cmocka_unit_test(durations_table),
+        cmocka_unit_test(durations_format_round_trip),
         cmocka_unit_test(rates_table),
         cmocka_unit_test(kv_lists),
         cmocka_unit_test(buf_is_capped),
