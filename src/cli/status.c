@@ -57,11 +57,17 @@ static void print(struct run_status *s, const struct report_sample *prev,
     core_buf_free(&b);
 }
 
+/* Records reach the counters a batch at a time, so rates are taken over a window of the last
+ * WINDOW samples (5 s on a terminal) rather than between two consecutive ones. */
+#define WINDOW 10
+
 static void *loop(void *arg)
 {
     struct run_status *s = arg;
-    struct report_sample prev, cur;
-    sample(s, &prev);
+    struct report_sample ring[WINDOW], cur;
+    int n = 0;
+    sample(s, &ring[0]);
+    n = 1;
     uint64_t period = s->tty ? 500000000ULL : 10000000000ULL;
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
@@ -74,8 +80,9 @@ static void *loop(void *arg)
         if (s->stop)
             break;
         sample(s, &cur);
-        print(s, &prev, &cur);
-        prev = cur;
+        const struct report_sample *oldest = n < WINDOW ? &ring[0] : &ring[n % WINDOW];
+        print(s, oldest, &cur);
+        ring[n++ % WINDOW] = cur;
     }
     pthread_mutex_unlock(&s->mu);
     if (s->tty && write(STDERR_FILENO, "\n", 1) < 0)

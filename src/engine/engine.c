@@ -302,6 +302,7 @@ int engine_run(struct engine *e)
         uint64_t nt = step(e, end, &last_tick);
         if (nt == UINT64_MAX) {
             t = end;
+            pace(e, end); /* a real-time run lasts its whole duration */
             break;
         }
         t = nt;

@@ -136,23 +136,36 @@ int report_summary_text(const struct report_run *r, struct core_buf *b)
     return 0;
 }
 
+static void fmt_rate(double v, char *out, size_t n)
+{
+    if (v > 0 && v < 10)
+        snprintf(out, n, "%.1f", v);
+    else
+        report_si(v, out, n);
+}
+
 int report_status_line(const struct report_sample *prev, const struct report_sample *cur,
                        struct core_buf *b)
 {
     static const char *const short_names[REC_NSIGNALS] = {"spans", "points", "logs"};
     double dt = cur->wall_seconds - prev->wall_seconds;
-    core_buf_printf(b, "[%6.1fs sim %7.1fs]", cur->wall_seconds, cur->simulated_seconds);
+    core_buf_printf(b, "%6.1fs (sim %.0fs)", cur->wall_seconds, cur->simulated_seconds);
     for (int s = 0; s < REC_NSIGNALS; s++) {
         const struct report_signal *c = &cur->out.s[s], *p = &prev->out.s[s];
         char rate[16], target[16], del[16];
-        report_si(dt > 0 ? (double)(c->generated - p->generated) / dt : 0, rate, sizeof rate);
-        report_si(c->target_rate, target, sizeof target);
+        fmt_rate(dt > 0 ? (double)(c->generated - p->generated) / dt : 0, rate, sizeof rate);
+        fmt_rate(c->target_rate, target, sizeof target);
         report_si((double)c->delivered, del, sizeof del);
-        core_buf_printf(b, " %s %s/s (want %s) ok %s", short_names[s], rate, target, del);
+        core_buf_printf(b, " | %s %s/s", short_names[s], rate);
+        if (c->target_rate > 0)
+            core_buf_printf(b, " of %s", target);
+        core_buf_printf(b, " ok %s", del);
         if (c->retried)
             core_buf_printf(b, " retry %llu", (unsigned long long)c->retried);
         if (c->dropped)
             core_buf_printf(b, " DROP %llu", (unsigned long long)c->dropped);
     }
-    return core_buf_printf(b, " | export p99 %.1fms", cur->out.s[0].latency_p99_us / 1e3);
+    if (cur->out.s[0].latency_p99_us)
+        core_buf_printf(b, " | p99 %.1fms", cur->out.s[0].latency_p99_us / 1e3);
+    return 0;
 }
