@@ -28,6 +28,8 @@ int core_buf_reserve(struct core_buf *b, size_t n)
         return DIO_EFULL;
     size_t need = b->len + n;
     size_t cap = b->cap ? b->cap : 256;
+    if (cap > b->max)
+        cap = b->max; /* a small cap must not be overshot by the first allocation */
     while (cap < need)
         cap = cap > b->max / 2 ? b->max : cap * 2;
     b->p = core_realloc(b->p, cap);

@@ -157,6 +157,15 @@ static void buf_is_capped(void **state)
     assert_int_equal(b.len, strlen("-9223372036854775808 x 42"));
     assert_memory_equal(b.p, "-9223372036854775808 x 42", b.len);
     core_buf_free(&b);
+    /* A cap below the first allocation size: exactly max bytes fit, then DIO_EFULL (this used
+     * to overshoot the cap and loop forever on the next reserve). */
+    core_buf_init(&b, 64);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(core_buf_putc(&b, 'x'), 0);
+    assert_int_equal(core_buf_putc(&b, 'x'), DIO_EFULL);
+    assert_int_equal(core_buf_reserve(&b, 1000), DIO_EFULL);
+    assert_true(b.cap <= 64);
+    core_buf_free(&b);
 }
 
 static void hdr_bucket_invariants(void **state)
