@@ -4,7 +4,7 @@
 #
 #   gen_encode_spans   generation + OTLP protobuf encoding, --speed max, null output, 1 core
 #                      peer: the OpenTelemetry JS SDK + its OTLP protobuf serializer
-#   gen_encode_points  the same for metric data points (a world of many hosts)
+#   gen_encode_points  the same for metric data points (a fleet of 100 64-CPU hosts)
 #                      peer: the OTel JS SDK metrics SDK + serializer, same number of series
 #   http_loopback      spans delivered over loopback OTLP/HTTP to a minimal receiver on the
 #                      other core (tests/peers/otlp_receiver), counted by the receiver too
@@ -40,23 +40,24 @@ d_spans=$(jget "$TMP/spans.json" 'Math.round(j.signals.spans.generated / j.wall_
 d_spans_n=$(jget "$TMP/spans.json" 'j.signals.spans.generated')
 js_spans=$(pin0 node bench/node/otel_spans.js "$SECS")
 
-# 2. metric points: 2000 hosts x 2 series, 100 ms interval
+# 2. metric points: a fleet of 100 64-CPU hosts (system.cpu.utilization per CPU and mode,
+#    memory used/free: 19,400 series), 1 s interval
 {
   echo "name: bench-hosts"
   echo "services: [{name: idle, operations: [{name: GET /idle, latency: 1ms}]}]"
   echo "hosts:"
-  for i in $(seq 1 2000); do echo "  - {name: host-$i, cpu: 30%, memory_gib: 64}"; done
+  for i in $(seq 1 100); do echo "  - {name: host-$i, cpu: 30%, cpus: 64, memory_gib: 256}"; done
 } >"$TMP/hosts.yaml"
-pin0 "$D" run "$TMP/hosts.yaml" --speed max --metric-interval 100ms --duration 15m --null \
+pin0 "$D" run "$TMP/hosts.yaml" --speed max --metric-interval 1s --duration 40m --null \
   --signals metrics -q --summary-json "$TMP/points.json" >/dev/null
 d_points=$(jget "$TMP/points.json" 'Math.round(j.signals.metric_points.generated / j.wall_seconds)')
 d_points_n=$(jget "$TMP/points.json" 'j.signals.metric_points.generated')
-js_points=$(pin0 node bench/node/otel_metrics.js "$SECS" 4000)
+js_points=$(pin0 node bench/node/otel_metrics.js "$SECS" 19400)
 
 # 3. loopback HTTP: diorama on core 0, the receiver on core 1
 http="null"
 if [ -x "$BUILD/otlp_receiver" ]; then
-  pin1 "$BUILD/otlp_receiver" --port-file "$TMP/port" --stats "$TMP/recv.json" &
+  taskset -c 1 "$BUILD/otlp_receiver" --port-file "$TMP/port" --stats "$TMP/recv.json" &
   rpid=$!
   for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
   port=$(cat "$TMP/port")
@@ -65,7 +66,7 @@ if [ -x "$BUILD/otlp_receiver" ]; then
   kill -TERM $rpid; wait $rpid || true
   http=$(node -e '
     const fs=require("fs");const s=JSON.parse(fs.readFileSync(process.argv[1]));
-    let r={};try{r=JSON.parse(fs.readFileSync(process.argv[2]))}catch(e){}
+    let r={};try{r=JSON.parse(fs.readFileSync(process.argv[2]))}catch(e){console.error("bench: receiver stats: "+e.message)}
     const sp=s.signals.spans;
     console.log(JSON.stringify({spans_per_sec:Math.round(sp.delivered/s.wall_seconds),
       generated:sp.generated,delivered:sp.delivered,dropped:sp.dropped,

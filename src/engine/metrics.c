@@ -11,8 +11,8 @@
  *   inference.queue.depth         gauge          per model: last reported value
  *   inference.batch.size          histogram      per model
  *   gpu.utilization               gauge ratio    per model: last reported value
- *   system.cpu.utilization        gauge ratio    per host
- *   system.memory.usage           gauge bytes    per host */
+ *   system.cpu.utilization        gauge ratio    per host, logical CPU and mode
+ *   system.memory.usage           gauge bytes    per host and state (used, free) */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,6 +165,29 @@ static void init_model_series(struct engine *e, int mi)
     }
 }
 
+static const char *const cpu_modes[3] = {"user", "system", "idle"};
+
+static void init_host_series(struct engine *e, int h)
+{
+    struct host_state *hs = &e->hosts[h];
+    int res = e->w->hosts[h].res;
+    core_rng_init(&hs->rng, e->w->seed, core_hash64("host", 4) + (uint64_t)h, 0);
+    hs->ncpu = e->w->hosts[h].scn->cpus;
+    hs->cpu = core_malloc((size_t)hs->ncpu * 3 * sizeof *hs->cpu);
+    for (int c = 0; c < hs->ncpu; c++) {
+        for (int m = 0; m < 3; m++) {
+            const char *kv[] = {"cpu.mode", cpu_modes[m], NULL};
+            struct series *s = new_series(e, M_CPU, res, kv);
+            set_int_attr(s, "cpu.logical_number", c);
+            hs->cpu[c * 3 + m] = s;
+        }
+    }
+    const char *used[] = {"system.memory.state", "used", NULL};
+    const char *free_[] = {"system.memory.state", "free", NULL};
+    hs->mem_used = new_series(e, M_MEM, res, used);
+    hs->mem_free = new_series(e, M_MEM, res, free_);
+}
+
 int engine__metrics_init(struct engine *e)
 {
     e->metrics = core_malloc(sizeof metric_defs);
@@ -182,13 +205,8 @@ int engine__metrics_init(struct engine *e)
     for (int m = 0; m < e->w->nmodels; m++)
         init_model_series(e, m);
     e->hosts = core_calloc((size_t)(e->w->nhosts ? e->w->nhosts : 1), sizeof *e->hosts);
-    for (int h = 0; h < e->w->nhosts; h++) {
-        struct host_state *hs = &e->hosts[h];
-        core_rng_init(&hs->rng, e->w->seed, core_hash64("host", 4) + (uint64_t)h, 0);
-        hs->cpu = new_series(e, M_CPU, e->w->hosts[h].res, NULL);
-        const char *kv[] = {"system.memory.state", "used", NULL};
-        hs->mem = new_series(e, M_MEM, e->w->hosts[h].res, kv);
-    }
+    for (int h = 0; h < e->w->nhosts; h++)
+        init_host_series(e, h);
     return 0;
 }
 
@@ -200,25 +218,33 @@ void engine__metrics_free(struct engine *e)
     }
     core_free(e->series);
     core_free(e->metrics);
+    for (int h = 0; e->hosts && h < e->w->nhosts; h++)
+        core_free(e->hosts[h].cpu);
     core_free(e->hosts);
 }
 
 /* Host gauges: a baseline, a share of the load of the services the host runs, a slow daily
- * wave and a little noise; memory follows CPU loosely. */
-static void update_hosts(struct engine *e, uint64_t t, double interval_s)
+ * wave and a little noise, spread over the CPUs with per-CPU noise and split between user and
+ * system time; memory follows CPU loosely. */
+static void update_host(struct engine *e, int h, uint64_t t, double interval_s)
 {
-    for (int h = 0; h < e->w->nhosts; h++) {
-        struct host_state *hs = &e->hosts[h];
-        const struct scn_host *sh = e->w->hosts[h].scn;
-        double rps = (double)hs->requests / interval_s;
-        hs->requests = 0;
-        double day = sin(2 * M_PI * (double)(engine__unix(e, t) % 86400000000000ULL) / 86400e9);
-        double cpu =
-            sh->cpu + 0.25 * (rps / (rps + 500.0)) + 0.05 * day + 0.02 * core_rng_normal(&hs->rng);
-        cpu = cpu < 0.01 ? 0.01 : cpu > 1 ? 1 : cpu;
-        hs->cpu->dvalue = cpu;
-        hs->mem->ivalue = (int64_t)(sh->memory_gib * 1073741824.0 * (0.35 + 0.3 * cpu));
+    struct host_state *hs = &e->hosts[h];
+    const struct scn_host *sh = e->w->hosts[h].scn;
+    double rps = (double)hs->requests / interval_s;
+    hs->requests = 0;
+    double day = sin(2 * M_PI * (double)(engine__unix(e, t) % 86400000000000ULL) / 86400e9);
+    double load = sh->cpu + 0.25 * (rps / (rps + 500.0)) + 0.05 * day;
+    for (int c = 0; c < hs->ncpu; c++) {
+        double busy = load + 0.03 * (2 * core_rng_unit(&hs->rng) - 1);
+        busy = busy < 0.01 ? 0.01 : busy > 1 ? 1 : busy;
+        hs->cpu[c * 3]->dvalue = busy * 0.7;
+        hs->cpu[c * 3 + 1]->dvalue = busy * 0.3;
+        hs->cpu[c * 3 + 2]->dvalue = 1 - busy;
     }
+    double total = sh->memory_gib * 1073741824.0;
+    double used = total * (0.35 + 0.3 * (load < 1 ? load : 1));
+    hs->mem_used->ivalue = (int64_t)used;
+    hs->mem_free->ivalue = (int64_t)(total - used);
 }
 
 static void fill_point(struct engine *e, struct rec_batch *b, const struct series *s, uint64_t t)
@@ -265,7 +291,8 @@ static void tick_to_prom(struct engine *e, uint64_t t)
 
 void engine__tick(struct engine *e, uint64_t t)
 {
-    update_hosts(e, t, (double)e->o.metric_interval_ns / 1e9);
+    for (int h = 0; h < e->w->nhosts; h++)
+        update_host(e, h, t, (double)e->o.metric_interval_ns / 1e9);
     for (int s = 0; s < e->w->nsvcs; s++)
         for (int o = 0; o < e->w->svcs[s].nops; o++)
             if (e->ops[s][o].active)

@@ -16,7 +16,7 @@
 static const char *const top_keys[] = {
     "name",     "description", "seed",   "duration", "metric_interval", "resource", "hosts",
     "services", "models",      "faults", NULL};
-static const char *const host_keys[] = {"name", "profile",   "cpu",        "memory_gib",
+static const char *const host_keys[] = {"name", "profile",   "cpu",        "cpus", "memory_gib",
                                         "gpus", "gpu_model", "attributes", NULL};
 static const char *const profiles[] = {"general", "gpu", "db", "edge", NULL};
 static const char *const svc_keys[] = {"name",      "version",    "namespace",  "host",
@@ -77,6 +77,7 @@ static int decode_host(const struct scn_dec *d, int node, const char *path, stru
     int profile = 0;
     h->cpu = 0.3;
     h->memory_gib = 16;
+    h->cpus = 4;
     if (item_open(d, node, path, host_keys, req) ||
         scn__get_name(d, node, path, "name", &h->name) ||
         scn__get_enum(d, node, path, "profile", profiles, &profile))
@@ -86,6 +87,7 @@ static int decode_host(const struct scn_dec *d, int node, const char *path, stru
     if (scn__get_frac(d, node, path, "cpu", 0, &h->cpu) ||
         scn__get_num(d, node, path, "memory_gib", 0, 1, 1e6, &h->memory_gib) ||
         get_small_int(d, node, path, "gpus", 0, 1024, &h->gpus) ||
+        get_small_int(d, node, path, "cpus", 1, 1024, &h->cpus) ||
         scn__get_name(d, node, path, "gpu_model", &h->gpu_model) ||
         scn__get_attrs(d, node, path, "attributes", &h->attrs, &h->nattrs))
         return DIO_EPARSE;

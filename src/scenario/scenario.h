@@ -91,6 +91,7 @@ struct scn_host {
     char *profile;    /* "general", "gpu", "db", "edge": baseline shapes */
     double cpu;       /* baseline CPU utilisation 0..1 */
     double memory_gib; /* total memory */
+    int cpus;         /* logical CPUs, default 4: system.cpu.utilization per CPU and mode */
     int gpus;         /* GPU count */
     char *gpu_model;  /* e.g. "A100" */
     struct scn_attr *attrs;
