@@ -118,8 +118,10 @@ static struct export_output *otlp_output(struct run *r)
         cli_fail(CLI_ERR_USAGE, "%s", err);
         return NULL;
     }
-    if (r->o.compression)
+    if (r->o.compression) { /* the flag beats every environment variable, per signal too */
         cfg.gzip = !strcmp(r->o.compression, "gzip");
+        memset(cfg.signal_gzip, 0, sizeof cfg.signal_gzip);
+    }
     if (r->o.nheaders)
         add_headers(&cfg, r->o.headers, r->o.nheaders);
     cfg.verify_attrs = r->o.verify;

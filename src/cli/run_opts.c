@@ -173,7 +173,7 @@ static int add_header(struct run_opts *o, const char *h)
 {
     const char *sep = strchr(h, ':');
     const char *eq = strchr(h, '=');
-    if (!sep && !eq)
+    if ((!sep && !eq) || strpbrk(h, "\r\n")) /* no header injection through a value */
         return -1;
     char buf[1024];
     if (sep)

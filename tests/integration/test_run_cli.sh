@@ -24,6 +24,8 @@ expect_rc 2 "--signals" run --signals traces,bogus
 expect_rc 2 "--compression" run --compression brotli
 expect_rc 2 "option '--otlp' needs a value" run --otlp
 expect_rc 2 "--start" run --start yesterday
+expect_rc 2 "--header" run --header "$(printf 'X-A: 1\r\nX-B: 2')"
+expect_rc 2 "--header" run --header novalue
 expect_rc 2 "unexpected argument 'extra'" run inference extra
 expect_rc 3 "no-such-file.yaml" run no-such-file.yaml --null
 "$DIORAMA" scenarios show inference | sed 's/max_batch: 8$/max_batch: x/' >"$TMP/bad.yaml"
