@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libcurl4-openssl-dev libyaml-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
   libsnappy-dev libprotobuf-c-dev protobuf-c-compiler
-  prometheus nginx-light wrk nodejs npm curl procps jq)
+  prometheus nginx-light wrk curl procps jq)
+# Node.js for the npm test peers: Debian's packages only when no node/npm is there already (a
+# NodeSource nodejs bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || APT_PKGS+=(npm)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do

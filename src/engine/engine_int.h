@@ -73,7 +73,7 @@ struct model_state {
 
 struct host_state {
     struct core_rng rng;
-    uint64_t requests; /* completed on this host's services since the last tick */
+    uint64_t requests;   /* completed on this host's services since the last tick */
     struct series **cpu; /* cpus x 3 modes (user, system, idle) */
     int ncpu;
     struct series *mem_used, *mem_free;

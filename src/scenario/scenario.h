@@ -37,36 +37,41 @@ struct scn_attr {
 };
 
 struct scn_latency {
-    uint64_t base_ns; /* median own latency */
-    double jitter;    /* relative, uniform +-jitter (0.2 = +-20%) */
-    double tail_p;    /* probability of a tail event */
+    uint64_t base_ns;   /* median own latency */
+    double jitter;      /* relative, uniform +-jitter (0.2 = +-20%) */
+    double tail_p;      /* probability of a tail event */
     double tail_factor; /* latency multiplier of a tail event */
 };
 
-enum scn_span_kind { SCN_KIND_INTERNAL = 1, SCN_KIND_SERVER = 2, SCN_KIND_CLIENT = 3,
-                     SCN_KIND_PRODUCER = 4, SCN_KIND_CONSUMER = 5 };
+enum scn_span_kind {
+    SCN_KIND_INTERNAL = 1,
+    SCN_KIND_SERVER = 2,
+    SCN_KIND_CLIENT = 3,
+    SCN_KIND_PRODUCER = 4,
+    SCN_KIND_CONSUMER = 5
+};
 enum scn_arrival { SCN_POISSON = 0, SCN_CONSTANT = 1 };
 
 struct scn_call {
     char *service; /* as written */
     char *operation;
-    int svc;       /* resolved index into scenario->services */
-    int op;        /* resolved index into that service's ops */
+    int svc; /* resolved index into scenario->services */
+    int op;  /* resolved index into that service's ops */
     struct scn_pos pos;
 };
 
 struct scn_operation {
-    char *name;          /* span name, e.g. "POST /v1/chat/completions" or "SELECT orders" */
-    int kind;            /* enum scn_span_kind; default server */
-    char *method;        /* HTTP method when the name starts with one, else NULL */
-    char *route;         /* HTTP route when the name has one, else NULL */
+    char *name;   /* span name, e.g. "POST /v1/chat/completions" or "SELECT orders" */
+    int kind;     /* enum scn_span_kind; default server */
+    char *method; /* HTTP method when the name starts with one, else NULL */
+    char *route;  /* HTTP route when the name has one, else NULL */
     struct scn_latency latency;
-    double error_rate;   /* 0..1 */
-    int error_status;    /* HTTP status of errors; default 500 */
-    double rate;         /* arrivals per second when this is an entry operation, else 0 */
-    int arrival;         /* enum scn_arrival */
-    int parallel;        /* calls run in parallel (1) or one after another (0, default) */
-    int inference;       /* 1: runs the request's model (latency, gen_ai attrs from the model) */
+    double error_rate; /* 0..1 */
+    int error_status;  /* HTTP status of errors; default 500 */
+    double rate;       /* arrivals per second when this is an entry operation, else 0 */
+    int arrival;       /* enum scn_arrival */
+    int parallel;      /* calls run in parallel (1) or one after another (0, default) */
+    int inference;     /* 1: runs the request's model (latency, gen_ai attrs from the model) */
     struct scn_call *calls;
     int ncalls;
     struct scn_pos pos;
@@ -74,11 +79,11 @@ struct scn_operation {
 
 struct scn_service {
     char *name;
-    char *version;   /* default "1.0.0" */
+    char *version;    /* default "1.0.0" */
     char *namespace_; /* service.namespace, default the scenario name */
-    char *host;      /* host name; resolved to host index */
-    int host_idx;    /* -1 when none */
-    int instances;   /* replicas, default 1: service.instance.id = <name>-<i> */
+    char *host;       /* host name; resolved to host index */
+    int host_idx;     /* -1 when none */
+    int instances;    /* replicas, default 1: service.instance.id = <name>-<i> */
     struct scn_attr *attrs;
     int nattrs;
     struct scn_operation *ops;
@@ -88,33 +93,33 @@ struct scn_service {
 
 struct scn_host {
     char *name;
-    char *profile;    /* "general", "gpu", "db", "edge": baseline shapes */
-    double cpu;       /* baseline CPU utilisation 0..1 */
+    char *profile;     /* "general", "gpu", "db", "edge": baseline shapes */
+    double cpu;        /* baseline CPU utilisation 0..1 */
     double memory_gib; /* total memory */
-    int cpus;         /* logical CPUs, default 4: system.cpu.utilization per CPU and mode */
-    int gpus;         /* GPU count */
-    char *gpu_model;  /* e.g. "A100" */
+    int cpus;          /* logical CPUs, default 4: system.cpu.utilization per CPU and mode */
+    int gpus;          /* GPU count */
+    char *gpu_model;   /* e.g. "A100" */
     struct scn_attr *attrs;
     int nattrs;
     struct scn_pos pos;
 };
 
 struct scn_model {
-    char *name;           /* gen_ai.request.model */
-    char *provider;       /* gen_ai.provider.name, default "diorama" */
-    char *operation;      /* gen_ai.operation.name, default "chat" */
+    char *name;      /* gen_ai.request.model */
+    char *provider;  /* gen_ai.provider.name, default "diorama" */
+    char *operation; /* gen_ai.operation.name, default "chat" */
     uint64_t base_latency_ns;
-    double jitter;        /* relative, default 0.2 */
+    double jitter; /* relative, default 0.2 */
     int max_batch;
-    double rate;          /* requests per second */
-    int arrival;          /* enum scn_arrival */
-    char *gpu;            /* GPU model name, e.g. "A100" */
-    double gpu_util;      /* typical GPU utilisation 0..1, default 0.75 */
-    int tokens_in;        /* mean input tokens, default 0 = model does not report tokens */
-    int tokens_out;       /* mean output tokens */
-    char *entry;          /* "service/operation" where its requests enter */
-    int entry_svc;        /* resolved */
-    int entry_op;         /* resolved */
+    double rate;     /* requests per second */
+    int arrival;     /* enum scn_arrival */
+    char *gpu;       /* GPU model name, e.g. "A100" */
+    double gpu_util; /* typical GPU utilisation 0..1, default 0.75 */
+    int tokens_in;   /* mean input tokens, default 0 = model does not report tokens */
+    int tokens_out;  /* mean output tokens */
+    char *entry;     /* "service/operation" where its requests enter */
+    int entry_svc;   /* resolved */
+    int entry_op;    /* resolved */
     struct scn_pos pos;
 };
 
@@ -145,10 +150,10 @@ struct scn_fault {
 struct scenario {
     char *name;
     char *description;
-    char *file;           /* path or "builtin:<name>" */
-    uint64_t seed;        /* default seed (1 when not given) */
-    uint64_t duration_ns; /* default run duration, 0 = until stopped */
-    uint64_t metric_interval_ns; /* default 10s */
+    char *file;                      /* path or "builtin:<name>" */
+    uint64_t seed;                   /* default seed (1 when not given) */
+    uint64_t duration_ns;            /* default run duration, 0 = until stopped */
+    uint64_t metric_interval_ns;     /* default 10s */
     struct scn_attr *resource_attrs; /* added to every service's resource */
     int nresource_attrs;
     struct scn_host *hosts;

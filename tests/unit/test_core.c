@@ -92,9 +92,14 @@ static void durations_format_round_trip(void **state)
     static const struct {
         uint64_t ns;
         const char *out;
-    } t[] = {{999, "999ns"},           {999999, "1ms"},       {999990000ULL, "1s"},
-             {1500000000ULL, "1.5s"},  {59990000000ULL, "1m0s"}, {61000000000ULL, "1m1s"},
-             {3599600000000ULL, "1h0m"}, {360000000000000ULL, "100h0m"}};
+    } t[] = {{999, "999ns"},
+             {999999, "1ms"},
+             {999990000ULL, "1s"},
+             {1500000000ULL, "1.5s"},
+             {59990000000ULL, "1m0s"},
+             {61000000000ULL, "1m1s"},
+             {3599600000000ULL, "1h0m"},
+             {360000000000000ULL, "100h0m"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char out[64];
         uint64_t back;
