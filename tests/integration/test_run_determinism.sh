@@ -2,6 +2,7 @@
 # Same scenario + seed + --speed max => byte-identical OTLP/JSON and labels; another seed differs.
 . "$(dirname "$0")/lib.sh"
 differ() { ! cmp -s "$1" "$2"; }
+differ_grep() { ! grep -q "$1" "$2"; }
 for s in inference shop; do
   for i in 1 2; do
     "$DIORAMA" run $s --seed 7 --speed max --duration 2m --otlp-file "$TMP/$s.$i.jsonl" \
@@ -13,4 +14,13 @@ for s in inference shop; do
   "$DIORAMA" run $s --seed 8 --speed max --duration 2m --otlp-file "$TMP/$s.3.jsonl" -q >/dev/null
   check "$s: another seed gives other records" differ "$TMP/$s.1.jsonl" "$TMP/$s.3.jsonl"
 done
+# Verification attributes are there by default and gone with --no-verify-attrs.
+f=$TMP/inference.1.jsonl
+check "default output carries diorama.seq" grep -q '"key":"diorama.seq"' "$f"
+check "default output carries diorama.gen_time_unix_nano" grep -q '"key":"diorama.gen_time_unix_nano"' "$f"
+check "default output carries diorama.run_id" grep -q '"key":"diorama.run_id"' "$f"
+"$DIORAMA" run inference --seed 7 --speed max --duration 1m --no-verify-attrs \
+  --otlp-file "$TMP/nv.jsonl" -q >/dev/null
+check "--no-verify-attrs output is not empty" [ -s "$TMP/nv.jsonl" ]
+check "--no-verify-attrs removes every diorama.* attribute" differ_grep '"key":"diorama\.' "$TMP/nv.jsonl"
 finish
