@@ -113,3 +113,18 @@ int core_buf_put_i64(struct core_buf *b, int64_t v)
         return DIO_EFULL;
     return core_buf_put_u64(b, (uint64_t)0 - (uint64_t)v);
 }
+
+int core_buf_put_json_str(struct core_buf *b, const char *s)
+{
+    core_buf_putc(b, '"');
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            core_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            core_buf_printf(b, "\\u%04x", c);
+        else
+            core_buf_putc(b, (char)c);
+    }
+    return core_buf_putc(b, '"');
+}

@@ -72,6 +72,9 @@ int core_buf_putc(struct core_buf *b, char c);
 int core_buf_printf(struct core_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int core_buf_vprintf(struct core_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* A JSON string literal (quotes included); control characters escaped, other bytes as they
+ * are. For names and messages we made ourselves; wire/ has the UTF-8-repairing variant. */
+int core_buf_put_json_str(struct core_buf *b, const char *s);
 /* Fast decimal writers (no printf). */
 int core_buf_put_u64(struct core_buf *b, uint64_t v);
 int core_buf_put_i64(struct core_buf *b, int64_t v);

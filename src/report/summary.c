@@ -5,21 +5,6 @@
 
 #include "report/report.h"
 
-static void json_str(struct core_buf *b, const char *s)
-{
-    core_buf_putc(b, '"');
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            core_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            core_buf_printf(b, "\\u%04x", c);
-        else
-            core_buf_putc(b, (char)c);
-    }
-    core_buf_putc(b, '"');
-}
-
 static void json_signal(struct core_buf *b, const struct report_run *r,
                         const struct report_signal *s)
 {
@@ -56,9 +41,9 @@ int report_summary_json(const struct report_run *r, struct core_buf *b)
 {
     core_buf_puts(b, "{\"schema\":\"diorama.run.summary/v1\",\"version\":\"" DIORAMA_VERSION
                      "\",\"scenario\":");
-    json_str(b, r->scenario);
+    core_buf_put_json_str(b, r->scenario);
     core_buf_puts(b, ",\"scenario_file\":");
-    json_str(b, r->scenario_file);
+    core_buf_put_json_str(b, r->scenario_file);
     core_buf_printf(b, ",\"run_id\":\"%s\",\"seed\":%llu,", r->run_id, (unsigned long long)r->seed);
     if (r->speed > 0)
         core_buf_printf(b, "\"speed\":%g,", r->speed);
@@ -78,7 +63,7 @@ int report_summary_json(const struct report_run *r, struct core_buf *b)
     core_buf_puts(b, ",\"outputs\":[");
     for (int i = 0; i < r->noutputs; i++) {
         core_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-        json_str(b, r->outputs[i].name);
+        core_buf_put_json_str(b, r->outputs[i].name);
         core_buf_puts(b, ",\"signals\":");
         json_signals(b, r, &r->outputs[i]);
         core_buf_putc(b, '}');

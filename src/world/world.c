@@ -347,23 +347,6 @@ static void label_params(const struct scn_fault *f, struct core_buf *out)
     core_buf_putc(out, '}');
 }
 
-/* Names in scenarios are validated identifiers-with-punctuation, but they are still written
- * through an escaper so a label file is always valid JSON. */
-static void json_str(struct core_buf *out, const char *s)
-{
-    core_buf_putc(out, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            core_buf_printf(out, "\\%c", c);
-        else if (c < 0x20)
-            core_buf_printf(out, "\\u%04x", c);
-        else
-            core_buf_putc(out, (char)c);
-    }
-    core_buf_putc(out, '"');
-}
-
 int world_label_json(const struct world_label *l, struct core_buf *out)
 {
     char a[40], b[40];
@@ -373,9 +356,9 @@ int world_label_json(const struct world_label *l, struct core_buf *out)
                     "{\"start\":\"%s\",\"end\":\"%s\",\"start_unix_nano\":%llu,"
                     "\"end_unix_nano\":%llu,\"target\":",
                     a, b, (unsigned long long)l->start_ns, (unsigned long long)l->end_ns);
-    json_str(out, l->target);
+    core_buf_put_json_str(out, l->target);
     core_buf_printf(out, ",\"kind\":\"%s\",\"fault\":", l->fault->kind);
-    json_str(out, l->fault->scn->name);
+    core_buf_put_json_str(out, l->fault->scn->name);
     core_buf_puts(out, ",\"params\":");
     label_params(l->fault->scn, out);
     if (l->trace_id) {
