@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libcurl4-openssl-dev libyaml-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
   libsnappy-dev libprotobuf-c-dev protobuf-c-compiler
-  prometheus nginx-light wrk curl procps jq)
+  libssl-dev chromium prometheus nginx-light wrk curl procps jq)
 # Node.js for the npm test peers: Debian's packages only when no node/npm is there already (a
 # NodeSource nodejs bundles npm and conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs)
@@ -29,7 +29,7 @@ fi
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 
 # Test peers from npm (the OTLP decoder generated from opentelemetry-proto, the OTel JS SDK).
-for d in tests/node bench/node; do
+for d in web tests/node bench/node; do
   if [ -f "$d/package.json" ] && [ ! -d "$d/node_modules" -o "$d/package.json" -nt "$d/node_modules" ]; then
     echo "install-deps: npm packages in $d"
     if [ -f "$d/package-lock.json" ]; then (cd "$d" && npm ci --no-audit --no-fund --silent)

@@ -55,6 +55,51 @@ struct report_sample {
 int report_status_line(const struct report_sample *prev, const struct report_sample *cur,
                        struct core_buf *out);
 
+/* ---- diorama load results (report/load_*.c) ------------------------------------------ */
+/* One second of a load run: the timeline behind "latency over time". */
+struct report_load_second {
+    double t_s;      /* seconds since the start */
+    double sent;     /* requests sent in this second */
+    double done;     /* responses completed */
+    uint64_t errors;
+    int64_t p50_us, p90_us, p99_us, max_us;
+};
+
+struct report_threshold {
+    const char *expr; /* as written: "p99<200ms" */
+    double actual;    /* the measured value, in the expression's unit */
+    int passed;
+};
+
+struct report_load {
+    const char *url, *method, *mode;
+    int threads, connections;
+    int closed_loop;    /* --rate max */
+    double target_rate; /* requests/s asked (mean over the stages); 0 when closed loop */
+    double achieved_rate;
+    double duration_s;
+    uint64_t requests;  /* responses received (any status) */
+    uint64_t errors;    /* connect + timeout + read/write + 4xx/5xx */
+    uint64_t late;      /* sent more than the lateness bound after their intended time */
+    uint64_t dropped;   /* never sent (no connection free before the run ended) */
+    uint64_t connect_errors, timeouts, read_errors, write_errors;
+    uint64_t status[6];        /* by class: [1]=1xx ... [5]=5xx */
+    uint64_t status_codes[600]; /* by code */
+    uint64_t bytes_read, bytes_written;
+    const struct core_hdr *latency; /* merged, microseconds, from the intended send time */
+    const struct report_load_second *timeline;
+    size_t ntimeline;
+    const struct report_threshold *thresholds;
+    size_t nthresholds;
+};
+
+/* wrk-style text report. */
+int report_load_text(const struct report_load *r, struct core_buf *out);
+/* --json: the documented schema (docs/load-json.md), hdr_b64 = wire_hdr_encode output. */
+int report_load_json(const struct report_load *r, const char *hdr_b64, struct core_buf *out);
+/* --html: one self-contained page (uPlot embedded) with latency over time and distribution. */
+int report_load_html(const struct report_load *r, struct core_buf *out);
+
 /* "1.2k", "3.4M": into out (>= 16 bytes). */
 void report_si(double v, char *out, size_t n);
 

@@ -48,6 +48,55 @@ int wire_prom_name(const struct rec_metric *m, char *out, size_t n);
 /* gzip (RFC 1952) of in into out (appended). level 1..9. */
 int wire_gzip(struct core_buf *out, const void *in, size_t n, int level);
 
+/* ---- decoders (used by sink/; implemented in decode_*.c) ----------------------------------
+ * Decoding never trusts input lengths: bodies are capped before decompression (the output
+ * buffer's max), protobuf is unpacked by protobuf-c (generated from proto/) through an
+ * allocator with a byte budget, JSON by jansson with a depth limit. Each decoded item is handed
+ * to a callback as a view valid only during the call. */
+#define WIRE_SAMPLES 3 /* signal index for remote-write samples, after REC_LOGS */
+
+struct wire_item {
+    int signal;            /* REC_SPANS, REC_METRICS, REC_LOGS or WIRE_SAMPLES */
+    struct rec_str service; /* resource service.name (remote write: job label) */
+    struct rec_str run_id;  /* resource diorama.run_id; empty when absent */
+    struct rec_str name;    /* span name, metric name, log event name or body prefix, __name__ */
+    int64_t seq;            /* diorama.seq, -1 when absent; metrics: the Metric's first seq */
+    uint32_t count;         /* items this view stands for: 1, or the data points of a Metric,
+                             * or the samples of a remote-write series */
+    uint64_t gen_ns;        /* diorama.gen_time_unix_nano, 0 when absent */
+    uint64_t time_ns;       /* span end, point time, log time, newest sample time */
+    int valid;              /* ids, timestamps and histogram invariants are right */
+    const char *problem;    /* when !valid: what is wrong, e.g. "span id is all zero" */
+};
+
+/* Return non-zero from the callback to stop decoding. */
+typedef int (*wire_item_fn)(void *ctx, const struct wire_item *it);
+
+struct wire_decode_stats {
+    uint64_t items;    /* spans / data points / log records / samples seen */
+    uint64_t rejected; /* of those, invalid (reported as partial success) */
+};
+
+/* An Export<Signal>ServiceRequest, protobuf (json = 0) or OTLP/JSON (json = 1), already
+ * decompressed. 0, or DIO_EPARSE (undecodable: answer 400) with err filled. */
+int wire_otlp_decode(int signal, int json, const void *body, size_t n, wire_item_fn fn, void *ctx,
+                     struct wire_decode_stats *st, char *err, size_t errlen);
+/* A Prometheus remote-write 1.0 WriteRequest, snappy block-compressed. */
+int wire_rw_decode(const void *body, size_t n, size_t max_uncompressed, wire_item_fn fn,
+                   void *ctx, struct wire_decode_stats *st, char *err, size_t errlen);
+/* gunzip into out, refusing to grow past out->max (DIO_EFULL): the decompressed-size limit. */
+int wire_gunzip(struct core_buf *out, const void *in, size_t n);
+/* An Export*ServiceResponse with partial_success {rejected, message} (rejected 0: empty). */
+int wire_otlp_response_pb(struct core_buf *out, int signal, uint64_t rejected, const char *msg);
+
+/* ---- HDR histogram interchange (implemented in hdr_codec.c) -----------------------------
+ * The HdrHistogram V2 compressed form, base64 ("HISTF..."), as HdrHistogram_c and the Java
+ * library write it, so runs can be merged by any HdrHistogram tool. */
+int wire_hdr_encode(const struct core_hdr *h, struct core_buf *out);
+/* Decodes into a new histogram (initialised here; free with core_hdr_free). Refuses inputs
+ * whose configuration would need more than 2^22 counters. 0 or DIO_EPARSE. */
+int wire_hdr_decode(const char *b64, size_t n, struct core_hdr *out);
+
 /* ---- protobuf writer (used by the encoders, exposed for tests) --------------------------- */
 enum { WIRE_PB_VARINT = 0, WIRE_PB_I64 = 1, WIRE_PB_LEN = 2, WIRE_PB_I32 = 5 };
 int wire_pb_varint(struct core_buf *b, uint64_t v);
