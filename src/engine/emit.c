@@ -178,6 +178,30 @@ static void emit_log(struct engine *e, const struct ptrace *tr, const struct psp
     b->nattrs += l->nattrs;
 }
 
+/* A warning per fault that fired on an inference span, saying what the model server would
+ * notice: a starved GPU, a slow batch, a bloated prompt (errors already log at ERROR). */
+static void fault_logs(struct engine *e, const struct ptrace *tr, const struct pspan *s,
+                       uint64_t now)
+{
+    const struct scn_model *m = e->w->models[s->model].scn;
+    char body[LOG_MAX_BODY];
+    for (uint32_t bits = s->fired; bits; bits &= bits - 1) {
+        const struct scn_fault *f = e->w->faults[__builtin_ctz(bits)].scn;
+        if (f->gpu_util >= 0 || f->queue_depth >= 0)
+            snprintf(body, sizeof body, "model %.60s: GPU utilisation %.0f%%, queue depth %u",
+                     m->name, (double)s->gpu * 100, s->queue);
+        else if (f->latency_factor > 0)
+            snprintf(body, sizeof body, "model %.60s: slow inference %.1fms (%gx)", m->name,
+                     (double)(s->end - s->start) / 1e6, f->latency_factor);
+        else if (f->tokens_factor > 0)
+            snprintf(body, sizeof body, "model %.60s: oversized request, %u input tokens", m->name,
+                     s->tok_in);
+        else
+            continue;
+        emit_log(e, tr, s, now, body, 1);
+    }
+}
+
 static void access_log(struct engine *e, const struct ptrace *tr, const struct pspan *s,
                        uint64_t now)
 {
@@ -187,12 +211,8 @@ static void access_log(struct engine *e, const struct ptrace *tr, const struct p
     snprintf(body, sizeof body, "%.100s %u %.3fms", so->name, s->status,
              (double)(s->end - s->start) / 1e6);
     emit_log(e, tr, s, now, body, sev);
-    if (is_inference(e, s) && s->fired) {
-        const struct scn_model *m = e->w->models[s->model].scn;
-        snprintf(body, sizeof body, "model %.60s: GPU utilisation %.0f%%, queue depth %u", m->name,
-                 (double)s->gpu * 100, s->queue);
-        emit_log(e, tr, s, now, body, 1);
-    }
+    if (is_inference(e, s) && s->fired)
+        fault_logs(e, tr, s, now);
 }
 
 static void observe_request(struct engine *e, const struct pspan *s)
