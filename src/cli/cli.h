@@ -9,9 +9,11 @@ enum {
     CLI_ERR_SCENARIO = 3, /* the scenario file is unreadable or invalid */
     CLI_ERR_NOTHING = 4,  /* records were generated but none was delivered */
     CLI_ERR_DROPPED = 5,  /* some records were dropped (see the summary) */
+    CLI_ERR_VERDICT = 6,  /* sink --expect: the verdict is fail */
 };
 
 int cli_run(int argc, char **argv);
+int cli_sink(int argc, char **argv);
 int cli_scenarios(int argc, char **argv);
 
 /* Prints "diorama: <msg>" to stderr; returns code (for `return cli_fail(...)`). */

@@ -13,13 +13,14 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run [SCENARIO]        run a scenario (built-in name or YAML file; default: inference)\n"
+    "  sink                  receive OTLP / remote write and verify what arrived\n"
     "  scenarios list        list the built-in scenarios\n"
     "  scenarios show NAME   print a built-in scenario's YAML (copy it to start your own)\n"
     "  scenarios validate FILE...  check scenario files, report file:line:col errors\n"
     "  version               print the version\n"
     "\n"
     "Run 'diorama run --help' for the run options. Exit codes: 0 ok, 1 runtime error,\n"
-    "2 usage, 3 bad scenario, 4 nothing delivered, 5 some records dropped.\n";
+    "2 usage, 3 bad scenario, 4 nothing delivered, 5 some records dropped, 6 sink verdict fail.\n";
 
 int cli_fail(int code, const char *fmt, ...)
 {
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cli_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sink"))
+        return cli_sink(argc - 1, argv + 1);
     if (!strcmp(cmd, "scenarios") || !strcmp(cmd, "scenario"))
         return cli_scenarios(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {

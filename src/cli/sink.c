@@ -1,0 +1,482 @@
+/* diorama sink: receive OTLP/HTTP and remote write, verify what arrived, optionally against
+ * a `diorama run --summary-json` (--expect), with faults on demand. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "sink/sink.h"
+
+static const char help[] =
+    "usage: diorama sink [options]\n"
+    "\n"
+    "Receives OTLP/HTTP (/v1/traces, /v1/metrics, /v1/logs; protobuf or JSON, gzip) and\n"
+    "Prometheus remote write 1.0 (/api/v1/write), counts what arrived and checks diorama's\n"
+    "verification attributes: loss, duplicates, reordering, end-to-end latency. Runs until\n"
+    "Ctrl-C / SIGTERM or --duration; with --expect, until everything the run delivered\n"
+    "arrived (or --settle after the summary appeared). OTLP/gRPC is not supported.\n"
+    "\n"
+    "  --listen ADDR          where to listen (default 127.0.0.1:4318; port 0 = any free one)\n"
+    "  --port-file FILE       write the port listened on to FILE\n"
+    "  --expect FILE          a `diorama run --summary-json` file (may appear later): verdict\n"
+    "                         pass when every record the run delivered arrived exactly once\n"
+    "  --settle D             with --expect: give up waiting D after the summary appeared\n"
+    "                         (default 10s)\n"
+    "  --json FILE            write the full result as JSON (docs/sink.md)\n"
+    "  --duration D           stop after D\n"
+    "  --max-request-size N   body limit in bytes after decompression, suffixes k/M/G\n"
+    "                         (default 64M); larger requests get 413\n"
+    "  --max-buffered N       request bytes held over all connections (default 4 x the\n"
+    "                         request size); past it requests get 503 + Retry-After: 1\n"
+    "  --threads N            server threads (default: number of CPUs)\n"
+    "\n"
+    "faults (deterministic for a given --seed and request order):\n"
+    "  --fail STATUS:PCT      answer PCT% of data requests with STATUS, e.g. 503:10%\n"
+    "                         (repeatable; the body is not counted)\n"
+    "  --retry-after D        send Retry-After: D (whole seconds) with injected faults\n"
+    "  --delay D              hold every response for D (e.g. 50ms)\n"
+    "  --down-for D@T         refuse connections for D, T after the start (e.g. 5s@10s;\n"
+    "                         repeatable)\n"
+    "  --seed N               seed for the fault choices (default 1)\n"
+    "\n"
+    "limits: --max-names N (distinct services/names counted per signal, default 1000),\n"
+    "--max-runs N (run ids with sequence tracking, default 16), --seq-window N (sequence\n"
+    "numbers tracked per stream, a power of two, default 1048576).\n"
+    "  --record DIR           write every accepted request body to DIR (benchmarks)\n"
+    "  -q, --quiet            no status line    -v, --verbose  log more\n"
+    "\n"
+    "exit codes: 0 ok / verdict pass, 1 runtime error, 2 usage, 6 verdict fail.\n";
+
+enum {
+    O_LISTEN = 256,
+    O_PORT_FILE,
+    O_EXPECT,
+    O_SETTLE,
+    O_JSON,
+    O_DURATION,
+    O_MAX_REQ,
+    O_MAX_BUF,
+    O_THREADS,
+    O_FAIL,
+    O_RETRY_AFTER,
+    O_DELAY,
+    O_DOWN,
+    O_SEED,
+    O_MAX_NAMES,
+    O_MAX_RUNS,
+    O_WINDOW,
+    O_RECORD,
+};
+
+static const struct option longopts[] = {
+    {"listen", 1, 0, O_LISTEN},
+    {"port-file", 1, 0, O_PORT_FILE},
+    {"expect", 1, 0, O_EXPECT},
+    {"settle", 1, 0, O_SETTLE},
+    {"json", 1, 0, O_JSON},
+    {"duration", 1, 0, O_DURATION},
+    {"max-request-size", 1, 0, O_MAX_REQ},
+    {"max-buffered", 1, 0, O_MAX_BUF},
+    {"threads", 1, 0, O_THREADS},
+    {"fail", 1, 0, O_FAIL},
+    {"retry-after", 1, 0, O_RETRY_AFTER},
+    {"delay", 1, 0, O_DELAY},
+    {"down-for", 1, 0, O_DOWN},
+    {"seed", 1, 0, O_SEED},
+    {"max-names", 1, 0, O_MAX_NAMES},
+    {"max-runs", 1, 0, O_MAX_RUNS},
+    {"seq-window", 1, 0, O_WINDOW},
+    {"record", 1, 0, O_RECORD},
+    {"quiet", 0, 0, 'q'},
+    {"verbose", 0, 0, 'v'},
+    {"help", 0, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+struct sink_opts {
+    struct sink_cfg cfg;
+    const char *port_file, *expect, *json;
+    uint64_t settle_ns, duration_ns;
+    int quiet, verbose;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (stop_flag)
+        _exit(130);
+    stop_flag = 1;
+}
+
+static int bad(const char *flag, const char *val, const char *want)
+{
+    return cli_fail(CLI_ERR_USAGE, "%s: expected %s, got '%s'", flag, want, val);
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "1048576", "64k", "64M", "1G", "64MiB". */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1ULL << 10;
+    else if (*end == 'M')
+        mul = 1ULL << 20;
+    else if (*end == 'G')
+        mul = 1ULL << 30;
+    if (mul > 1)
+        end++;
+    if (*end == 'i' && end[1] == 'B' && mul > 1)
+        end += 2;
+    else if (*end == 'B')
+        end++;
+    if (*end || v == 0 || v > (1ULL << 40) / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+/* "503:10%", "503:0.1", "400:100%". */
+static int parse_fail(const char *s, struct sink_fault *f)
+{
+    char *end;
+    unsigned long st = strtoul(s, &end, 10);
+    if (*end != ':' || st < 400 || st > 599)
+        return -1;
+    double v = strtod(end + 1, &end);
+    if (*end == '%' && !end[1])
+        v /= 100;
+    else if (*end)
+        return -1;
+    if (!(v >= 0 && v <= 1))
+        return -1;
+    f->status = (unsigned)st;
+    f->share = v;
+    return 0;
+}
+
+/* "5s@10s" */
+static int parse_down(const char *s, struct sink_window *w)
+{
+    char buf[64];
+    const char *at = strchr(s, '@');
+    if (!at || (size_t)(at - s) >= sizeof buf)
+        return -1;
+    memcpy(buf, s, (size_t)(at - s));
+    buf[at - s] = 0;
+    return core_parse_duration(buf, &w->for_ns) || core_parse_duration(at + 1, &w->at_ns) ||
+                   !w->for_ns
+               ? -1
+               : 0;
+}
+
+static int apply_fault(struct sink_opts *o, int c, const char *a)
+{
+    uint64_t ns;
+    switch (c) {
+    case O_FAIL:
+        if (o->cfg.nfaults >= SINK_MAX_FAULTS || parse_fail(a, &o->cfg.faults[o->cfg.nfaults]))
+            return bad("--fail", a, "STATUS:PCT like 503:10% (at most 8)");
+        o->cfg.nfaults++;
+        return 0;
+    case O_RETRY_AFTER:
+        if (core_parse_duration(a, &ns) || ns > 86400000000000ULL)
+            return bad("--retry-after", a, "a duration like 1s");
+        o->cfg.retry_after_s = (int64_t)((ns + 999999999ULL) / 1000000000ULL);
+        return 0;
+    case O_DELAY:
+        return core_parse_duration(a, &o->cfg.delay_ns) ? bad("--delay", a, "a duration") : 0;
+    case O_DOWN:
+        if (o->cfg.ndown >= SINK_MAX_DOWN || parse_down(a, &o->cfg.down[o->cfg.ndown]))
+            return bad("--down-for", a, "D@T like 5s@10s (at most 8)");
+        o->cfg.ndown++;
+        return 0;
+    case O_SEED:
+        return parse_u64(a, UINT64_MAX, &o->cfg.seed) ? bad("--seed", a, "an integer") : 0;
+    default:
+        return -1;
+    }
+}
+
+static int apply_limit(struct sink_opts *o, int c, const char *a)
+{
+    uint64_t u;
+    switch (c) {
+    case O_MAX_REQ:
+        if (parse_size(a, &u) || u < 1024)
+            return bad("--max-request-size", a, "a size of at least 1k, like 64M");
+        o->cfg.max_request = (size_t)u;
+        return 0;
+    case O_MAX_BUF:
+        if (parse_size(a, &u) || u < 1024)
+            return bad("--max-buffered", a, "a size of at least 1k, like 256M");
+        o->cfg.max_buffered = (size_t)u;
+        return 0;
+    case O_THREADS:
+        if (parse_u64(a, 256, &u) || !u)
+            return bad("--threads", a, "an integer 1..256");
+        o->cfg.threads = (unsigned)u;
+        return 0;
+    case O_MAX_NAMES:
+        if (parse_u64(a, 1000000, &u) || !u)
+            return bad("--max-names", a, "an integer 1..1000000");
+        o->cfg.max_names = (uint32_t)u;
+        return 0;
+    case O_MAX_RUNS:
+        if (parse_u64(a, 1024, &u) || !u)
+            return bad("--max-runs", a, "an integer 1..1024");
+        o->cfg.max_runs = (uint32_t)u;
+        return 0;
+    case O_WINDOW:
+        if (parse_u64(a, 1ULL << 30, &u) || u < 64 || (u & (u - 1)))
+            return bad("--seq-window", a, "a power of two 64..2^30");
+        o->cfg.window_log2 = (unsigned)__builtin_ctzll(u);
+        return 0;
+    default:
+        return apply_fault(o, c, a);
+    }
+}
+
+static int apply(struct sink_opts *o, int c, const char *a)
+{
+    switch (c) {
+    case O_LISTEN:
+        o->cfg.listen = a;
+        return 0;
+    case O_PORT_FILE:
+        o->port_file = a;
+        return 0;
+    case O_EXPECT:
+        o->expect = a;
+        return 0;
+    case O_JSON:
+        o->json = a;
+        return 0;
+    case O_RECORD:
+        o->cfg.record_dir = a;
+        return 0;
+    case O_SETTLE:
+        return core_parse_duration(a, &o->settle_ns) ? bad("--settle", a, "a duration") : 0;
+    case O_DURATION:
+        return core_parse_duration(a, &o->duration_ns) || !o->duration_ns
+                   ? bad("--duration", a, "a duration like 10m")
+                   : 0;
+    case 'q':
+        o->quiet = 1;
+        return 0;
+    case 'v':
+        o->verbose++;
+        return 0;
+    default:
+        return apply_limit(o, c, a);
+    }
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int parse(struct sink_opts *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->cfg.listen = "127.0.0.1:4318";
+    o->cfg.seed = 1;
+    o->cfg.retry_after_s = -1;
+    o->settle_ns = 10000000000ULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            return CLI_OK;
+        }
+        if (c == '?' || c == ':')
+            return cli_fail(CLI_ERR_USAGE, "sink: %s option '%s' (see diorama sink --help)",
+                            c == ':' ? "missing value for" : "unknown", argv[optind - 1]);
+        int rc = apply(o, c, optarg);
+        if (rc)
+            return rc;
+    }
+    if (optind < argc)
+        return cli_fail(CLI_ERR_USAGE, "sink: unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Written to FILE.tmp and renamed, so a reader never sees a partial number. */
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fprintf(f, "%d\n", port) > 0;
+    if (fclose(f) || !ok || rename(tmp, path))
+        return -1;
+    return 0;
+}
+
+/* The status line: redrawn twice a second on a terminal, one line every 10 s otherwise. */
+struct status {
+    int on, tty;
+    uint64_t period, next, last_ns;
+    struct sink_totals last;
+};
+
+static void status_init(struct status *st, int quiet)
+{
+    memset(st, 0, sizeof *st);
+    st->on = !quiet;
+    st->tty = isatty(STDERR_FILENO);
+    st->period = st->tty ? 500000000ULL : 10000000000ULL;
+    st->last_ns = core_mono_ns();
+    st->next = st->last_ns + st->period;
+}
+
+static void status_tick(struct status *st, struct sink *s, int final)
+{
+    uint64_t now = core_mono_ns();
+    if (!st->on || (!final && now < st->next))
+        return;
+    struct sink_totals cur;
+    sink_totals(s, &cur);
+    struct core_buf b;
+    core_buf_init(&b, 4096);
+    core_buf_puts(&b, st->tty ? "\r\033[2K" : "");
+    sink_status_line(&st->last, &cur, (double)(now - st->last_ns) / 1e9, &b);
+    core_buf_puts(&b, st->tty && !final ? "" : "\n");
+    if (write(STDERR_FILENO, b.p, b.len) < 0)
+        st->on = 0;
+    core_buf_free(&b);
+    st->last = cur;
+    st->last_ns = now;
+    st->next = now + st->period;
+}
+
+struct waiter {
+    struct sink_expect e;
+    int have;         /* e is loaded */
+    uint64_t seen_ns; /* when the summary was first read */
+    char err[512];
+};
+
+/* With --expect: 1 once everything arrived or --settle passed since the summary appeared. */
+static int expect_done(const struct sink_opts *o, struct sink *s, struct waiter *w)
+{
+    if (!o->expect)
+        return 0;
+    if (!w->have) {
+        if (sink_expect_load(o->expect, &w->e, w->err, sizeof w->err))
+            return 0; /* not written yet, or being written */
+        w->have = 1;
+        w->seen_ns = core_mono_ns();
+        core_info("sink: expecting run %s", w->e.run_id);
+    }
+    return sink_expect_complete(s, &w->e) || core_mono_ns() - w->seen_ns >= o->settle_ns;
+}
+
+static void serve(const struct sink_opts *o, struct sink *s, struct waiter *w)
+{
+    struct status st;
+    status_init(&st, o->quiet);
+    uint64_t t0 = core_mono_ns();
+    while (!stop_flag) {
+        core_sleep_until_ns(core_mono_ns() + 20000000ULL);
+        sink_poll(s);
+        if (o->duration_ns && core_mono_ns() - t0 >= o->duration_ns)
+            break;
+        if (expect_done(o, s, w))
+            break;
+        status_tick(&st, s, 0);
+    }
+    status_tick(&st, s, 1);
+}
+
+static int write_result(const struct sink_opts *o, struct sink *s, const struct waiter *w,
+                        double wall_s)
+{
+    const struct sink_expect *e = w->have ? &w->e : NULL;
+    struct core_buf b;
+    core_buf_init(&b, 64u << 20);
+    int verdict = sink_result_text(s, e, wall_s, &b);
+    fwrite(b.p, 1, b.len, stdout);
+    fflush(stdout);
+    int rc = verdict == SINK_VERDICT_FAIL ? CLI_ERR_VERDICT : CLI_OK;
+    if (o->json) {
+        core_buf_reset(&b);
+        sink_result_json(s, e, wall_s, &b);
+        FILE *f = fopen(o->json, "w");
+        if (!f || fwrite(b.p, 1, b.len, f) != b.len || fclose(f))
+            rc = cli_fail(CLI_ERR_RUNTIME, "--json %s: write failed", o->json);
+    }
+    core_buf_free(&b);
+    return rc;
+}
+
+static int execute(const struct sink_opts *o, struct sink *s)
+{
+    char err[512];
+    if (sink_start(s, err, sizeof err))
+        return cli_fail(CLI_ERR_RUNTIME, "--listen %s: %s", o->cfg.listen, err);
+    if (o->port_file && write_port_file(o->port_file, sink_port(s)))
+        return cli_fail(CLI_ERR_RUNTIME, "--port-file %s: cannot write", o->port_file);
+    if (!o->quiet)
+        fprintf(stderr, "diorama sink: listening on port %d\n", sink_port(s));
+    install_signals();
+    uint64_t t0 = core_mono_ns();
+    struct waiter w;
+    memset(&w, 0, sizeof w);
+    serve(o, s, &w);
+    sink_stop(s); /* requests in progress finish first */
+    if (o->expect && !w.have && sink_expect_load(o->expect, &w.e, w.err, sizeof w.err) == 0)
+        w.have = 1;
+    int rc = write_result(o, s, &w, (double)(core_mono_ns() - t0) / 1e9);
+    if (o->expect && !w.have)
+        return cli_fail(CLI_ERR_RUNTIME, "--expect: %s", w.err);
+    return rc;
+}
+
+int cli_sink(int argc, char **argv)
+{
+    struct sink_opts o;
+    int rc = parse(&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    core_log_level = o.verbose ? CORE_LOG_INFO + (o.verbose > 1) : CORE_LOG_WARN;
+    struct sink *s;
+    char err[256];
+    if (sink_new(&s, &o.cfg, err, sizeof err))
+        return cli_fail(CLI_ERR_USAGE, "sink: %s", err);
+    rc = execute(&o, s);
+    sink_free(s);
+    return rc;
+}

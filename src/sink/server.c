@@ -1,0 +1,327 @@
+/* The HTTP side: a libmicrohttpd daemon (epoll, internal thread pool; one thread per
+ * connection when --delay holds responses, so a held response does not hold others).
+ *
+ * Bodies: a request's body is accumulated into a core_buf capped at max_request; a declared
+ * Content-Length over the cap is answered 413 before any byte is read; a body that grows past
+ * the cap while arriving (chunked) is read to its end and discarded, then answered 413. So a
+ * connection holds at most max_request bytes of body (plus the decompressed copy in handle.c).
+ *
+ * Down windows (--down-for D@T): at T the daemon is quiesced and its listening socket closed,
+ * so new connections are refused; requests arriving on connections that were already open are
+ * dropped (connection closed) before their body is counted. At T+D the old daemon is stopped
+ * and a new one listens on the same port. */
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sink/internal.h"
+
+struct sink__server {
+    struct MHD_Daemon *d;
+    struct sockaddr_storage addr;
+    int family;
+    int port;
+    atomic_int down;
+    int window; /* index of the down window in effect, -1 = none */
+    uint64_t t0;
+    int done[SINK_MAX_DOWN];
+};
+
+struct conn {
+    struct core_buf body;
+    size_t held;     /* bytes counted in s->buffered */
+    unsigned refuse; /* 0, or 413 / 503: the body is read to its end and dropped */
+};
+
+static void free_bytes(void *p)
+{
+    core_free(p);
+}
+
+static enum MHD_Result queue(struct sink *s, struct MHD_Connection *c, struct sink_response *rs)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(rs->body.len, rs->body.p, free_bytes);
+    if (!r)
+        return MHD_NO;
+    rs->body.p = NULL; /* the response owns the bytes now */
+    rs->body.len = rs->body.cap = 0;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->content_type);
+    if (rs->retry_after >= 0) {
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)rs->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    enum MHD_Result ret = MHD_queue_response(c, rs->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void fill_request(struct MHD_Connection *c, const char *url, const char *method,
+                         struct sink_request *rq)
+{
+    memset(rq, 0, sizeof *rq);
+    rq->method = method;
+    rq->path = url;
+    rq->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    rq->content_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+}
+
+/* First call for a request: headers only. */
+static enum MHD_Result begin(struct sink *s, struct MHD_Connection *c, const char *url,
+                             const char *method, void **state)
+{
+    if (atomic_load(&s->srv->down)) {
+        atomic_fetch_add(&s->refused, 1);
+        return MHD_NO; /* closes the connection: the client retries elsewhere or later */
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > s->cfg.max_request) {
+        struct sink_request rq;
+        struct sink_response rs;
+        fill_request(c, url, method, &rq);
+        core_buf_init(&rs.body, 4096);
+        sink_refuse(s, &rq, 413, &rs);
+        enum MHD_Result r = queue(s, c, &rs);
+        core_buf_free(&rs.body);
+        return r;
+    }
+    struct conn *k = core_calloc(1, sizeof *k);
+    core_buf_init(&k->body, s->cfg.max_request);
+    *state = k;
+    return MHD_YES;
+}
+
+static void release(struct sink *s, struct conn *k)
+{
+    atomic_fetch_sub(&s->buffered, k->held);
+    k->held = 0;
+    core_buf_free(&k->body);
+    core_buf_init(&k->body, 0);
+}
+
+/* Appends a piece of the body, within this request's cap and the budget of all connections. */
+static void take_upload(struct sink *s, struct conn *k, const char *data, size_t n)
+{
+    if (k->refuse)
+        return;
+    size_t was = atomic_fetch_add(&s->buffered, n);
+    k->held += n;
+    if (was + n > s->cfg.max_buffered)
+        k->refuse = 503;
+    else if (core_buf_append(&k->body, data, n))
+        k->refuse = 413;
+    if (k->refuse)
+        release(s, k); /* read the rest, keep none of it */
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_len, void **state)
+{
+    struct sink *s = cls;
+    struct conn *k = *state;
+    if (!k)
+        return begin(s, c, url, method, state);
+    if (*upload_len) {
+        take_upload(s, k, upload, *upload_len);
+        *upload_len = 0;
+        return MHD_YES;
+    }
+    struct sink_request rq;
+    struct sink_response rs;
+    fill_request(c, url, method, &rq);
+    rq.body = k->body.p;
+    rq.len = k->body.len;
+    core_buf_init(&rs.body, (size_t)16 << 20); /* /status can be long */
+    if (k->refuse)
+        sink_refuse(s, &rq, k->refuse, &rs);
+    else
+        sink_handle(s, &rq, &rs);
+    release(s, k);
+    if (s->cfg.delay_ns)
+        core_sleep_until_ns(core_mono_ns() + s->cfg.delay_ns);
+    enum MHD_Result r = queue(s, c, &rs);
+    core_buf_free(&rs.body);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct conn *k = *state;
+    if (k) {
+        release(cls, k);
+        core_free(k);
+        *state = NULL;
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    if (n > 0 && msg[n - 1] == '\n')
+        msg[n - 1] = 0;
+    core_debug("sink: %s", msg);
+}
+
+/* "127.0.0.1:4318", ":4318", "4318", "[::1]:4318", "localhost:0". */
+static int resolve(const char *addr, struct sink__server *sv, char *err, size_t errlen)
+{
+    char host[256] = "", port[16];
+    const char *colon = strrchr(addr, ':');
+    const char *ps = colon ? colon + 1 : addr;
+    size_t hl = colon ? (size_t)(colon - addr) : 0;
+    const char *h = addr;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host || !*ps || strlen(ps) >= sizeof port ||
+        strspn(ps, "0123456789") != strlen(ps) || atoi(ps) > 65535) {
+        snprintf(err, errlen, "bad listen address \"%s\" (want host:port, :port or port)", addr);
+        return DIO_EINVAL;
+    }
+    memcpy(host, h, hl);
+    snprintf(port, sizeof port, "%s", ps);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(hl ? host : NULL, port, &hints, &ai);
+    if (rc != 0 || !ai || ai->ai_addrlen > sizeof sv->addr) {
+        snprintf(err, errlen, "listen address \"%s\": %s", addr, rc ? gai_strerror(rc) : "?");
+        if (ai)
+            freeaddrinfo(ai);
+        return DIO_EINVAL;
+    }
+    memcpy(&sv->addr, ai->ai_addr, ai->ai_addrlen);
+    sv->family = ai->ai_family;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static void set_port(struct sink__server *sv, int port)
+{
+    if (sv->family == AF_INET6)
+        ((struct sockaddr_in6 *)&sv->addr)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&sv->addr)->sin_port = htons((uint16_t)port);
+}
+
+static struct MHD_Daemon *start_daemon(struct sink *s)
+{
+    struct sink__server *sv = s->srv;
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned threads = s->cfg.threads;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 && n < 64 ? (unsigned)n : 2;
+    }
+    if (sv->family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (s->cfg.delay_ns) {
+        flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+        threads = 1; /* no pool with thread-per-connection */
+    } else {
+        flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
+    }
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sv->addr,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_CONNECTION_LIMIT,
+        s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
+}
+
+int sink__server_start(struct sink *s, char *err, size_t errlen)
+{
+    if (s->srv)
+        return DIO_EINVAL;
+    struct sink__server *sv = core_calloc(1, sizeof *sv);
+    sv->window = -1;
+    s->srv = sv;
+    if (resolve(s->cfg.listen ? s->cfg.listen : "127.0.0.1:4318", sv, err, errlen))
+        return DIO_EINVAL;
+    sv->d = start_daemon(s);
+    if (!sv->d) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not local?)", s->cfg.listen);
+        return DIO_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->d, MHD_DAEMON_INFO_BIND_PORT);
+    sv->port = info ? info->port : 0;
+    set_port(sv, sv->port); /* a restart after a down window gets the same port */
+    s->port = sv->port;
+    sv->t0 = core_mono_ns();
+    return 0;
+}
+
+int sink__server_port(const struct sink *s)
+{
+    return s->port;
+}
+
+static void go_down(struct sink *s, int i)
+{
+    struct sink__server *sv = s->srv;
+    atomic_store(&sv->down, 1);
+    MHD_socket fd = MHD_quiesce_daemon(sv->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    sv->window = i;
+    core_info("sink: down (refusing connections)");
+}
+
+static void go_up(struct sink *s)
+{
+    struct sink__server *sv = s->srv;
+    sv->done[sv->window] = 1;
+    sv->window = -1;
+    MHD_stop_daemon(sv->d);
+    sv->d = start_daemon(s);
+    if (!sv->d)
+        core_error("sink: could not listen again on port %d after the down window", sv->port);
+    atomic_store(&sv->down, 0);
+    core_info("sink: up again");
+}
+
+void sink__server_poll(struct sink *s)
+{
+    struct sink__server *sv = s->srv;
+    if (!sv || !sv->d)
+        return;
+    uint64_t t = core_mono_ns() - sv->t0;
+    if (sv->window >= 0) {
+        const struct sink_window *w = &s->cfg.down[sv->window];
+        if (t >= w->at_ns + w->for_ns)
+            go_up(s);
+        return;
+    }
+    for (int i = 0; i < s->cfg.ndown; i++) {
+        const struct sink_window *w = &s->cfg.down[i];
+        if (!sv->done[i] && t >= w->at_ns && t < w->at_ns + w->for_ns) {
+            go_down(s, i);
+            return;
+        }
+    }
+}
+
+void sink__server_stop(struct sink *s)
+{
+    struct sink__server *sv = s->srv;
+    if (!sv)
+        return;
+    if (sv->d)
+        MHD_stop_daemon(sv->d);
+    core_free(sv);
+    s->srv = NULL;
+}
