@@ -4,15 +4,17 @@
  * that prints to stdout or decides the exit code. Exit codes (docs/cli.md): */
 enum {
     CLI_OK = 0,
-    CLI_ERR_RUNTIME = 1,  /* an output could not be opened, a port bound, ... */
-    CLI_ERR_USAGE = 2,    /* unknown flag, bad value */
-    CLI_ERR_SCENARIO = 3, /* the scenario file is unreadable or invalid */
-    CLI_ERR_NOTHING = 4,  /* records were generated but none was delivered */
-    CLI_ERR_DROPPED = 5,  /* some records were dropped (see the summary) */
-    CLI_ERR_VERDICT = 6,  /* sink --expect: the verdict is fail */
+    CLI_ERR_RUNTIME = 1,   /* an output could not be opened, a port bound, ... */
+    CLI_ERR_USAGE = 2,     /* unknown flag, bad value */
+    CLI_ERR_SCENARIO = 3,  /* the scenario file is unreadable or invalid */
+    CLI_ERR_NOTHING = 4,   /* records were generated but none was delivered */
+    CLI_ERR_DROPPED = 5,   /* some records were dropped (see the summary) */
+    CLI_ERR_VERDICT = 6,   /* sink --expect: the verdict is fail */
+    CLI_ERR_THRESHOLD = 7, /* load: a --threshold failed */
 };
 
 int cli_run(int argc, char **argv);
+int cli_load(int argc, char **argv);
 int cli_sink(int argc, char **argv);
 int cli_scenarios(int argc, char **argv);
 

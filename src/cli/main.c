@@ -13,6 +13,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run [SCENARIO]        run a scenario (built-in name or YAML file; default: inference)\n"
+    "  load URL              drive an HTTP API at a controlled rate, report latency (open loop)\n"
     "  sink                  receive OTLP / remote write and verify what arrived\n"
     "  scenarios list        list the built-in scenarios\n"
     "  scenarios show NAME   print a built-in scenario's YAML (copy it to start your own)\n"
@@ -20,7 +21,7 @@ static const char usage[] =
     "  version               print the version\n"
     "\n"
     "Run 'diorama run --help' for the run options. Exit codes: 0 ok, 1 runtime error,\n"
-    "2 usage, 3 bad scenario, 4 nothing delivered, 5 some records dropped, 6 sink verdict fail.\n";
+    "2 usage, 3 bad scenario, 4 nothing delivered, 5 some records dropped.\n";
 
 int cli_fail(int code, const char *fmt, ...)
 {
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cli_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "load"))
+        return cli_load(argc - 1, argv + 1);
     if (!strcmp(cmd, "sink"))
         return cli_sink(argc - 1, argv + 1);
     if (!strcmp(cmd, "scenarios") || !strcmp(cmd, "scenario"))

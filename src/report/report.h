@@ -58,9 +58,9 @@ int report_status_line(const struct report_sample *prev, const struct report_sam
 /* ---- diorama load results (report/load_*.c) ------------------------------------------ */
 /* One second of a load run: the timeline behind "latency over time". */
 struct report_load_second {
-    double t_s;      /* seconds since the start */
-    double sent;     /* requests sent in this second */
-    double done;     /* responses completed */
+    double t_s;  /* seconds since the start */
+    double sent; /* requests sent in this second */
+    double done; /* responses completed */
     uint64_t errors;
     int64_t p50_us, p90_us, p99_us, max_us;
 };
@@ -78,12 +78,12 @@ struct report_load {
     double target_rate; /* requests/s asked (mean over the stages); 0 when closed loop */
     double achieved_rate;
     double duration_s;
-    uint64_t requests;  /* responses received (any status) */
-    uint64_t errors;    /* connect + timeout + read/write + 4xx/5xx */
-    uint64_t late;      /* sent more than the lateness bound after their intended time */
-    uint64_t dropped;   /* never sent (no connection free before the run ended) */
+    uint64_t requests; /* responses received (any status) */
+    uint64_t errors;   /* connect + timeout + read/write + 4xx/5xx */
+    uint64_t late;     /* sent more than the lateness bound after their intended time */
+    uint64_t dropped;  /* never sent (no connection free before the run ended) */
     uint64_t connect_errors, timeouts, read_errors, write_errors;
-    uint64_t status[6];        /* by class: [1]=1xx ... [5]=5xx */
+    uint64_t status[6];         /* by class: [1]=1xx ... [5]=5xx */
     uint64_t status_codes[600]; /* by code */
     uint64_t bytes_read, bytes_written;
     const struct core_hdr *latency; /* merged, microseconds, from the intended send time */

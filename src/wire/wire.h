@@ -56,7 +56,7 @@ int wire_gzip(struct core_buf *out, const void *in, size_t n, int level);
 #define WIRE_SAMPLES 3 /* signal index for remote-write samples, after REC_LOGS */
 
 struct wire_item {
-    int signal;            /* REC_SPANS, REC_METRICS, REC_LOGS or WIRE_SAMPLES */
+    int signal;             /* REC_SPANS, REC_METRICS, REC_LOGS or WIRE_SAMPLES */
     struct rec_str service; /* resource service.name (remote write: job label) */
     struct rec_str run_id;  /* resource diorama.run_id; empty when absent */
     struct rec_str name;    /* span name, metric name, log event name or body prefix, __name__ */
@@ -82,8 +82,8 @@ struct wire_decode_stats {
 int wire_otlp_decode(int signal, int json, const void *body, size_t n, wire_item_fn fn, void *ctx,
                      struct wire_decode_stats *st, char *err, size_t errlen);
 /* A Prometheus remote-write 1.0 WriteRequest, snappy block-compressed. */
-int wire_rw_decode(const void *body, size_t n, size_t max_uncompressed, wire_item_fn fn,
-                   void *ctx, struct wire_decode_stats *st, char *err, size_t errlen);
+int wire_rw_decode(const void *body, size_t n, size_t max_uncompressed, wire_item_fn fn, void *ctx,
+                   struct wire_decode_stats *st, char *err, size_t errlen);
 /* gunzip into out, refusing to grow past out->max (DIO_EFULL): the decompressed-size limit. */
 int wire_gunzip(struct core_buf *out, const void *in, size_t n);
 /* An Export*ServiceResponse with partial_success {rejected, message} (rejected 0: empty). */

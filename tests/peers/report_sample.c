@@ -61,7 +61,7 @@ static void make_run(struct report_load *r, struct core_hdr *all, struct report_
     memset(r, 0, sizeof *r);
     r->url = "http://127.0.0.1:8080/api/checkout?q=</script><script>alert(1)</script>&x=\"'";
     r->method = "POST";
-    r->mode = "constant";
+    r->mode = "normal_traffic";
     r->threads = 4;
     r->connections = 64;
     r->target_rate = RATE;

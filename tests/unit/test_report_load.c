@@ -38,7 +38,7 @@ static int setup(void **state)
     struct report_load *r = &f.r;
     r->url = "http://x/";
     r->method = "GET";
-    r->mode = "constant";
+    r->mode = "normal_traffic";
     r->threads = 2, r->connections = 10;
     r->target_rate = 100, r->achieved_rate = 99.5, r->duration_s = 30;
     r->requests = 2990, r->late = 7, r->dropped = 3;
