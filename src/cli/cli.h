@@ -1,5 +1,8 @@
 #ifndef DIORAMA_CLI_H
 #define DIORAMA_CLI_H
+#include <signal.h>
+#include <stdint.h>
+
 /* cli: one file per subcommand; argument parsing and wiring of the modules. The only place
  * that prints to stdout or decides the exit code. Exit codes (docs/cli.md): */
 enum {
@@ -17,6 +20,15 @@ int cli_run(int argc, char **argv);
 int cli_load(int argc, char **argv);
 int cli_sink(int argc, char **argv);
 int cli_scenarios(int argc, char **argv);
+
+/* Set by SIGINT/SIGTERM once cli_install_signals ran; a second signal ends the process at
+ * once with 130 (the user chose to skip the flush). SIGPIPE is ignored. */
+extern volatile sig_atomic_t cli_stop;
+void cli_install_signals(void);
+/* A usage error for a flag value: "FLAG: expected WANT, got 'VAL'"; returns CLI_ERR_USAGE. */
+int cli_bad_value(const char *flag, const char *val, const char *want);
+/* A plain decimal in [0, max]. 0 or -1. */
+int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 /* Prints "diorama: <msg>" to stderr; returns code (for `return cli_fail(...)`). */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

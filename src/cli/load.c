@@ -124,16 +124,6 @@ struct load {
     int quiet, verbose, conns_set, threads_set;
 };
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (stop_flag)
-        _exit(130); /* a second Ctrl-C: no report */
-    stop_flag = 1;
-}
-
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage(const char *fmt, ...)
 {
@@ -338,7 +328,7 @@ static void defaults(struct load *l)
     l->o.threads = 2;
     l->o.timeout_ns = 10000000000ULL;
     l->o.late_ns = 10000000ULL;
-    l->o.stop = &stop_flag;
+    l->o.stop = &cli_stop;
 }
 
 static int parse_argv(struct load *l, int argc, char **argv)
@@ -626,11 +616,7 @@ static int finish(struct load *l, struct driver_result *res)
 static int run(struct load *l)
 {
     char err[512];
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_install_signals();
     if (l->verbose)
         core_log_level = CORE_LOG_DEBUG;
     struct driver_run *run = driver_start(&l->o, err, sizeof err);

@@ -29,18 +29,6 @@ struct run {
     int label_errors;
 };
 
-static volatile sig_atomic_t stop_flag;
-
-/* Only sets a flag; a second signal ends the process at once (the flush is being skipped on
- * purpose by the user). */
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (stop_flag)
-        _exit(130);
-    stop_flag = 1;
-}
-
 static struct rec_batch *cb_batch(void *ctx, int signal)
 {
     return export_hub_batch(((struct run *)ctx)->hub, signal);
@@ -198,24 +186,13 @@ static int make_engine(struct run *r)
                              .metric_interval_ns = r->o.metric_interval_ns,
                              .batch_timeout_ns = r->o.batch_timeout_ns,
                              .signals = r->o.signals,
-                             .stop = &stop_flag};
+                             .stop = &cli_stop};
     struct engine_out out = {
         r, cb_batch, cb_submit, cb_drop, r->prom ? cb_tick : NULL, r->labels ? cb_label : NULL};
     char err[256];
     if (engine_new(&r->eng, r->w, &eo, &out, err, sizeof err))
         return cli_fail(CLI_ERR_SCENARIO, "%s: %s", r->o.scenario, err);
     return 0;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }
 
 /* Fills one report_output from the hub's accounting for output i. */
@@ -281,7 +258,7 @@ static int summarise(struct run *r, double wall_s)
                             (double)p.sim_offset_ns / 1e9,
                             p.requests,
                             p.labels,
-                            stop_flag ? "signal" : "duration",
+                            cli_stop ? "signal" : "duration",
                             0,
                             export_drop_reason_names,
                             EXPORT_DROP_NREASONS,
@@ -317,7 +294,7 @@ static int execute(struct run *r)
         rc = make_engine(r);
     if (rc)
         return rc;
-    install_signals();
+    cli_install_signals();
     uint64_t t0 = core_mono_ns();
     struct run_status *st = r->o.quiet ? NULL : run_status_start(r->eng, r->hub, r->o.speed);
     engine_run(r->eng);

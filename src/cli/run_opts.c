@@ -102,18 +102,6 @@ static const struct option longopts[] = {
     {0, 0, 0, 0},
 };
 
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5+02:00", "1767225600", "now". */
 int run_parse_time(const char *s, uint64_t *unix_ns)
 {
@@ -122,7 +110,7 @@ int run_parse_time(const char *s, uint64_t *unix_ns)
         *unix_ns = core_wall_ns();
         return 0;
     }
-    if (!parse_u64(s, 4102444800ULL, &secs)) {
+    if (!cli_parse_u64(s, 4102444800ULL, &secs)) {
         *unix_ns = secs * 1000000000ULL;
         return 0;
     }
@@ -188,19 +176,14 @@ static int add_header(struct run_opts *o, const char *h)
     return 0;
 }
 
-static int bad(const char *flag, const char *val, const char *want)
-{
-    return cli_fail(CLI_ERR_USAGE, "%s: expected %s, got '%s'", flag, want, val);
-}
-
 /* Returns 0, or an exit code. */
 static int apply(struct run_opts *o, int c, const char *a)
 {
     uint64_t u;
     switch (c) {
     case O_SEED:
-        if (parse_u64(a, UINT64_MAX, &o->seed))
-            return bad("--seed", a, "a non-negative integer");
+        if (cli_parse_u64(a, UINT64_MAX, &o->seed))
+            return cli_bad_value("--seed", a, "a non-negative integer");
         o->has_seed = 1;
         return 0;
     case O_SPEED:
@@ -209,29 +192,34 @@ static int apply(struct run_opts *o, int c, const char *a)
             return 0;
         }
         o->speed = strtod(a, NULL);
-        return o->speed > 0 && o->speed <= 1e9 ? 0 : bad("--speed", a, "a positive number or max");
+        return o->speed > 0 && o->speed <= 1e9
+                   ? 0
+                   : cli_bad_value("--speed", a, "a positive number or max");
     case O_DURATION:
         o->has_duration = 1;
-        return core_parse_duration(a, &o->duration_ns) ? bad("--duration", a, "a duration like 10m")
-                                                       : 0;
+        return core_parse_duration(a, &o->duration_ns)
+                   ? cli_bad_value("--duration", a, "a duration like 10m")
+                   : 0;
     case O_START:
         o->has_start = 1;
-        return run_parse_time(a, &o->start_ns) ? bad("--start", a, "RFC 3339, unix seconds or now")
-                                               : 0;
+        return run_parse_time(a, &o->start_ns)
+                   ? cli_bad_value("--start", a, "RFC 3339, unix seconds or now")
+                   : 0;
     case O_METRIC_INTERVAL:
         if (core_parse_duration(a, &o->metric_interval_ns) || o->metric_interval_ns < 1000000)
-            return bad("--metric-interval", a, "a duration of at least 1ms");
+            return cli_bad_value("--metric-interval", a, "a duration of at least 1ms");
         return 0;
     case O_SIGNALS:
-        return parse_signals(a, &o->signals) ? bad("--signals", a, "traces,metrics,logs") : 0;
+        return parse_signals(a, &o->signals) ? cli_bad_value("--signals", a, "traces,metrics,logs")
+                                             : 0;
     case O_BATCH_SIZE:
-        if (parse_u64(a, 1 << 20, &u) || !u)
-            return bad("--batch-size", a, "an integer 1..1048576");
+        if (cli_parse_u64(a, 1 << 20, &u) || !u)
+            return cli_bad_value("--batch-size", a, "an integer 1..1048576");
         o->batch_size = (uint32_t)u;
         return 0;
     case O_QUEUE:
-        if (parse_u64(a, 1 << 16, &u) || u < 2)
-            return bad("--queue-size", a, "an integer 2..65536");
+        if (cli_parse_u64(a, 1 << 16, &u) || u < 2)
+            return cli_bad_value("--queue-size", a, "an integer 2..65536");
         o->queue_batches = (uint32_t)u;
         return 0;
     default:
@@ -270,24 +258,25 @@ static int apply2(struct run_opts *o, int c, const char *a)
         o->verbose++;
         return 0;
     case 'H':
-        return add_header(o, a) ? bad("--header", a, "'Name: value' or Name=value") : 0;
+        return add_header(o, a) ? cli_bad_value("--header", a, "'Name: value' or Name=value") : 0;
     case O_COMPRESSION:
         if (strcmp(a, "gzip") && strcmp(a, "none"))
-            return bad("--compression", a, "gzip or none");
+            return cli_bad_value("--compression", a, "gzip or none");
         o->compression = a;
         return 0;
     case O_ON_FULL:
         if (strcmp(a, "block") && strcmp(a, "drop"))
-            return bad("--on-full", a, "block or drop");
+            return cli_bad_value("--on-full", a, "block or drop");
         o->on_full = !strcmp(a, "block") ? 1 : 0;
         return 0;
     case O_BATCH_TIMEOUT:
         return core_parse_duration(a, &o->batch_timeout_ns) || !o->batch_timeout_ns
-                   ? bad("--batch-timeout", a, "a positive duration")
+                   ? cli_bad_value("--batch-timeout", a, "a positive duration")
                    : 0;
     case O_SHUTDOWN:
-        return core_parse_duration(a, &o->shutdown_ns) ? bad("--shutdown-timeout", a, "a duration")
-                                                       : 0;
+        return core_parse_duration(a, &o->shutdown_ns)
+                   ? cli_bad_value("--shutdown-timeout", a, "a duration")
+                   : 0;
     default:
         return apply(o, c, a);
     }

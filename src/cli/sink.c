@@ -103,33 +103,6 @@ struct sink_opts {
     int quiet, verbose;
 };
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (stop_flag)
-        _exit(130);
-    stop_flag = 1;
-}
-
-static int bad(const char *flag, const char *val, const char *want)
-{
-    return cli_fail(CLI_ERR_USAGE, "%s: expected %s, got '%s'", flag, want, val);
-}
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* "1048576", "64k", "64M", "1G", "64MiB". */
 static int parse_size(const char *s, uint64_t *out)
 {
@@ -196,23 +169,25 @@ static int apply_fault(struct sink_opts *o, int c, const char *a)
     switch (c) {
     case O_FAIL:
         if (o->cfg.nfaults >= SINK_MAX_FAULTS || parse_fail(a, &o->cfg.faults[o->cfg.nfaults]))
-            return bad("--fail", a, "STATUS:PCT like 503:10% (at most 8)");
+            return cli_bad_value("--fail", a, "STATUS:PCT like 503:10% (at most 8)");
         o->cfg.nfaults++;
         return 0;
     case O_RETRY_AFTER:
         if (core_parse_duration(a, &ns) || ns > 86400000000000ULL)
-            return bad("--retry-after", a, "a duration like 1s");
+            return cli_bad_value("--retry-after", a, "a duration like 1s");
         o->cfg.retry_after_s = (int64_t)((ns + 999999999ULL) / 1000000000ULL);
         return 0;
     case O_DELAY:
-        return core_parse_duration(a, &o->cfg.delay_ns) ? bad("--delay", a, "a duration") : 0;
+        return core_parse_duration(a, &o->cfg.delay_ns) ? cli_bad_value("--delay", a, "a duration")
+                                                        : 0;
     case O_DOWN:
         if (o->cfg.ndown >= SINK_MAX_DOWN || parse_down(a, &o->cfg.down[o->cfg.ndown]))
-            return bad("--down-for", a, "D@T like 5s@10s (at most 8)");
+            return cli_bad_value("--down-for", a, "D@T like 5s@10s (at most 8)");
         o->cfg.ndown++;
         return 0;
     case O_SEED:
-        return parse_u64(a, UINT64_MAX, &o->cfg.seed) ? bad("--seed", a, "an integer") : 0;
+        return cli_parse_u64(a, UINT64_MAX, &o->cfg.seed) ? cli_bad_value("--seed", a, "an integer")
+                                                          : 0;
     default:
         return -1;
     }
@@ -224,32 +199,32 @@ static int apply_limit(struct sink_opts *o, int c, const char *a)
     switch (c) {
     case O_MAX_REQ:
         if (parse_size(a, &u) || u < 1024)
-            return bad("--max-request-size", a, "a size of at least 1k, like 64M");
+            return cli_bad_value("--max-request-size", a, "a size of at least 1k, like 64M");
         o->cfg.max_request = (size_t)u;
         return 0;
     case O_MAX_BUF:
         if (parse_size(a, &u) || u < 1024)
-            return bad("--max-buffered", a, "a size of at least 1k, like 256M");
+            return cli_bad_value("--max-buffered", a, "a size of at least 1k, like 256M");
         o->cfg.max_buffered = (size_t)u;
         return 0;
     case O_THREADS:
-        if (parse_u64(a, 256, &u) || !u)
-            return bad("--threads", a, "an integer 1..256");
+        if (cli_parse_u64(a, 256, &u) || !u)
+            return cli_bad_value("--threads", a, "an integer 1..256");
         o->cfg.threads = (unsigned)u;
         return 0;
     case O_MAX_NAMES:
-        if (parse_u64(a, 1000000, &u) || !u)
-            return bad("--max-names", a, "an integer 1..1000000");
+        if (cli_parse_u64(a, 1000000, &u) || !u)
+            return cli_bad_value("--max-names", a, "an integer 1..1000000");
         o->cfg.max_names = (uint32_t)u;
         return 0;
     case O_MAX_RUNS:
-        if (parse_u64(a, 1024, &u) || !u)
-            return bad("--max-runs", a, "an integer 1..1024");
+        if (cli_parse_u64(a, 1024, &u) || !u)
+            return cli_bad_value("--max-runs", a, "an integer 1..1024");
         o->cfg.max_runs = (uint32_t)u;
         return 0;
     case O_WINDOW:
-        if (parse_u64(a, 1ULL << 30, &u) || u < 64 || (u & (u - 1)))
-            return bad("--seq-window", a, "a power of two 64..2^30");
+        if (cli_parse_u64(a, 1ULL << 30, &u) || u < 64 || (u & (u - 1)))
+            return cli_bad_value("--seq-window", a, "a power of two 64..2^30");
         o->cfg.window_log2 = (unsigned)__builtin_ctzll(u);
         return 0;
     default:
@@ -276,10 +251,11 @@ static int apply(struct sink_opts *o, int c, const char *a)
         o->cfg.record_dir = a;
         return 0;
     case O_SETTLE:
-        return core_parse_duration(a, &o->settle_ns) ? bad("--settle", a, "a duration") : 0;
+        return core_parse_duration(a, &o->settle_ns) ? cli_bad_value("--settle", a, "a duration")
+                                                     : 0;
     case O_DURATION:
         return core_parse_duration(a, &o->duration_ns) || !o->duration_ns
-                   ? bad("--duration", a, "a duration like 10m")
+                   ? cli_bad_value("--duration", a, "a duration like 10m")
                    : 0;
     case 'q':
         o->quiet = 1;
@@ -318,17 +294,6 @@ static int parse(struct sink_opts *o, int argc, char **argv)
     if (optind < argc)
         return cli_fail(CLI_ERR_USAGE, "sink: unexpected argument '%s'", argv[optind]);
     return -1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }
 
 /* Written to FILE.tmp and renamed, so a reader never sees a partial number. */
@@ -409,7 +374,7 @@ static void serve(const struct sink_opts *o, struct sink *s, struct waiter *w)
     struct status st;
     status_init(&st, o->quiet);
     uint64_t t0 = core_mono_ns();
-    while (!stop_flag) {
+    while (!cli_stop) {
         core_sleep_until_ns(core_mono_ns() + 20000000ULL);
         sink_poll(s);
         if (o->duration_ns && core_mono_ns() - t0 >= o->duration_ns)
@@ -451,7 +416,7 @@ static int execute(const struct sink_opts *o, struct sink *s)
         return cli_fail(CLI_ERR_RUNTIME, "--port-file %s: cannot write", o->port_file);
     if (!o->quiet)
         fprintf(stderr, "diorama sink: listening on port %d\n", sink_port(s));
-    install_signals();
+    cli_install_signals();
     uint64_t t0 = core_mono_ns();
     struct waiter w;
     memset(&w, 0, sizeof w);
