@@ -528,6 +528,8 @@ static void fill_report(const struct load *l, const struct driver_result *res,
     memcpy(r->status_codes, res->status_codes, sizeof r->status_codes);
     r->bytes_read = res->bytes_read, r->bytes_written = res->bytes_written;
     r->latency = &res->latency;
+    r->jitter = &res->jitter, r->send_delay = &res->send_delay;
+    r->conn_waits = res->conn_waits;
     r->ntimeline = res->ntimeline;
 }
 
@@ -578,11 +580,21 @@ static void verbose_lines(const struct driver_result *res)
             (unsigned long long)res->unfinished, (unsigned long long)res->late,
             (unsigned long long)res->dropped, (unsigned long long)res->injected,
             res->max_connections);
+    if (res->jitter.total + res->send_delay.total == 0)
+        return;
     fprintf(stderr,
-            "diorama: scheduler jitter (send - intended) p50 %lldus p99 %lldus max %lldus\n",
+            "diorama: scheduler jitter (handed to a connection - due) p50 %lldus p99 %lldus "
+            "max %lldus\n",
             (long long)core_hdr_value_at(&res->jitter, 50),
             (long long)core_hdr_value_at(&res->jitter, 99),
             (long long)(res->jitter.total ? res->jitter.max : 0));
+    fprintf(stderr,
+            "diorama: send delay (first byte written - due) p50 %lldus p99 %lldus max %lldus; "
+            "%llu found every connection busy (at most %d open)\n",
+            (long long)core_hdr_value_at(&res->send_delay, 50),
+            (long long)core_hdr_value_at(&res->send_delay, 99),
+            (long long)(res->send_delay.total ? res->send_delay.max : 0),
+            (unsigned long long)res->conn_waits, res->max_connections);
 }
 
 static int finish(struct load *l, struct driver_result *res)

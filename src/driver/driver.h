@@ -163,8 +163,15 @@ struct driver_result {
     uint64_t status_codes[600];
     uint64_t bytes_read, bytes_written;
     uint64_t injected;
+    uint64_t conn_waits;     /* open loop: found every connection busy when due (-c reached) */
     struct core_hdr latency; /* us, from the intended send time (closed loop: actual send) */
-    struct core_hdr jitter;  /* us, actual send minus intended send (open loop) */
+    /* Open loop, us. jitter: the scheduler's own error, the moment a due request was handed to
+     * a connection minus its due time, for requests that found a connection (idle, or a free
+     * slot to open). send_delay: first byte written minus due time, for every request; it adds
+     * the connect time of new connections and the wait of conn_waits requests for a busy
+     * target. Both are in the latency already (it runs from the intended time). */
+    struct core_hdr jitter;
+    struct core_hdr send_delay;
     struct driver_second *timeline;
     size_t ntimeline;
     double send_seconds; /* length of the sending phase as run */

@@ -69,6 +69,7 @@ SSL *drv__tls_new(SSL_CTX *ctx, int fd, const char *host);
 /* Counters a thread owns; published under the run's mutex for the progress line. */
 struct drv__stats {
     uint64_t sent, requests, errors, late, dropped, unfinished, injected;
+    uint64_t conn_waits; /* open loop: requests that found all -c connections busy when due */
     uint64_t connect_errors, timeouts, read_errors, write_errors;
     uint64_t status[6];
     uint64_t status_codes[600];
@@ -99,8 +100,11 @@ struct drv__thread {
     uint64_t end_ns, next_tick, sec; /* sec: the second being accumulated */
     int closing;                     /* past end + timeout: nothing more is sent */
     uint64_t last_send_ns;
+    int starved; /* the schedule is behind because every connection is busy (cap reached) */
     struct drv__stats st;
-    struct core_hdr lat, jit, sec_hdr;
+    /* lat: latency; jit: scheduler jitter (handed to a connection - due, when one was free);
+     * sdel: send delay (first byte written - due, every open-loop request) */
+    struct core_hdr lat, jit, sdel, sec_hdr;
     uint64_t sec_sent, sec_done, sec_errors;
     char rbuf[65536];
 };

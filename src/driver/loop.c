@@ -151,6 +151,17 @@ static void write_some(struct drv__conn *c)
     set_events(c, EPOLLIN);
 }
 
+static uint64_t since_due(const struct drv__conn *c, uint64_t now)
+{
+    uint64_t due = c->intended + c->hold_ns;
+    return now > due ? now - due : 0;
+}
+
+static void record_us(struct core_hdr *h, uint64_t ns)
+{
+    core_hdr_record(h, ns / 1000 ? (int64_t)(ns / 1000) : 1);
+}
+
 static void start_write(struct drv__conn *c, uint64_t now)
 {
     struct drv__thread *t = c->t;
@@ -160,10 +171,9 @@ static void start_write(struct drv__conn *c, uint64_t now)
         t->sec_sent++;
         t->st.injected += (uint64_t)c->req->injected;
         if (!t->run->o.closed_loop) {
-            uint64_t due = c->intended + c->hold_ns;
-            uint64_t j = now > due ? now - due : 0;
-            core_hdr_record(&t->jit, j / 1000 ? (int64_t)(j / 1000) : 1);
-            t->st.late += j > t->run->o.late_ns;
+            uint64_t d = since_due(c, now);
+            record_us(&t->sdel, d);
+            t->st.late += d > t->run->o.late_ns;
         }
     }
     c->sent_at = now;
@@ -323,6 +333,10 @@ static void dispatch(struct drv__conn *c, const struct driver_req *req, uint64_t
     c->hold_ns = (uint64_t)req->client_delay_ms * 1000000ULL;
     c->retried = 0;
     t->nbusy++;
+    if (!t->run->o.closed_loop && t->starved)
+        t->st.conn_waits++;
+    else if (!t->run->o.closed_loop)
+        record_us(&t->jit, since_due(c, now));
     if (c->state == C_IDLE)
         start_write(c, now);
     else
@@ -331,20 +345,22 @@ static void dispatch(struct drv__conn *c, const struct driver_req *req, uint64_t
 
 #define HELD_CAP 65536
 
-/* Held requests whose delay is over go first: they are the oldest. */
-static void send_held(struct drv__thread *t, uint64_t now)
+/* Held requests whose delay is over go first: they are the oldest. 0, or -1 when one is due
+ * and no connection is free. */
+static int send_held(struct drv__thread *t, uint64_t now)
 {
     while (t->held_n) {
         struct drv__held *h = &t->held[t->held_head];
         if (h->intended + (uint64_t)h->req->client_delay_ms * 1000000ULL > now)
-            return;
+            return 0;
         struct drv__conn *c = free_conn(t);
         if (!c)
-            return;
+            return -1;
         dispatch(c, h->req, h->k, h->intended, now);
         t->held_head = (t->held_head + 1) % HELD_CAP;
         t->held_n--;
     }
+    return 0;
 }
 
 static void hold(struct drv__thread *t, const struct driver_req *req)
@@ -370,7 +386,7 @@ static void send_due(struct drv__thread *t, uint64_t now)
         }
         return;
     }
-    send_held(t, now);
+    int held_starved = send_held(t, now) < 0;
     while (t->next_intended <= now) {
         const struct driver_req *req = drv__reqs_pick(&r->reqs, r->o.seed, t->k);
         struct drv__conn *c = NULL;
@@ -378,11 +394,14 @@ static void send_due(struct drv__thread *t, uint64_t now)
             hold(t, req);
         else if ((c = free_conn(t)))
             dispatch(c, req, t->k, t->next_intended, now);
-        else
+        else {
+            t->starved = 1; /* until the backlog is gone, sends wait for the target */
             return;
+        }
         sched_advance(t);
         now = core_mono_ns();
     }
+    t->starved = held_starved;
 }
 
 /* Closed loop: keep every slot open (failed connects retry once per tick, not in a spin). */

@@ -76,6 +76,7 @@ static void threads_init(struct driver_run *r)
         t->cap = r->o.connections / n + (i < r->o.connections % n);
         HDR_INIT(&t->lat);
         HDR_INIT(&t->jit);
+        HDR_INIT(&t->sdel);
         HDR_INIT(&t->sec_hdr);
     }
     for (int i = 0; i < DRV_RING; i++)
@@ -220,10 +221,12 @@ static void fill_result(struct driver_run *r, struct driver_result *res)
     memset(res, 0, sizeof *res);
     HDR_INIT(&res->latency);
     HDR_INIT(&res->jitter);
+    HDR_INIT(&res->send_delay);
     for (int i = 0; i < r->nthreads; i++) {
         sum_stats(&tot, &r->pub[i]);
         core_hdr_merge(&res->latency, &r->threads[i].lat);
         core_hdr_merge(&res->jitter, &r->threads[i].jit);
+        core_hdr_merge(&res->send_delay, &r->threads[i].sdel);
     }
     res->sent = tot.sent, res->requests = tot.requests, res->errors = tot.errors;
     res->late = tot.late, res->dropped = tot.dropped, res->unfinished = tot.unfinished;
@@ -232,7 +235,7 @@ static void fill_result(struct driver_run *r, struct driver_result *res)
     memcpy(res->status, tot.status, sizeof res->status);
     memcpy(res->status_codes, tot.status_codes, sizeof res->status_codes);
     res->bytes_read = tot.bytes_read, res->bytes_written = tot.bytes_written;
-    res->injected = tot.injected;
+    res->injected = tot.injected, res->conn_waits = tot.conn_waits;
     res->max_connections = tot.max_open;
     uint64_t now = core_mono_ns();
     res->send_seconds =
@@ -256,6 +259,7 @@ void driver_finish(struct driver_run *r, struct driver_result *res)
     for (int i = 0; i < r->nthreads; i++) {
         core_hdr_free(&r->threads[i].lat);
         core_hdr_free(&r->threads[i].jit);
+        core_hdr_free(&r->threads[i].sdel);
         core_hdr_free(&r->threads[i].sec_hdr);
     }
     for (int i = 0; i < DRV_RING; i++)
@@ -276,6 +280,7 @@ void driver_result_free(struct driver_result *res)
 {
     core_hdr_free(&res->latency);
     core_hdr_free(&res->jitter);
+    core_hdr_free(&res->send_delay);
     core_free(res->timeline);
     res->timeline = NULL;
 }

@@ -146,6 +146,24 @@ static void json_latency(const struct report_load *r, struct core_buf *b)
     core_buf_putc(b, '}');
 }
 
+/* "name":{"count":..,"p50":..,"p99":..,"p999":..,"max":..}: a send-time histogram (us). */
+static void json_send_hist(struct core_buf *b, const char *name, const struct core_hdr *h)
+{
+    int64_t n = h ? h->total : 0;
+    core_buf_printf(b,
+                    ",\"%s\":{\"count\":%lld,\"p50\":%lld,\"p99\":%lld,\"p999\":%lld,\"max\":%lld}",
+                    name, (long long)n, (long long)(n ? core_hdr_value_at(h, 50) : 0),
+                    (long long)(n ? core_hdr_value_at(h, 99) : 0),
+                    (long long)(n ? core_hdr_value_at(h, 99.9) : 0), (long long)(n ? h->max : 0));
+}
+
+static void json_sending(const struct report_load *r, struct core_buf *b)
+{
+    json_send_hist(b, "scheduler_jitter_us", r->jitter);
+    json_send_hist(b, "send_delay_us", r->send_delay);
+    core_buf_printf(b, ",\"connection_waits\":%llu", (unsigned long long)r->conn_waits);
+}
+
 /* The percentile spectrum as HdrHistogram prints it: percentile 100*(1 - 2^(-k/5)), five steps
  * per halving of the tail, until the tail holds less than one sample, then 100. */
 static void json_distribution(const struct report_load *r, struct core_buf *b)
@@ -223,6 +241,7 @@ int report_load_json(const struct report_load *r, const char *hdr_b64, struct co
     json_run(r, &t);
     json_errors(r, &t);
     json_latency(r, &t);
+    json_sending(r, &t);
     json_distribution(r, &t);
     json_timeline(r, &t);
     json_thresholds(r, &t);

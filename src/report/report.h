@@ -87,6 +87,10 @@ struct report_load {
     uint64_t status_codes[600]; /* by code */
     uint64_t bytes_read, bytes_written;
     const struct core_hdr *latency; /* merged, microseconds, from the intended send time */
+    /* open loop (NULL or empty when closed): the scheduler's jitter and the send delay, us,
+     * and the requests that found every connection busy (driver.h explains each) */
+    const struct core_hdr *jitter, *send_delay;
+    uint64_t conn_waits;
     const struct report_load_second *timeline;
     size_t ntimeline;
     const struct report_threshold *thresholds;

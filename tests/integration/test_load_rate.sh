@@ -26,6 +26,14 @@ for rate in 1000 10000; do
   check "rate $rate: requests within 1% of $want ($n)" \
     [ "$(json "$TMP/r$rate.json" "Math.abs(j.requests - $want) <= $want / 100")" = true ]
   check "rate $rate: no errors" [ "$(json "$TMP/r$rate.json" j.errors)" = 0 ]
+  # every sent request has a send delay; each was handed to a connection either on schedule
+  # (a scheduler-jitter sample) or after waiting for a busy one (connection_waits)
+  acc=$(json "$TMP/r$rate.json" \
+    'j.send_delay_us.count + "/" + (j.scheduler_jitter_us.count + j.connection_waits)')
+  check "rate $rate: send delays == jitter samples + connection waits == responses ($acc)" \
+    [ "$acc" = "$n/$n" ]
+  check "rate $rate: jitter percentiles ordered" [ "$(json "$TMP/r$rate.json" \
+    'const s = j.scheduler_jitter_us; s.p50 >= 1 && s.p50 <= s.p99 && s.p99 <= s.max')" = true ]
 done
 
 # nginx closes a keep-alive connection after keepalive_requests by default (1000): the
@@ -42,4 +50,6 @@ check "closed loop: exit 0" [ $? = 0 ]
 check "closed loop: marked so" [ "$(json "$TMP/max.json" j.closed_loop)" = true ]
 check "closed loop: many requests, no errors" \
   [ "$(json "$TMP/max.json" 'j.requests > 1000 && j.errors == 0')" = true ]
+check "closed loop: no send-time histograms (there is no schedule)" [ "$(json "$TMP/max.json" \
+  'j.scheduler_jitter_us.count + j.send_delay_us.count + j.connection_waits')" = 0 ]
 finish
