@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "driver/driver.h"
 #include "report/report.h"
+#include "scenario/scenario.h"
 #include "wire/wire.h"
 
 static const char help[] =
@@ -40,6 +41,9 @@ static const char help[] =
     "\n"
     "requests:\n"
     "  --url URL              the target (instead of the positional URL)\n"
+    "  --scenario S           spread requests over a scenario's HTTP entry routes (built-in\n"
+    "                         name or file) by their rates, paths appended to URL; --rate\n"
+    "                         defaults to the scenario's total (try: diorama serve S)\n"
     "  -X, --method M         default POST when a body is sent, else GET\n"
     "  -H, --header 'K: V'    extra request header (repeatable)\n"
     "  --body S, --body-file F  the request body (default: the mode's built-in corpus)\n"
@@ -62,7 +66,8 @@ static const char help[] =
     "  --html FILE            a self-contained HTML report with charts\n"
     "  -q, --quiet            no progress line    -v, --verbose  scheduler details\n"
     "\n"
-    "exit codes: 0 ok, 1 runtime error, 2 usage, 4 no response at all, 7 a threshold failed.\n";
+    "exit codes: 0 ok, 1 runtime error, 2 usage, 3 bad scenario, 4 no response at all,\n"
+    "7 a threshold failed.\n";
 
 enum {
     O_RATE = 256,
@@ -70,6 +75,7 @@ enum {
     O_TIMEOUT,
     O_LATE,
     O_URL,
+    O_SCENARIO,
     O_BODY,
     O_BODY_FILE,
     O_CORPUS,
@@ -93,6 +99,7 @@ static const struct option longopts[] = {
     {"timeout", 1, 0, O_TIMEOUT},
     {"late", 1, 0, O_LATE},
     {"url", 1, 0, O_URL},
+    {"scenario", 1, 0, O_SCENARIO},
     {"method", 1, 0, 'X'},
     {"header", 1, 0, 'H'},
     {"body", 1, 0, O_BODY},
@@ -116,6 +123,10 @@ static const struct option longopts[] = {
 struct load {
     struct driver_opts o;
     const char *url, *rate, *duration, *body_file, *corpus_file, *json, *html;
+    const char *scenario_name; /* --scenario */
+    struct scenario *scn;
+    struct driver_route routes[DRIVER_MAX_ROUTES];
+    char rate_s[32]; /* the scenario's total rate, when --rate is not given */
     char threshold_s[1024];
     struct driver_threshold th[DRIVER_MAX_THRESHOLDS];
     int nth;
@@ -274,6 +285,9 @@ static int opt_value2(struct load *l, int c, const char *arg)
         return 0;
     case O_CORPUS:
         l->corpus_file = arg;
+        return 0;
+    case O_SCENARIO:
+        l->scenario_name = arg;
         return 0;
     case O_MODE:
         if ((o->mode = driver_mode_parse(arg)) < 0)
@@ -438,6 +452,49 @@ static int check_inputs(struct load *l)
     return 0;
 }
 
+/* Prints the routes and their shares (one line, stderr) unless quiet. */
+static void say_routes(const struct load *l, double total)
+{
+    if (l->quiet)
+        return;
+    fprintf(stderr, "diorama: load: scenario %s, %d route%s:", l->scn->name, l->o.nroutes,
+            l->o.nroutes == 1 ? "" : "s");
+    for (int i = 0; i < l->o.nroutes; i++)
+        fprintf(stderr, "%s %s %s %.1f%%", i ? "," : "", l->routes[i].method, l->routes[i].path,
+                100 * l->routes[i].weight / total);
+    fprintf(stderr, "%s%s\n",
+            l->rate ? "" : "; rate from the scenario: ", l->rate ? "" : l->rate_s);
+}
+
+/* --scenario: the requests go to its HTTP entry routes, weighted by their rates. */
+static int check_scenario(struct load *l)
+{
+    struct scn_error e;
+    if (!l->scenario_name)
+        return 0;
+    if (l->o.method || l->o.body || l->body_file)
+        return usage("--scenario: %s", "the routes set method and path; drop -X/--body");
+    if (scenario_load(l->scenario_name, &l->scn, &e)) {
+        char msg[1024];
+        scenario_format_error(&e, msg, sizeof msg);
+        fprintf(stderr, "%s\n", msg);
+        return CLI_ERR_SCENARIO;
+    }
+    double total;
+    l->o.routes = l->routes;
+    l->o.nroutes = driver_routes_from_scenario(l->scn, l->routes, DRIVER_MAX_ROUTES, &total);
+    if (l->o.nroutes == 0 || total <= 0)
+        return cli_fail(CLI_ERR_SCENARIO,
+                        "load: scenario %s has no HTTP entry route (an operation named "
+                        "'METHOD /path' with a rate, or a model's entry)",
+                        l->scn->name);
+    snprintf(l->rate_s, sizeof l->rate_s, "%.6g", total);
+    say_routes(l, total);
+    if (!l->rate)
+        l->rate = l->rate_s;
+    return 0;
+}
+
 static int check(struct load *l)
 {
     char err[256];
@@ -445,7 +502,10 @@ static int check(struct load *l)
         return usage("%s", "missing URL");
     if (driver_url_parse(l->url, &l->o.url, err, sizeof err))
         return usage("%s", err);
-    int rc = check_rate(l);
+    int rc = check_scenario(l);
+    if (rc)
+        return rc;
+    rc = check_rate(l);
     if (rc)
         return rc;
     if (!l->conns_set)
@@ -513,6 +573,13 @@ static void fill_report(const struct load *l, const struct driver_result *res,
     memset(r, 0, sizeof *r);
     r->url = l->url;
     r->method = o->method ? o->method : "POST"; /* without -X a body always goes out */
+    if (o->nroutes) {
+        r->scenario = l->scn->name;
+        r->method = o->routes[0].method;
+        for (int i = 1; i < o->nroutes; i++)
+            if (strcmp(o->routes[i].method, r->method))
+                r->method = "mixed";
+    }
     r->mode = driver_mode_name(o->mode);
     r->threads = o->threads, r->connections = o->connections;
     r->closed_loop = o->closed_loop;
@@ -657,6 +724,8 @@ int cli_load(int argc, char **argv)
         rc = CLI_OK; /* --help */
     core_free(l.body);
     driver_corpus_free(&l.corpus);
+    if (l.scn)
+        scenario_free(l.scn);
     for (int i = 0; i < nargc; i++) /* the joined --rate values are ours, the rest argv's */
         if (!in_argv(args[i], argc, argv))
             core_free(args[i]);

@@ -107,8 +107,25 @@ struct driver_req {
     char *buf;
     size_t len;
     int injected; /* carries the mode's failure (delay header, malformed body, bloat) */
+    int head;     /* a HEAD request: its response has no body */
     uint32_t client_delay_ms;
 };
+
+/* ---- request templates from a scenario (--scenario) --------------------------------------- */
+/* One HTTP entry point of the simulated system: what its users call. */
+struct driver_route {
+    const char *method; /* "GET", "POST" ... (points into the scenario) */
+    const char *path;   /* "/checkout": appended to the URL's path */
+    double weight;      /* requests per second the scenario sends there */
+};
+#define DRIVER_MAX_ROUTES 64
+
+struct scenario;
+/* The scenario's entry points that are HTTP routes (an operation named "METHOD /route" with a
+ * rate, or a model's entry operation), weighted by the arrival rate they get in the
+ * scenario. Returns how many (at most max); *total is the sum of the weights. */
+int driver_routes_from_scenario(const struct scenario *s, struct driver_route *out, int max,
+                                double *total);
 
 /* A corpus: bodies ready for a request (JSON objects). Owns its strings. */
 struct driver_corpus {
@@ -131,7 +148,9 @@ struct driver_opts {
     const char *method;                      /* NULL: POST with a body, else GET */
     const char *headers[DRIVER_MAX_HEADERS]; /* "Name: value" */
     int nheaders;
-    const char *body; /* --body / --body-file contents; NULL: the mode's corpus */
+    const struct driver_route *routes; /* --scenario: requests spread over these, by weight */
+    int nroutes;                       /* 0: every request goes to url */
+    const char *body;                  /* --body / --body-file contents; NULL: the mode's corpus */
     size_t body_len;
     const struct driver_corpus *corpus; /* NULL: built-in */
     int mode;

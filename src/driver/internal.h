@@ -5,11 +5,16 @@
 
 /* The requests of a run, built once before the threads start and read-only afterwards:
  * sending a request is a write of bytes that already exist. */
-struct drv__reqset {
+struct drv__reqgroup { /* the requests for one route */
     struct driver_req *normal, *inj;
     size_t nnormal, ninj;
-    double share; /* fraction of requests drawn from inj */
-    int head;     /* method HEAD: responses carry no body */
+};
+
+struct drv__reqset {
+    struct drv__reqgroup *g; /* one per route (one for a plain URL) */
+    double *cum;             /* cumulative route weights, cum[ng - 1] == 1 */
+    size_t ng;
+    double share; /* fraction of requests drawn from a group's inj */
 };
 
 int drv__reqs_build(const struct driver_opts *o, struct drv__reqset *rs, char *err, size_t errn);

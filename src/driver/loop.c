@@ -181,7 +181,7 @@ static void start_write(struct drv__conn *c, uint64_t now)
     c->state = C_BUSY;
     c->woff = 0;
     c->got = 0;
-    driver_http_reset(&c->http, t->run->reqs.head);
+    driver_http_reset(&c->http, c->req->head);
     write_some(c);
 }
 

@@ -233,29 +233,47 @@ struct variant {
     const char *extra; /* one more header line (without CRLF) or NULL */
 };
 
-static void build_one(const struct driver_opts *o, const struct variant *v, struct driver_req *r)
+/* Where one group of requests goes: -X (NULL: POST with a body, GET without) and the path. */
+struct target {
+    const char *method;
+    const char *path;
+};
+
+static int bodiless(const char *method)
+{
+    return method && (!strcasecmp(method, "GET") || !strcasecmp(method, "HEAD") ||
+                      !strcasecmp(method, "DELETE"));
+}
+
+static void put_tag(const struct driver_opts *o, struct core_buf *b)
+{
+    core_buf_printf(b, "%s: ", o->tag_header ? o->tag_header : "X-Traffic-Type");
+    if (o->tag_value) {
+        core_buf_puts(b, o->tag_value);
+    } else {
+        core_buf_puts(b, "DIORAMA_");
+        for (const char *p = driver_mode_name(o->mode); *p; p++)
+            core_buf_putc(b, (char)toupper((unsigned char)*p));
+    }
+    core_buf_puts(b, "\r\n");
+}
+
+static void build_one(const struct driver_opts *o, const struct target *tg, const struct variant *v,
+                      struct driver_req *r)
 {
     struct core_buf b;
     core_buf_init(&b, (v->len + 65536) * 2);
-    const char *method = o->method ? o->method : (v->body ? "POST" : "GET");
+    const char *method = tg->method ? tg->method : (v->body ? "POST" : "GET");
     const struct driver_url *u = &o->url;
     int dflt_port = !strcmp(u->port, u->tls ? "443" : "80");
     int v6 = strchr(u->host, ':') != NULL;
-    core_buf_printf(&b, "%s %s HTTP/1.1\r\n", method, u->path);
+    core_buf_printf(&b, "%s %s HTTP/1.1\r\n", method, tg->path);
     if (!user_has(o, "host"))
         core_buf_printf(&b, "Host: %s%s%s%s%s\r\n", v6 ? "[" : "", u->host, v6 ? "]" : "",
                         dflt_port ? "" : ":", dflt_port ? "" : u->port);
     if (!user_has(o, "user-agent"))
         core_buf_puts(&b, "User-Agent: diorama/" DIORAMA_VERSION "\r\n");
-    core_buf_printf(&b, "%s: ", o->tag_header ? o->tag_header : "X-Traffic-Type");
-    if (o->tag_value) {
-        core_buf_puts(&b, o->tag_value);
-    } else {
-        core_buf_puts(&b, "DIORAMA_");
-        for (const char *p = driver_mode_name(o->mode); *p; p++)
-            core_buf_putc(&b, (char)toupper((unsigned char)*p));
-    }
-    core_buf_puts(&b, "\r\n");
+    put_tag(o, &b);
     if (v->extra)
         core_buf_printf(&b, "%s\r\n", v->extra);
     for (int i = 0; i < o->nheaders; i++)
@@ -270,20 +288,21 @@ static void build_one(const struct driver_opts *o, const struct variant *v, stru
         core_buf_append(&b, v->body, v->len);
     r->buf = (char *)b.p;
     r->len = b.len;
+    r->head = !strcasecmp(method, "HEAD");
 }
 
 /* The bodies normal requests carry: --body, else the corpus, else none for GET/HEAD. */
-static size_t normal_bodies(const struct driver_opts *o, struct variant **out)
+static size_t normal_bodies(const struct driver_opts *o, const struct target *tg,
+                            struct variant **out)
 {
     const struct driver_corpus *c = o->corpus;
-    int bodiless = o->method && (!strcasecmp(o->method, "GET") || !strcasecmp(o->method, "HEAD") ||
-                                 !strcasecmp(o->method, "DELETE"));
-    size_t n = o->body || bodiless ? 1 : c->n;
+    int none = bodiless(tg->method);
+    size_t n = o->body || none ? 1 : c->n;
     struct variant *v = core_calloc(n, sizeof *v);
     if (o->body) {
         v[0].body = o->body;
         v[0].len = o->body_len;
-    } else if (!bodiless) {
+    } else if (!none) {
         for (size_t i = 0; i < n; i++) {
             v[i].body = c->body[i];
             v[i].len = strlen(c->body[i]);
@@ -295,30 +314,30 @@ static size_t normal_bodies(const struct driver_opts *o, struct variant **out)
 
 #define NDELAYS 16
 
-static void build_latency(const struct driver_opts *o, const struct variant *nv, size_t nn,
-                          struct drv__reqset *rs)
+static void build_latency(const struct driver_opts *o, const struct target *tg,
+                          const struct variant *nv, size_t nn, struct drv__reqgroup *g)
 {
-    rs->ninj = NDELAYS;
-    rs->inj = core_calloc(NDELAYS, sizeof *rs->inj);
+    g->ninj = NDELAYS;
+    g->inj = core_calloc(NDELAYS, sizeof *g->inj);
     for (size_t i = 0; i < NDELAYS; i++) {
         char hdr[64];
         unsigned ms = 2000 + (unsigned)i * 200; /* 2.0 .. 5.0 s */
         snprintf(hdr, sizeof hdr, "X-Diorama-Delay: %ums", ms);
         struct variant v = nv[i % nn];
         v.extra = hdr;
-        build_one(o, &v, &rs->inj[i]);
-        rs->inj[i].client_delay_ms = (uint32_t)(o->client_delay_ns / 1000000);
+        build_one(o, tg, &v, &g->inj[i]);
+        g->inj[i].client_delay_ms = (uint32_t)(o->client_delay_ns / 1000000);
     }
 }
 
-static void build_errors(const struct driver_opts *o, const struct variant *nv, size_t nn,
-                         struct drv__reqset *rs)
+static void build_errors(const struct driver_opts *o, const struct target *tg,
+                         const struct variant *nv, size_t nn, struct drv__reqgroup *g)
 {
     static const char missing[] = "{\"input\": null, \"lang\": \"en\"}";
     static const char notjson[] = "text=this+is+not+json&<<<";
-    rs->ninj = 4 * 4;
-    rs->inj = core_calloc(rs->ninj, sizeof *rs->inj);
-    for (size_t i = 0; i < rs->ninj; i++) {
+    g->ninj = 4 * 4;
+    g->inj = core_calloc(g->ninj, sizeof *g->inj);
+    for (size_t i = 0; i < g->ninj; i++) {
         struct variant v = nv[i % nn];
         if (!v.body) { /* GET without a body: malformed bodies still go out */
             v.body = o->corpus->body[i % o->corpus->n];
@@ -339,16 +358,17 @@ static void build_errors(const struct driver_opts *o, const struct variant *nv, 
             v.ctype = "application/x-www-form-urlencoded";
             break;
         }
-        build_one(o, &v, &rs->inj[i]);
+        build_one(o, tg, &v, &g->inj[i]);
     }
 }
 
 #define NBLOAT 8
 
-static void build_bloat(const struct driver_opts *o, struct drv__reqset *rs)
+static void build_bloat(const struct driver_opts *o, const struct target *tg,
+                        struct drv__reqgroup *g)
 {
-    rs->ninj = NBLOAT;
-    rs->inj = core_calloc(NBLOAT, sizeof *rs->inj);
+    g->ninj = NBLOAT;
+    g->inj = core_calloc(NBLOAT, sizeof *g->inj);
     for (size_t i = 0; i < NBLOAT; i++) {
         size_t want = 10000 + i * 4000; /* 10,000 .. 38,000 characters of prompt */
         struct core_buf t;
@@ -359,52 +379,126 @@ static void build_bloat(const struct driver_opts *o, struct drv__reqset *rs)
         }
         char *body = wrap_text((const char *)t.p, t.len);
         struct variant v = {.body = body, .len = strlen(body)};
-        build_one(o, &v, &rs->inj[i]);
+        build_one(o, tg, &v, &g->inj[i]);
         core_free(body);
         core_buf_free(&t);
     }
+}
+
+static void build_group(const struct driver_opts *o, const struct target *tg,
+                        struct drv__reqgroup *g)
+{
+    struct variant *nv;
+    size_t nn = normal_bodies(o, tg, &nv);
+    g->nnormal = nn;
+    g->normal = core_calloc(nn, sizeof *g->normal);
+    for (size_t i = 0; i < nn; i++)
+        build_one(o, tg, &nv[i], &g->normal[i]);
+    if (o->mode == DRV_LATENCY)
+        build_latency(o, tg, nv, nn, g);
+    else if (o->mode == DRV_ERROR)
+        build_errors(o, tg, nv, nn, g);
+    else if (o->mode == DRV_BLOAT)
+        build_bloat(o, tg, g);
+    for (size_t i = 0; i < g->ninj; i++)
+        g->inj[i].injected = 1;
+    core_free(nv);
+}
+
+/* The URL's path joined with a route's: "/api/" + "/checkout" -> "/api/checkout". */
+static char *route_path(const char *base, const char *route)
+{
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    struct core_buf b;
+    core_buf_init(&b, SIZE_MAX / 2);
+    core_buf_append(&b, base, n);
+    core_buf_puts(&b, route[0] == '/' ? route : "/");
+    if (route[0] != '/')
+        core_buf_puts(&b, route);
+    core_buf_putc(&b, '\0');
+    return (char *)b.p;
+}
+
+static void build_routes(const struct driver_opts *o, struct drv__reqset *rs)
+{
+    double total = 0, acc = 0;
+    for (int i = 0; i < o->nroutes; i++)
+        total += o->routes[i].weight;
+    for (size_t i = 0; i < rs->ng; i++) {
+        const struct driver_route *rt = &o->routes[i];
+        char *path = route_path(o->url.path, rt->path);
+        struct target tg = {rt->method, path};
+        build_group(o, &tg, &rs->g[i]);
+        core_free(path);
+        acc += total > 0 ? rt->weight / total : 1.0 / (double)rs->ng;
+        rs->cum[i] = acc;
+    }
+    rs->cum[rs->ng - 1] = 1; /* rounding must not leave a gap at the top */
 }
 
 int drv__reqs_build(const struct driver_opts *o, struct drv__reqset *rs, char *err, size_t errn)
 {
     (void)err, (void)errn;
     memset(rs, 0, sizeof *rs);
-    struct variant *nv;
-    size_t nn = normal_bodies(o, &nv);
-    rs->nnormal = nn;
-    rs->normal = core_calloc(nn, sizeof *rs->normal);
-    for (size_t i = 0; i < nn; i++)
-        build_one(o, &nv[i], &rs->normal[i]);
-    rs->head = o->method && !strcasecmp(o->method, "HEAD");
+    rs->ng = o->nroutes > 0 ? (size_t)o->nroutes : 1;
+    rs->g = core_calloc(rs->ng, sizeof *rs->g);
+    rs->cum = core_calloc(rs->ng, sizeof *rs->cum);
+    if (o->nroutes > 0) {
+        build_routes(o, rs);
+    } else {
+        struct target tg = {o->method, o->url.path};
+        build_group(o, &tg, &rs->g[0]);
+        rs->cum[0] = 1;
+    }
     rs->share = o->share >= 0 ? o->share : mode_share[o->mode];
-    if (o->mode == DRV_LATENCY)
-        build_latency(o, nv, nn, rs);
-    else if (o->mode == DRV_ERROR)
-        build_errors(o, nv, nn, rs);
-    else if (o->mode == DRV_BLOAT)
-        build_bloat(o, rs);
-    if (!rs->ninj)
+    if (!rs->g[0].ninj)
         rs->share = 0;
-    for (size_t i = 0; i < rs->ninj; i++)
-        rs->inj[i].injected = 1;
-    core_free(nv);
     return 0;
 }
 
 void drv__reqs_free(struct drv__reqset *rs)
 {
-    for (size_t i = 0; i < rs->nnormal; i++)
-        core_free(rs->normal[i].buf);
-    for (size_t i = 0; i < rs->ninj; i++)
-        core_free(rs->inj[i].buf);
-    core_free(rs->normal);
-    core_free(rs->inj);
+    for (size_t k = 0; k < rs->ng; k++) {
+        struct drv__reqgroup *g = &rs->g[k];
+        for (size_t i = 0; i < g->nnormal; i++)
+            core_free(g->normal[i].buf);
+        for (size_t i = 0; i < g->ninj; i++)
+            core_free(g->inj[i].buf);
+        core_free(g->normal);
+        core_free(g->inj);
+    }
+    core_free(rs->g);
+    core_free(rs->cum);
+}
+
+static double unit(uint64_t h)
+{
+    return (double)(h >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static const struct drv__reqgroup *pick_group(const struct drv__reqset *rs, uint64_t h)
+{
+    if (rs->ng == 1)
+        return &rs->g[0];
+    double u = unit(core_mix64(h ^ 0x2545f4914f6cdd1dULL));
+    size_t lo = 0, hi = rs->ng - 1; /* the first cum > u */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (rs->cum[mid] > u)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return &rs->g[lo];
 }
 
 const struct driver_req *drv__reqs_pick(const struct drv__reqset *rs, uint64_t seed, uint64_t k)
 {
     uint64_t h = core_mix64(seed * 0x9e3779b97f4a7c15ULL + k);
-    if (rs->share > 0 && (double)(h >> 11) * (1.0 / 9007199254740992.0) < rs->share)
-        return &rs->inj[core_mix64(h) % rs->ninj];
-    return &rs->normal[rs->nnormal == 1 ? 0 : core_mix64(h ^ 0x5bd1e995) % rs->nnormal];
+    const struct drv__reqgroup *g = pick_group(rs, h);
+    if (rs->share > 0 && unit(h) < rs->share)
+        return &g->inj[core_mix64(h) % g->ninj];
+    return &g->normal[g->nnormal == 1 ? 0 : core_mix64(h ^ 0x5bd1e995) % g->nnormal];
 }

@@ -81,6 +81,11 @@ static void json_run(const struct report_load *r, struct core_buf *b)
     core_buf_puts(b, "{\"schema\":\"diorama.load.report/v1\",\"version\":\"" DIORAMA_VERSION
                      "\",\"url\":");
     put_str(b, r->url);
+    core_buf_puts(b, ",\"scenario\":");
+    if (r->scenario)
+        put_str(b, r->scenario);
+    else
+        core_buf_puts(b, "null");
     core_buf_puts(b, ",\"method\":");
     put_str(b, r->method ? r->method : "GET");
     core_buf_puts(b, ",\"mode\":");

@@ -89,8 +89,12 @@ static void text_header(const struct report_load *r, struct core_buf *b)
 {
     char dur[32];
     core_format_duration((uint64_t)(r->duration_s * 1e9), dur, sizeof dur);
-    core_buf_printf(b, "Running %s test @ %s %s\n", dur, r->method ? r->method : "GET",
-                    r->url ? r->url : "?");
+    if (r->scenario)
+        core_buf_printf(b, "Running %s test @ scenario %s routes under %s\n", dur, r->scenario,
+                        r->url ? r->url : "?");
+    else
+        core_buf_printf(b, "Running %s test @ %s %s\n", dur, r->method ? r->method : "GET",
+                        r->url ? r->url : "?");
     core_buf_printf(b, "  %d threads and %d connections, ", r->threads, r->connections);
     if (r->closed_loop)
         core_buf_puts(b, "closed loop (--rate max)");

@@ -73,6 +73,7 @@ struct report_threshold {
 
 struct report_load {
     const char *url, *method, *mode;
+    const char *scenario; /* load --scenario: its name (the routes are under url), else NULL */
     int threads, connections;
     int closed_loop;    /* --rate max */
     double target_rate; /* requests/s asked (mean over the stages); 0 when closed loop */
