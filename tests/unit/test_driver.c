@@ -8,10 +8,12 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "driver/driver.h"
 #include "driver/internal.h"
+#include "scenario/scenario.h"
 
 static void urls(void **state)
 {
@@ -273,6 +275,49 @@ static void modes(void **state)
     driver_corpus_free(&c);
 }
 
+/* --scenario: the shop's entry routes with their rates (GET / 40/s, POST /checkout 300/m; the
+ * inner operations are not entries), paths joined to the URL's, methods and bodies per route,
+ * picks in the proportions of the rates and independent of everything but (seed, k). */
+static void scenario_routes(void **state)
+{
+    (void)state;
+    struct scenario *s;
+    struct scn_error e;
+    assert_int_equal(scenario_load("shop", &s, &e), 0);
+    struct driver_route rt[DRIVER_MAX_ROUTES];
+    double total;
+    assert_int_equal(driver_routes_from_scenario(s, rt, DRIVER_MAX_ROUTES, &total), 2);
+    assert_string_equal(rt[0].method, "GET"), assert_string_equal(rt[0].path, "/");
+    assert_string_equal(rt[1].method, "POST"), assert_string_equal(rt[1].path, "/checkout");
+    assert_true(fabs(rt[0].weight - 40) < 1e-9 && fabs(rt[1].weight - 5) < 1e-9);
+    assert_true(fabs(total - 45) < 1e-9);
+    assert_int_equal(driver_routes_from_scenario(s, rt, 1, &total), 1); /* capped */
+    driver_routes_from_scenario(s, rt, DRIVER_MAX_ROUTES, &total);
+
+    struct driver_corpus c;
+    driver_corpus_builtin(&c);
+    struct driver_opts o = opts_for(DRV_NORMAL, &c);
+    char err[128];
+    driver_url_parse("http://h:8000/api/", &o.url, err, sizeof err);
+    o.routes = rt, o.nroutes = 2;
+    struct drv__reqset rs;
+    drv__reqs_build(&o, &rs, NULL, 0);
+    int posts = 0;
+    for (uint64_t k = 0; k < 90000; k++) {
+        const struct driver_req *r = drv__reqs_pick(&rs, 1, k);
+        static const char get[] = "GET /api/ HTTP/1.1\r\n",
+                          pst[] = "POST /api/checkout HTTP/1.1\r\n";
+        int post = !strncmp(r->buf, pst, sizeof pst - 1);
+        assert_true(post || !strncmp(r->buf, get, sizeof get - 1));
+        assert_true(post == (strstr(r->buf, "Content-Length: ") != NULL)); /* GET: no body */
+        posts += post;
+    }
+    assert_true(abs(posts - 10000) < 500); /* 1/9; sd 94 */
+    drv__reqs_free(&rs);
+    driver_corpus_free(&c);
+    scenario_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +330,7 @@ int main(void)
         cmocka_unit_test(http_head_and_cap),
         cmocka_unit_test(corpus),
         cmocka_unit_test(modes),
+        cmocka_unit_test(scenario_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
