@@ -566,6 +566,25 @@ static struct report_load_second *timeline(const struct driver_result *res)
     return t;
 }
 
+/* --scenario: the routes' shares and results, into out (DRIVER_MAX_ROUTES entries). */
+static size_t fill_routes(const struct load *l, const struct driver_result *res,
+                          struct report_route *out)
+{
+    double total = 0;
+    for (int i = 0; i < l->o.nroutes; i++)
+        total += l->o.routes[i].weight;
+    for (int i = 0; i < res->nroutes; i++) {
+        const struct driver_route *rt = &l->o.routes[i];
+        out[i] = (struct report_route){rt->method,
+                                       rt->path,
+                                       rt->weight / total,
+                                       res->routes[i].requests,
+                                       res->routes[i].errors,
+                                       &res->routes[i].latency};
+    }
+    return (size_t)res->nroutes;
+}
+
 static void fill_report(const struct load *l, const struct driver_result *res,
                         struct report_load *r)
 {
@@ -667,10 +686,13 @@ static void verbose_lines(const struct driver_result *res)
 static int finish(struct load *l, struct driver_result *res)
 {
     struct report_load r;
+    struct report_route routes[DRIVER_MAX_ROUTES];
     struct report_threshold th[DRIVER_MAX_THRESHOLDS];
     double actual[DRIVER_MAX_THRESHOLDS];
     int passed[DRIVER_MAX_THRESHOLDS];
     fill_report(l, res, &r);
+    r.routes = routes;
+    r.nroutes = fill_routes(l, res, routes);
     struct report_load_second *tl = timeline(res);
     r.timeline = tl;
     int failed = driver_threshold_check(l->th, l->nth, res, r.target_rate, actual, passed);

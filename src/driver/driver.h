@@ -108,6 +108,7 @@ struct driver_req {
     size_t len;
     int injected; /* carries the mode's failure (delay header, malformed body, bloat) */
     int head;     /* a HEAD request: its response has no body */
+    int route;    /* index into driver_opts.routes (0 without) */
     uint32_t client_delay_ms;
 };
 
@@ -191,6 +192,12 @@ struct driver_result {
      * target. Both are in the latency already (it runs from the intended time). */
     struct core_hdr jitter;
     struct core_hdr send_delay;
+    /* --scenario: per route (driver_opts.routes order); latency at 2 significant digits */
+    struct driver_route_result {
+        uint64_t requests, errors; /* errors: connect/timeout/read/write + 4xx/5xx */
+        struct core_hdr latency;
+    } * routes;
+    int nroutes;
     struct driver_second *timeline;
     size_t ntimeline;
     double send_seconds; /* length of the sending phase as run */

@@ -110,6 +110,7 @@ struct drv__thread {
     /* lat: latency; jit: scheduler jitter (handed to a connection - due, when one was free);
      * sdel: send delay (first byte written - due, every open-loop request) */
     struct core_hdr lat, jit, sdel, sec_hdr;
+    struct driver_route_result *rst; /* --scenario: per route, else NULL */
     uint64_t sec_sent, sec_done, sec_errors;
     char rbuf[65536];
 };

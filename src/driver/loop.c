@@ -77,18 +77,21 @@ static void make_idle(struct drv__conn *c)
     c->t->idle[c->t->nidle++] = (int)(c - c->t->conns);
 }
 
-static void count_error(struct drv__thread *t, uint64_t *counter)
+/* Request req failed (counter says how). */
+static void count_error(struct drv__thread *t, const struct driver_req *req, uint64_t *counter)
 {
     (*counter)++;
     t->st.errors++;
     t->sec_errors++;
+    if (t->rst)
+        t->rst[req->route].errors++;
 }
 
 /* The request on c failed (counter says how); the connection is gone. */
 static void fail(struct drv__conn *c, uint64_t *counter)
 {
     if (c->req)
-        count_error(c->t, counter);
+        count_error(c->t, c->req, counter);
     detach(c);
     conn_close(c);
 }
@@ -100,13 +103,16 @@ static void roll_seconds(struct drv__thread *t, uint64_t now)
         drv__flush_second(t);
 }
 
-static void record(struct drv__thread *t, uint64_t now, uint64_t from)
+/* Records a latency (us, at least 1) and returns it. */
+static int64_t record(struct drv__thread *t, uint64_t now, uint64_t from)
 {
     roll_seconds(t, now);
     int64_t us = now > from ? (int64_t)((now - from) / 1000) : 0;
-    core_hdr_record(&t->lat, us < 1 ? 1 : us);
-    core_hdr_record(&t->sec_hdr, us < 1 ? 1 : us);
+    us = us < 1 ? 1 : us;
+    core_hdr_record(&t->lat, us);
+    core_hdr_record(&t->sec_hdr, us);
     t->sec_done++;
+    return us;
 }
 
 static void complete(struct drv__conn *c, uint64_t now)
@@ -120,7 +126,13 @@ static void complete(struct drv__conn *c, uint64_t now)
         t->st.errors++;
         t->sec_errors++;
     }
-    record(t, now, t->run->o.closed_loop ? c->sent_at : c->intended);
+    int64_t us = record(t, now, t->run->o.closed_loop ? c->sent_at : c->intended);
+    if (t->rst) {
+        struct driver_route_result *rr = &t->rst[c->req->route];
+        rr->requests++;
+        rr->errors += code >= 400;
+        core_hdr_record(&rr->latency, us);
+    }
     c->served++;
     int unsent = c->woff < c->req->len; /* answered before our body went out (413 ...) */
     detach(c);
@@ -196,7 +208,7 @@ static void conn_open(struct drv__conn *c, uint64_t now)
     }
     if (bad) {
         if (c->req)
-            count_error(t, &t->st.connect_errors);
+            count_error(t, c->req, &t->st.connect_errors);
         detach(c);
         return;
     }
@@ -227,7 +239,7 @@ static void on_connect(struct drv__conn *c, uint64_t now)
     /* Only a request's failure counts: a spare connection that failed costs nobody a
      * response (the next request through this slot will meet the same error and count). */
     if (c->req)
-        count_error(c->t, &c->t->st.connect_errors);
+        count_error(c->t, c->req, &c->t->st.connect_errors);
     detach(c);
     conn_close(c);
 }

@@ -385,8 +385,9 @@ static void build_bloat(const struct driver_opts *o, const struct target *tg,
     }
 }
 
+/* Builds group g of the array starting at g0 (its index is the route's). */
 static void build_group(const struct driver_opts *o, const struct target *tg,
-                        struct drv__reqgroup *g)
+                        struct drv__reqgroup *g0, struct drv__reqgroup *g)
 {
     struct variant *nv;
     size_t nn = normal_bodies(o, tg, &nv);
@@ -402,6 +403,11 @@ static void build_group(const struct driver_opts *o, const struct target *tg,
         build_bloat(o, tg, g);
     for (size_t i = 0; i < g->ninj; i++)
         g->inj[i].injected = 1;
+    int route = (int)(g - g0);
+    for (size_t i = 0; i < g->nnormal; i++)
+        g->normal[i].route = route;
+    for (size_t i = 0; i < g->ninj; i++)
+        g->inj[i].route = route;
     core_free(nv);
 }
 
@@ -430,7 +436,7 @@ static void build_routes(const struct driver_opts *o, struct drv__reqset *rs)
         const struct driver_route *rt = &o->routes[i];
         char *path = route_path(o->url.path, rt->path);
         struct target tg = {rt->method, path};
-        build_group(o, &tg, &rs->g[i]);
+        build_group(o, &tg, rs->g, &rs->g[i]);
         core_free(path);
         acc += total > 0 ? rt->weight / total : 1.0 / (double)rs->ng;
         rs->cum[i] = acc;
@@ -449,7 +455,7 @@ int drv__reqs_build(const struct driver_opts *o, struct drv__reqset *rs, char *e
         build_routes(o, rs);
     } else {
         struct target tg = {o->method, o->url.path};
-        build_group(o, &tg, &rs->g[0]);
+        build_group(o, &tg, rs->g, &rs->g[0]);
         rs->cum[0] = 1;
     }
     rs->share = o->share >= 0 ? o->share : mode_share[o->mode];

@@ -14,6 +14,39 @@
 
 #define TIMELINE_CAP 1200
 #define HDR_INIT(h) core_hdr_init((h), 1, DRV_HDR_MAX_US, 3)
+/* per route: 2 significant digits keep 64 routes x many threads small (~25 KB each) */
+#define HDR_INIT_ROUTE(h) core_hdr_init((h), 1, DRV_HDR_MAX_US, 2)
+
+static struct driver_route_result *routes_new(int n)
+{
+    if (n <= 0)
+        return NULL;
+    struct driver_route_result *rr = core_calloc((size_t)n, sizeof *rr);
+    for (int i = 0; i < n; i++)
+        HDR_INIT_ROUTE(&rr[i].latency);
+    return rr;
+}
+
+static void routes_free(struct driver_route_result *rr, int n)
+{
+    for (int i = 0; rr && i < n; i++)
+        core_hdr_free(&rr[i].latency);
+    core_free(rr);
+}
+
+/* Sums the threads' per-route results into res->routes. */
+static void routes_merge(struct driver_run *r, struct driver_result *res)
+{
+    res->nroutes = r->o.nroutes;
+    res->routes = routes_new(r->o.nroutes);
+    for (int i = 0; i < r->nthreads; i++)
+        for (int k = 0; k < res->nroutes; k++) {
+            const struct driver_route_result *s = &r->threads[i].rst[k];
+            res->routes[k].requests += s->requests;
+            res->routes[k].errors += s->errors;
+            core_hdr_merge(&res->routes[k].latency, &s->latency);
+        }
+}
 
 void drv__flush_second(struct drv__thread *t)
 {
@@ -77,6 +110,7 @@ static void threads_init(struct driver_run *r)
         HDR_INIT(&t->lat);
         HDR_INIT(&t->jit);
         HDR_INIT(&t->sdel);
+        t->rst = routes_new(r->o.nroutes);
         HDR_INIT(&t->sec_hdr);
     }
     for (int i = 0; i < DRV_RING; i++)
@@ -236,6 +270,7 @@ static void fill_result(struct driver_run *r, struct driver_result *res)
     memcpy(res->status_codes, tot.status_codes, sizeof res->status_codes);
     res->bytes_read = tot.bytes_read, res->bytes_written = tot.bytes_written;
     res->injected = tot.injected, res->conn_waits = tot.conn_waits;
+    routes_merge(r, res);
     res->max_connections = tot.max_open;
     uint64_t now = core_mono_ns();
     res->send_seconds =
@@ -260,6 +295,7 @@ void driver_finish(struct driver_run *r, struct driver_result *res)
         core_hdr_free(&r->threads[i].lat);
         core_hdr_free(&r->threads[i].jit);
         core_hdr_free(&r->threads[i].sdel);
+        routes_free(r->threads[i].rst, r->o.nroutes);
         core_hdr_free(&r->threads[i].sec_hdr);
     }
     for (int i = 0; i < DRV_RING; i++)
@@ -281,6 +317,8 @@ void driver_result_free(struct driver_result *res)
     core_hdr_free(&res->latency);
     core_hdr_free(&res->jitter);
     core_hdr_free(&res->send_delay);
+    routes_free(res->routes, res->nroutes);
+    res->routes = NULL;
     core_free(res->timeline);
     res->timeline = NULL;
 }

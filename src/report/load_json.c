@@ -162,6 +162,30 @@ static void json_send_hist(struct core_buf *b, const char *name, const struct co
                     (long long)(n ? core_hdr_value_at(h, 99.9) : 0), (long long)(n ? h->max : 0));
 }
 
+static void json_routes(const struct report_load *r, struct core_buf *b)
+{
+    core_buf_puts(b, ",\"routes\":[");
+    for (size_t i = 0; i < r->nroutes; i++) {
+        const struct report_route *rt = &r->routes[i];
+        const struct core_hdr *h = rt->latency;
+        int64_t n = h ? h->total : 0;
+        core_buf_puts(b, i ? ",{\"method\":" : "{\"method\":");
+        put_str(b, rt->method);
+        core_buf_puts(b, ",\"path\":");
+        put_str(b, rt->path);
+        core_buf_puts(b, ",\"share\":");
+        put_num(b, rt->share);
+        core_buf_printf(b,
+                        ",\"requests\":%llu,\"errors\":%llu,\"latency_us\":{\"p50\":%lld,"
+                        "\"p90\":%lld,\"p99\":%lld,\"max\":%lld}}",
+                        (unsigned long long)rt->requests, (unsigned long long)rt->errors,
+                        (long long)(n ? core_hdr_value_at(h, 50) : 0),
+                        (long long)(n ? core_hdr_value_at(h, 90) : 0),
+                        (long long)(n ? core_hdr_value_at(h, 99) : 0), (long long)(n ? h->max : 0));
+    }
+    core_buf_putc(b, ']');
+}
+
 static void json_sending(const struct report_load *r, struct core_buf *b)
 {
     json_send_hist(b, "scheduler_jitter_us", r->jitter);
@@ -247,6 +271,7 @@ int report_load_json(const struct report_load *r, const char *hdr_b64, struct co
     json_errors(r, &t);
     json_latency(r, &t);
     json_sending(r, &t);
+    json_routes(r, &t);
     json_distribution(r, &t);
     json_timeline(r, &t);
     json_thresholds(r, &t);

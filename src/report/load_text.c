@@ -169,6 +169,34 @@ static void text_status(const struct report_load *r, struct core_buf *b)
     core_buf_puts(b, any ? "\n" : " none\n");
 }
 
+static void text_routes(const struct report_load *r, struct core_buf *b)
+{
+    if (!r->nroutes)
+        return;
+    int w = 6; /* the widest "METHOD /path", at most 60 */
+    for (size_t i = 0; i < r->nroutes; i++) {
+        int n = (int)(strlen(r->routes[i].method) + 1 + strlen(r->routes[i].path));
+        w = n > w ? (n < 60 ? n : 60) : w;
+    }
+    core_buf_printf(b, "  %-*s    share  requests    errors       p50       p99       max\n", w + 2,
+                    "Routes");
+    for (size_t i = 0; i < r->nroutes; i++) {
+        const struct report_route *rt = &r->routes[i];
+        const struct core_hdr *h = rt->latency;
+        char p50[16] = "-", p99[16] = "-", mx[16] = "-";
+        if (h && h->total) {
+            fmt_us((double)core_hdr_value_at(h, 50), p50, sizeof p50);
+            fmt_us((double)core_hdr_value_at(h, 99), p99, sizeof p99);
+            fmt_us((double)h->max, mx, sizeof mx);
+        }
+        char name[256];
+        snprintf(name, sizeof name, "%s %s", rt->method, rt->path);
+        core_buf_printf(b, "    %-*s %7.1f%% %9llu %9llu %9s %9s %9s\n", w, name, 100 * rt->share,
+                        (unsigned long long)rt->requests, (unsigned long long)rt->errors, p50, p99,
+                        mx);
+    }
+}
+
 static void text_errors(const struct report_load *r, struct core_buf *b)
 {
     if (r->errors == 0) {
@@ -208,6 +236,7 @@ int report_load_text(const struct report_load *r, struct core_buf *out)
     text_latency(r, &t);
     text_volume(r, &t);
     text_status(r, &t);
+    text_routes(r, &t);
     text_errors(r, &t);
     text_thresholds(r, &t);
     int rc = core_buf_append(out, t.p, t.len);

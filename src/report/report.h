@@ -71,6 +71,14 @@ struct report_threshold {
     int passed;
 };
 
+/* load --scenario: one route's share of the requests and its results. */
+struct report_route {
+    const char *method, *path;
+    double share; /* of the requests asked for, 0..1 */
+    uint64_t requests, errors;
+    const struct core_hdr *latency; /* us */
+};
+
 struct report_load {
     const char *url, *method, *mode;
     const char *scenario; /* load --scenario: its name (the routes are under url), else NULL */
@@ -92,6 +100,8 @@ struct report_load {
      * and the requests that found every connection busy (driver.h explains each) */
     const struct core_hdr *jitter, *send_delay;
     uint64_t conn_waits;
+    const struct report_route *routes; /* --scenario, else NULL */
+    size_t nroutes;
     const struct report_load_second *timeline;
     size_t ntimeline;
     const struct report_threshold *thresholds;

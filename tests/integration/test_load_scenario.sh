@@ -40,6 +40,11 @@ echo "shop at 1000/s for 2 s: GET /api/ $get, POST /api/checkout $post (expected
 check "shop: every request is one of the two routes ($get + $post)" [ $((get + post)) = 2000 ]
 # binomial(2000, 1/9): sd 14; 5 sd either side
 check "shop: POST /checkout share 1/9 ($post of 2000)" [ "$post" -ge 152 ] && [ "$post" -le 292 ]
+check "shop: per-route results match nginx's log ($get/$post)" [ "$(json "$TMP/t1.json" \
+  'j.routes.map(r => r.method + " " + r.path + " " + r.requests + " " + r.errors).join()')" \
+  = "GET / $get 0,POST /checkout $post 0" ]
+check "shop: per-route latency present" [ "$(json "$TMP/t1.json" \
+  'j.routes.every(r => r.latency_us.p50 >= 1 && r.latency_us.p50 <= r.latency_us.max)')" = true ]
 check "shop: JSON names the scenario, method mixed" \
   [ "$(json "$TMP/t1.json" 'j.scenario + " " + j.method')" = "shop mixed" ]
 check "shop: the routes and shares are announced" \
