@@ -19,6 +19,7 @@ enum {
 int cli_run(int argc, char **argv);
 int cli_load(int argc, char **argv);
 int cli_sink(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 int cli_scenarios(int argc, char **argv);
 
 /* Set by SIGINT/SIGTERM once cli_install_signals ran; a second signal ends the process at

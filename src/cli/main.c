@@ -14,6 +14,8 @@ static const char usage[] =
     "commands:\n"
     "  run [SCENARIO]        run a scenario (built-in name or YAML file; default: inference)\n"
     "  load URL              drive an HTTP API at a controlled rate, report latency (open loop)\n"
+    "  serve [SCENARIO]      serve the scenario's services over HTTP (default: classify),\n"
+    "                        the target for load; GET /metrics, X-Diorama-Delay\n"
     "  sink                  receive OTLP / remote write and verify what arrived\n"
     "  scenarios list        list the built-in scenarios\n"
     "  scenarios show NAME   print a built-in scenario's YAML (copy it to start your own)\n"
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
         return cli_load(argc - 1, argv + 1);
     if (!strcmp(cmd, "sink"))
         return cli_sink(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "scenarios") || !strcmp(cmd, "scenario"))
         return cli_scenarios(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 differ() { ! cmp -s "$1" "$2"; }
 differ_grep() { ! grep -q "$1" "$2"; }
-for s in inference shop; do
+for s in inference shop classify; do
   for i in 1 2; do
     "$DIORAMA" run $s --seed 7 --speed max --duration 2m --otlp-file "$TMP/$s.$i.jsonl" \
       --labels "$TMP/$s.$i.labels" -q >/dev/null || fail "$s run $i failed"

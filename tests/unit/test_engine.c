@@ -204,8 +204,8 @@ static void check_labels(const struct capture *c, const struct world *w,
 
 static void traces_nest_and_metrics_agree(void **state)
 {
-    const char *names[] = {"inference", "shop"};
-    for (size_t k = 0; k < 2; k++) {
+    const char *names[] = {"inference", "shop", "classify"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         struct engine *e;
         struct world *w;
         struct scenario *s;

@@ -80,7 +80,7 @@ static void test_builtins_all_load(void **state)
         assert_ptr_equal(scenario_builtin_find(b->name), b);
         scenario_free(s);
     }
-    assert_true(n >= 3);
+    assert_true(n >= 4);
     assert_null(scenario_builtin_find("no-such-scenario"));
     assert_null(scenario_builtin_find(NULL));
 }
@@ -188,6 +188,31 @@ static void test_builtin_minimal(void **state)
     assert_int_equal(s->nservices, 1);
     assert_int_equal(s->services[0].nops, 1);
     assert_true(s->services[0].ops[0].rate > 0);
+    scenario_free(s);
+}
+
+/* classify: the demo target of serve/load: one HTTP route feeding a small model, and faults that
+ * slow it down (never past the 2 s of load's injected delays) but never fail it. */
+static void test_builtin_classify(void **state)
+{
+    (void)state;
+    struct scenario *s = NULL;
+    assert_int_equal(scenario_load("classify", &s, NULL), 0);
+    assert_int_equal(s->nmodels, 1);
+    const struct scn_model *m = &s->models[0];
+    const struct scn_operation *entry = &s->services[m->entry_svc].ops[m->entry_op];
+    assert_string_equal(entry->method, "POST");
+    assert_string_equal(entry->route, "/classify");
+    assert_int_equal(m->base_latency_ns, 150 * MS);
+    assert_true(m->tokens_in > 0 && m->tokens_out > 0);
+    assert_true(m->rate > 0);
+    const struct scn_operation *callee = &s->services[entry->calls[0].svc].ops[entry->calls[0].op];
+    assert_true(callee->inference);
+    for (int i = 0; i < s->nfaults; i++) {
+        const struct scn_fault *f = &s->faults[i];
+        assert_int_equal(f->error_status, 0);
+        assert_true(f->latency_factor * (1 + m->jitter) * (double)m->base_latency_ns < 1.5e9);
+    }
     scenario_free(s);
 }
 
@@ -702,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_builtin_inference),
         cmocka_unit_test(test_builtin_shop),
         cmocka_unit_test(test_builtin_minimal),
+        cmocka_unit_test(test_builtin_classify),
         cmocka_unit_test(test_load_by_path),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_rates_and_arrivals),

@@ -1,0 +1,71 @@
+#ifndef DIORAMA_SERVER_H
+#define DIORAMA_SERVER_H
+/* server: the world as real HTTP services (`diorama serve`), the demo target of `diorama load`.
+ * Uses core, world and wire (Prometheus text) and libmicrohttpd.
+ *
+ *   routes.c    the route table: every server operation named "METHOD /path" of every service,
+ *               plus GET /metrics and GET /healthz; matching, 404 vs 405 + Allow
+ *   validate.c  X-Diorama-Delay, request bodies (content type, JSON object, /classify's text),
+ *               the classifier's label
+ *   model.c     the latency model: an operation's own latency, its calls, the model of an
+ *               inference operation, the scenario's faults; deterministic per (seed, request)
+ *   metrics.c   counters updated from many threads (atomics only) and their /metrics text
+ *   handle.c    one request -> status, body and how long to hold the answer; no sockets
+ *   timer.c     one thread and a min-heap of deadlines: held answers wait suspended in
+ *               libmicrohttpd, never in a thread of their own
+ *   http.c      the libmicrohttpd daemon: body accumulation with a cap, suspend/resume, stop
+ *
+ * Memory is bounded by the configuration: a body by max_body per connection, held answers by
+ * max_connections (one per connection), metric series by fixed tables (docs/serve.md).
+ * docs/serve.md describes routes, the latency model, status codes and metrics. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "world/world.h"
+
+/* Kinds counted in diorama_serve_faults_total{kind}: the world's fault kinds, then the
+ * operations' own error_rate. */
+#define SERVER_NFAULT_KINDS 5
+extern const char *const server_fault_kinds[SERVER_NFAULT_KINDS];
+
+struct server_cfg {
+    const char *listen;       /* "127.0.0.1:8000", ":8000", "[::1]:8000"; port 0 = any */
+    uint64_t seed;            /* latency draws, model choices, probability faults */
+    unsigned threads;         /* libmicrohttpd worker threads; 0 = number of CPUs */
+    uint64_t max_delay_ns;    /* X-Diorama-Delay above this gets 400 */
+    size_t max_body;          /* request bodies above this get 413; 0 = 1 MiB */
+    unsigned max_connections; /* open connections; 0 = 4096 */
+};
+
+struct server_stats {
+    uint64_t requests;
+    uint64_t by_class[6]; /* [1] = 1xx ... [5] = 5xx */
+    uint64_t delayed;     /* answers that honoured a non-zero X-Diorama-Delay */
+    uint64_t cut;         /* held answers cut short by a stop (answered 503) */
+    uint64_t faults[SERVER_NFAULT_KINDS];
+    int64_t inflight;
+};
+
+struct server;
+
+/* Builds the route table for w (which must outlive the server). 0, or DIO_EINVAL with err
+ * (a scenario without any "METHOD /path" server operation still serves /metrics and /healthz,
+ * so that is not an error). handle works at once; nothing listens until server_start. */
+int server_new(struct server **out, const struct world *w, const struct server_cfg *cfg, char *err,
+               size_t errlen);
+void server_free(struct server *s);
+/* Binds, listens and starts the worker threads. 0, DIO_EINVAL (bad address) or DIO_EIO
+ * (cannot bind: err says why, e.g. "address already in use"). */
+int server_start(struct server *s, char *err, size_t errlen);
+int server_port(const struct server *s);
+/* Stops accepting, lets requests in progress finish for up to grace_ns (held answers keep
+ * their deadline), answers those still held with 503, then stops the threads. Idempotent. */
+void server_stop(struct server *s, uint64_t grace_ns);
+void server_stats(const struct server *s, struct server_stats *out);
+
+/* The routes in match order: i in [0, server_nroutes), "GET /metrics" style names owned by
+ * the server. */
+int server_nroutes(const struct server *s);
+const char *server_route_name(const struct server *s, int i);
+
+#endif
