@@ -30,6 +30,8 @@ void cli_install_signals(void);
 int cli_bad_value(const char *flag, const char *val, const char *want);
 /* A plain decimal in [0, max]. 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
+/* A byte size: "1048576", "64k", "1M", "2MiB", "1GB" (binary units), 1 .. 2^40. 0 or -1. */
+int cli_parse_bytes(const char *s, uint64_t *out);
 
 /* Prints "diorama: <msg>" to stderr; returns code (for `return cli_fail(...)`). */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -44,3 +44,38 @@ int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
     *out = v;
     return 0;
 }
+
+int cli_parse_bytes(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        uint64_t mul;
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"k", 1024},
+                 {"K", 1024},
+                 {"kB", 1024},
+                 {"KB", 1024},
+                 {"KiB", 1024},
+                 {"M", 1ULL << 20},
+                 {"MB", 1ULL << 20},
+                 {"MiB", 1ULL << 20},
+                 {"G", 1ULL << 30},
+                 {"GB", 1ULL << 30},
+                 {"GiB", 1ULL << 30}};
+    size_t digits = s ? strspn(s, "0123456789") : 0;
+    char num[24];
+    if (!digits || digits >= sizeof num)
+        return -1;
+    memcpy(num, s, digits);
+    num[digits] = 0;
+    uint64_t v;
+    if (cli_parse_u64(num, 1ULL << 40, &v) || v == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(s + digits, units[i].suffix)) {
+            *out = v * units[i].mul;
+            return *out <= (1ULL << 40) ? 0 : -1;
+        }
+    return -1;
+}

@@ -607,7 +607,7 @@ static void fill_report(const struct load *l, const struct driver_result *res,
     r->duration_s = res->send_seconds;
     r->achieved_rate = res->send_seconds > 0 ? (double)res->requests / res->send_seconds : 0;
     r->requests = res->requests, r->errors = res->errors;
-    r->late = res->late, r->dropped = res->dropped;
+    r->late = res->late, r->dropped = res->dropped, r->injected = res->injected;
     r->connect_errors = res->connect_errors, r->timeouts = res->timeouts;
     r->read_errors = res->read_errors, r->write_errors = res->write_errors;
     memcpy(r->status, res->status, sizeof r->status);

@@ -54,32 +54,6 @@ struct serve_opts {
     int has_seed, quiet, verbose;
 };
 
-/* "1048576", "64k", "1M", "2MiB": bytes. */
-static int parse_bytes(const char *s, uint64_t *out)
-{
-    static const struct {
-        const char *suffix;
-        uint64_t mul;
-    } units[] = {{"", 1},           {"k", 1024},         {"K", 1024},       {"KiB", 1024},
-                 {"M", 1ULL << 20}, {"MiB", 1ULL << 20}, {"G", 1ULL << 30}, {"GiB", 1ULL << 30}};
-    size_t digits = strspn(s, "0123456789");
-    char num[24];
-    if (!digits || digits >= sizeof num)
-        return -1;
-    memcpy(num, s, digits);
-    num[digits] = 0;
-    uint64_t v;
-    if (cli_parse_u64(num, 1ULL << 40, &v))
-        return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (!strcmp(s + digits, units[i].suffix)) {
-            *out = v * units[i].mul;
-            return *out <= (1ULL << 40) ? 0 : -1;
-        }
-    }
-    return -1;
-}
-
 static int apply_limit(struct serve_opts *o, int c, const char *a)
 {
     uint64_t u;
@@ -94,7 +68,7 @@ static int apply_limit(struct serve_opts *o, int c, const char *a)
             return cli_bad_value("--max-delay", a, "a duration up to 1h, like 30s");
         return 0;
     case O_MAX_BODY:
-        if (parse_bytes(a, &u) || u < 1024 || u > (1ULL << 30))
+        if (cli_parse_bytes(a, &u) || u < 1024 || u > (1ULL << 30))
             return cli_bad_value("--max-body", a, "a size from 1k to 1G, like 1M");
         o->cfg.max_body = (size_t)u;
         return 0;

@@ -103,32 +103,6 @@ struct sink_opts {
     int quiet, verbose;
 };
 
-/* "1048576", "64k", "64M", "1G", "64MiB". */
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1ULL << 10;
-    else if (*end == 'M')
-        mul = 1ULL << 20;
-    else if (*end == 'G')
-        mul = 1ULL << 30;
-    if (mul > 1)
-        end++;
-    if (*end == 'i' && end[1] == 'B' && mul > 1)
-        end += 2;
-    else if (*end == 'B')
-        end++;
-    if (*end || v == 0 || v > (1ULL << 40) / mul)
-        return -1;
-    *out = v * mul;
-    return 0;
-}
-
 /* "503:10%", "503:0.1", "400:100%". */
 static int parse_fail(const char *s, struct sink_fault *f)
 {
@@ -198,12 +172,12 @@ static int apply_limit(struct sink_opts *o, int c, const char *a)
     uint64_t u;
     switch (c) {
     case O_MAX_REQ:
-        if (parse_size(a, &u) || u < 1024)
+        if (cli_parse_bytes(a, &u) || u < 1024)
             return cli_bad_value("--max-request-size", a, "a size of at least 1k, like 64M");
         o->cfg.max_request = (size_t)u;
         return 0;
     case O_MAX_BUF:
-        if (parse_size(a, &u) || u < 1024)
+        if (cli_parse_bytes(a, &u) || u < 1024)
             return cli_bad_value("--max-buffered", a, "a size of at least 1k, like 256M");
         o->cfg.max_buffered = (size_t)u;
         return 0;

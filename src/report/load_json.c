@@ -106,6 +106,8 @@ static void json_run(const struct report_load *r, struct core_buf *b)
     core_buf_putc(b, ',');
     put_u64(b, "dropped", r->dropped);
     core_buf_putc(b, ',');
+    put_u64(b, "injected", r->injected);
+    core_buf_putc(b, ',');
     put_u64(b, "bytes_read", r->bytes_read);
     core_buf_putc(b, ',');
     put_u64(b, "bytes_written", r->bytes_written);

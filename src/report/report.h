@@ -91,6 +91,7 @@ struct report_load {
     uint64_t errors;   /* connect + timeout + read/write + 4xx/5xx */
     uint64_t late;     /* sent more than the lateness bound after their intended time */
     uint64_t dropped;  /* never sent (no connection free before the run ended) */
+    uint64_t injected; /* sent carrying the mode's failure */
     uint64_t connect_errors, timeouts, read_errors, write_errors;
     uint64_t status[6];         /* by class: [1]=1xx ... [5]=5xx */
     uint64_t status_codes[600]; /* by code */

@@ -75,10 +75,10 @@ check "1000 held: none faster than 2 s" [ "$(json "$TMP/k.json" 'j.latency_us.mi
 metric() { # metric REGEX : the sum of the samples of /metrics lines matching REGEX
   curl -s "$U/metrics" | grep -v '^#' | grep -E "$1" | awk '{s += $NF} END {print s + 0}'
 }
-injected() { # injected JSON STDERR : load's injected count (JSON field if present, else -v)
+injected() { # injected JSON STDERR : load's injected count (the JSON field; -v as a cross-check)
   local n
-  n=$(json "$1" 'j.injected === undefined ? "" : j.injected')
-  [ -n "$n" ] || n=$(sed -n 's/.*injected \([0-9]*\).*/\1/p' "$2")
+  n=$(json "$1" j.injected)
+  [ "$n" = "$(sed -n 's/.*injected \([0-9]*\).*/\1/p' "$2")" ] || n="JSON $n != -v"
   echo "${n:-missing}"
 }
 
