@@ -130,6 +130,21 @@ static void text_latency(const struct report_load *r, struct core_buf *b)
     core_buf_printf(b, "  %7s  %8s\n", "max", max);
 }
 
+/* When requests were late because every connection was busy, say why and what to change:
+ * at rate R with all C connections held, each was held C/R or longer (Little's law). */
+static void text_starved(const struct report_load *r, struct core_buf *b)
+{
+    if (r->closed_loop || !r->conn_waits || r->target_rate <= 0 || r->late + r->dropped == 0)
+        return;
+    char hold[32];
+    fmt_us(1e6 * r->connections / r->target_rate, hold, sizeof hold);
+    core_buf_printf(b,
+                    "  All %d connections were busy when %llu requests were due: at %.0f req/s "
+                    "the target\n  held each for more than %s on average. Raise -c or lower "
+                    "--rate.\n",
+                    r->connections, (unsigned long long)r->conn_waits, r->target_rate, hold);
+}
+
 static void text_volume(const struct report_load *r, struct core_buf *b)
 {
     char rd[24], wr[24], per_s[24];
@@ -150,6 +165,7 @@ static void text_volume(const struct report_load *r, struct core_buf *b)
     core_buf_printf(b,
                     "  Late (sent after their intended time): %llu, dropped (never sent): %llu\n",
                     (unsigned long long)r->late, (unsigned long long)r->dropped);
+    text_starved(r, b);
 }
 
 static void text_status(const struct report_load *r, struct core_buf *b)

@@ -82,6 +82,20 @@ check "stall: max >= 0.9 s" [ "$(json "$TMP/r.json" 'j.latency_us.max >= 900000'
 check "stall: p99 >= 0.5 s" [ "$(json "$TMP/r.json" 'j.latency_us.p99 >= 500000')" = true ]
 check "stall: p50 below the stall" [ "$(json "$TMP/r.json" 'j.latency_us.p50 < 900000')" = true ]
 
+# The same stall with only 20 connections: they all fill up, the requests due meanwhile wait
+# for one (connection_waits, late), still carry the stall in their latency, and the report
+# says what to change.
+start_target --stall-after 100
+load --rate 200 -d 3 -c 20
+check "stall -c 20: all 600 answered" [ "$(json "$TMP/r.json" j.requests)" = 600 ]
+check "stall -c 20: requests waited for a connection" \
+  [ "$(json "$TMP/r.json" 'j.connection_waits > 0 && j.late > 0')" = true ]
+check "stall -c 20: every send is a jitter sample or a connection wait" [ "$(json "$TMP/r.json" \
+  'j.send_delay_us.count == j.scheduler_jitter_us.count + j.connection_waits')" = true ]
+check "stall -c 20: send delay holds the stall" \
+  [ "$(json "$TMP/r.json" 'j.send_delay_us.max >= 500000 && j.latency_us.max >= 900000')" = true ]
+check "stall -c 20: the report says why" grep -q 'All 20 connections were busy when' "$TMP/out"
+
 # Ramps: 0->200 over 4 s, 200 for 2 s, 200->0 over 4 s = 1200 requests; per-second sends in the
 # timeline go up then down.
 start_target
