@@ -102,8 +102,14 @@ static void html_head(const struct report_load *r, struct core_buf *b,
                     "</style>\n<style>%s</style>\n</head>\n<body>\n<h1>diorama load</h1>"
                     "<p class=sub>",
                     page_css);
-    put_html(b, r->method ? r->method : "GET");
-    core_buf_putc(b, ' ');
+    if (r->scenario) {
+        core_buf_puts(b, "scenario ");
+        put_html(b, r->scenario);
+        core_buf_puts(b, " routes under ");
+    } else {
+        put_html(b, r->method ? r->method : "GET");
+        core_buf_putc(b, ' ');
+    }
     put_html(b, r->url);
     core_buf_printf(b, " &middot; %d threads, %d connections", r->threads, r->connections);
     if (r->mode && *r->mode) {
@@ -172,6 +178,34 @@ static void html_errors_table(const struct report_load *r, struct core_buf *b)
     core_buf_puts(b, "</table>\n");
 }
 
+/* load --scenario: one row per route; cells r-<i>-requests etc. for the browser test. */
+static void html_routes(const struct report_load *r, struct core_buf *b)
+{
+    if (!r->routes || r->nroutes == 0)
+        return;
+    core_buf_puts(b, "<table id=routes><tr><th colspan=6>Routes</th></tr>"
+                     "<tr><td></td><td>share</td><td>requests</td><td>errors</td><td>p50</td>"
+                     "<td>p99</td></tr>");
+    for (size_t i = 0; i < r->nroutes; i++) {
+        const struct report_route *rt = &r->routes[i];
+        const struct core_hdr *h = rt->latency;
+        char p50[32], p99[32];
+        fmt_ms(h && h->total ? core_hdr_value_at(h, 50) : 0, p50, sizeof p50);
+        fmt_ms(h && h->total ? core_hdr_value_at(h, 99) : 0, p99, sizeof p99);
+        core_buf_printf(b, "<tr><td id=\"r-%zu-name\">", i);
+        put_html(b, rt->method);
+        core_buf_putc(b, ' ');
+        put_html(b, rt->path);
+        core_buf_printf(b,
+                        "</td><td class=n>%.1f%%</td><td class=n id=\"r-%zu-requests\">%llu</td>"
+                        "<td class=n id=\"r-%zu-errors\">%llu</td><td class=n id=\"r-%zu-p50\">%s"
+                        "</td><td class=n id=\"r-%zu-p99\">%s</td></tr>",
+                        100 * rt->share, i, (unsigned long long)rt->requests, i,
+                        (unsigned long long)rt->errors, i, p50, i, p99);
+    }
+    core_buf_puts(b, "</table>\n");
+}
+
 static void html_thresholds(const struct report_load *r, struct core_buf *b)
 {
     if (!r->thresholds || r->nthresholds == 0)
@@ -194,6 +228,7 @@ static int html_body(const struct report_load *r, struct core_buf *b, const stru
     html_run_table(r, b);
     html_latency_table(r, b);
     html_errors_table(r, b);
+    html_routes(r, b);
     html_thresholds(r, b);
     core_buf_puts(b, "</div>\n<div class=chart id=chart-time></div>\n"
                      "<div class=chart id=chart-dist></div>\n"

@@ -83,6 +83,11 @@ async function checkPage() {
         check('dropped in DOM', dom.cells['s-dropped'] === String(report.dropped), dom.cells);
         check('p99 in DOM', dom.cells['l-p99'] === fmtMs(report.latency_us.p99), dom.cells);
         check('max in DOM', dom.cells['l-max'] === fmtMs(report.latency_us.max), dom.cells);
+        check('one row per route', report.routes.length > 0 &&
+            report.routes.every((rt, i) => dom.cells['r-' + i + '-name'] === rt.method + ' ' + rt.path &&
+                dom.cells['r-' + i + '-requests'] === String(rt.requests) &&
+                dom.cells['r-' + i + '-errors'] === String(rt.errors) &&
+                dom.cells['r-' + i + '-p99'] === fmtMs(rt.latency_us.p99)), [report.routes, dom.cells]);
         await page.screenshot({ path: shotPath, fullPage: true });
     } finally {
         await browser.close();

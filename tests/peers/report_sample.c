@@ -80,6 +80,13 @@ static void make_run(struct report_load *r, struct core_hdr *all, struct report_
     r->ntimeline = SECONDS;
     r->thresholds = th;
     r->nthresholds = sizeof th / sizeof th[0];
+    /* two routes, one with markup in its path: the page must show it literally */
+    static struct report_route routes[2];
+    routes[0] = (struct report_route){"GET", "/", 0.9, SECONDS * RATE - 3000, 9, all};
+    routes[1] = (struct report_route){"POST", "/x?<b>bold</b>&", 0.1, 3000, 71, all};
+    r->scenario = "shop";
+    r->routes = routes;
+    r->nroutes = 2;
 }
 
 static int write_file(const char *dir, const char *name, const struct core_buf *b)
