@@ -12,31 +12,8 @@
 # usage: bench/serve_bench.sh [--seconds N] [--rounds N]   (BUILD=build by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-D=$BUILD/diorama
-SECS=5
-ROUNDS=3
-while [ $# -gt 0 ]; do
-  case $1 in --seconds) SECS=$2; shift ;; --rounds) ROUNDS=$2; shift ;; *) echo "unknown $1" >&2; exit 2 ;; esac
-  shift
-done
-command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 77; }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-TMP=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-NPORT=$(port)
-cat >"$TMP/nginx.conf" <<CONF
-daemon off; worker_processes 1; error_log stderr; pid $TMP/nginx.pid;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 10000000; client_body_temp_path $TMP;
-  server { listen 127.0.0.1:$NPORT; location / { return 200 "ok"; } } }
-CONF
-taskset -c 1 "$NGINX" -p "$TMP" -c "$TMP/nginx.conf" 2>"$TMP/nginx.err" &
-wait_port "$NPORT"
+. bench/http_lib.sh
+start_nginx
 
 cat >"$TMP/zero.yaml" <<'YAML'
 name: zero

@@ -33,6 +33,22 @@ int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* A byte size: "1048576", "64k", "1M", "2MiB", "1GB" (binary units), 1 .. 2^40. 0 or -1. */
 int cli_parse_bytes(const char *s, uint64_t *out);
 
+/* Loads a built-in scenario or file; on failure prints "file:line:col: message" to stderr and
+ * returns CLI_ERR_SCENARIO, else 0. */
+struct scenario;
+int cli_load_scenario(const char *name_or_path, struct scenario **out);
+/* Writes "PORT\n" to FILE.tmp and renames it to path (a reader never sees half a number). */
+int cli_write_port_file(const char *path, int port);
+
+/* The getopt_long loop of a subcommand: -h prints help and returns CLI_OK; unknown options
+ * and missing values are usage errors naming cmd; every other option goes to apply(ctx, c,
+ * optarg), whose non-zero result ends the loop. Returns -1 when all options were applied
+ * (optind is then the first operand). */
+struct option;
+int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts,
+               const struct option *longopts, const char *help,
+               int (*apply)(void *ctx, int c, const char *arg), void *ctx);
+
 /* Prints "diorama: <msg>" to stderr; returns code (for `return cli_fail(...)`). */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,10 +1,13 @@
 /* Pieces every subcommand shares: the stop flag and its signal handler, flag-value errors. */
+#include <getopt.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "scenario/scenario.h"
 
 volatile sig_atomic_t cli_stop;
 
@@ -77,5 +80,51 @@ int cli_parse_bytes(const char *s, uint64_t *out)
             *out = v * units[i].mul;
             return *out <= (1ULL << 40) ? 0 : -1;
         }
+    return -1;
+}
+
+int cli_load_scenario(const char *name_or_path, struct scenario **out)
+{
+    struct scn_error err;
+    if (scenario_load(name_or_path, out, &err) == 0)
+        return 0;
+    char msg[1024];
+    scenario_format_error(&err, msg, sizeof msg);
+    fprintf(stderr, "%s\n", msg);
+    return CLI_ERR_SCENARIO;
+}
+
+int cli_write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fprintf(f, "%d\n", port) > 0;
+    if (fclose(f) || !ok || rename(tmp, path))
+        return -1;
+    return 0;
+}
+
+int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts,
+               const struct option *longopts, const char *help,
+               int (*apply)(void *ctx, int c, const char *arg), void *ctx)
+{
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            return CLI_OK;
+        }
+        if (c == '?' || c == ':')
+            return cli_fail(CLI_ERR_USAGE, "%s: %s option '%s' (see diorama %s --help)", cmd,
+                            c == ':' ? "missing value for" : "unknown", argv[optind - 1], cmd);
+        int rc = apply(ctx, c, optarg);
+        if (rc)
+            return rc;
+    }
     return -1;
 }

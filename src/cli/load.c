@@ -469,17 +469,12 @@ static void say_routes(const struct load *l, double total)
 /* --scenario: the requests go to its HTTP entry routes, weighted by their rates. */
 static int check_scenario(struct load *l)
 {
-    struct scn_error e;
     if (!l->scenario_name)
         return 0;
     if (l->o.method || l->o.body || l->body_file)
         return usage("--scenario: %s", "the routes set method and path; drop -X/--body");
-    if (scenario_load(l->scenario_name, &l->scn, &e)) {
-        char msg[1024];
-        scenario_format_error(&e, msg, sizeof msg);
-        fprintf(stderr, "%s\n", msg);
+    if (cli_load_scenario(l->scenario_name, &l->scn))
         return CLI_ERR_SCENARIO;
-    }
     double total;
     l->o.routes = l->routes;
     l->o.nroutes = driver_routes_from_scenario(l->scn, l->routes, DRIVER_MAX_ROUTES, &total);

@@ -63,13 +63,9 @@ static void cb_label(void *ctx, const struct world_label *l)
 
 static int load_world(struct run *r)
 {
-    struct scn_error err;
-    if (scenario_load(r->o.scenario, &r->scn, &err)) {
-        char msg[1024];
-        scenario_format_error(&err, msg, sizeof msg);
-        fprintf(stderr, "%s\n", msg);
-        return CLI_ERR_SCENARIO;
-    }
+    int rc = cli_load_scenario(r->o.scenario, &r->scn);
+    if (rc)
+        return rc;
     r->seed = r->o.has_seed ? r->o.seed : r->scn->seed;
     r->duration_ns = r->o.has_duration ? r->o.duration_ns : r->scn->duration_ns;
     r->start_ns = r->o.has_start ? r->o.start_ns : r->o.speed == 0 ? MAX_START_NS : core_wall_ns();

@@ -82,8 +82,9 @@ static int apply_limit(struct serve_opts *o, int c, const char *a)
     }
 }
 
-static int apply(struct serve_opts *o, int c, const char *a)
+static int apply(void *ctx, int c, const char *a)
 {
+    struct serve_opts *o = ctx;
     switch (c) {
     case O_LISTEN:
         o->cfg.listen = a;
@@ -114,21 +115,9 @@ static int parse(struct serve_opts *o, int argc, char **argv)
     o->cfg.listen = env && *env ? env : "127.0.0.1:8000";
     o->cfg.max_delay_ns = 30000000000ULL;
     o->scenario = "classify";
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(help, stdout);
-            return CLI_OK;
-        }
-        if (c == '?' || c == ':')
-            return cli_fail(CLI_ERR_USAGE, "serve: %s option '%s' (see diorama serve --help)",
-                            c == ':' ? "missing value for" : "unknown", argv[optind - 1]);
-        int rc = apply(o, c, optarg);
-        if (rc)
-            return rc;
-    }
+    int rc = cli_getopt(argc, argv, "serve", ":qvh", longopts, help, apply, o);
+    if (rc != -1)
+        return rc;
     if (optind < argc)
         o->scenario = argv[optind++];
     if (optind < argc)
@@ -138,13 +127,8 @@ static int parse(struct serve_opts *o, int argc, char **argv)
 
 static int load_world(struct serve_opts *o, struct scenario **scn, struct world **w)
 {
-    struct scn_error err;
-    if (scenario_load(o->scenario, scn, &err)) {
-        char msg[1024];
-        scenario_format_error(&err, msg, sizeof msg);
-        fprintf(stderr, "%s\n", msg);
+    if (cli_load_scenario(o->scenario, scn))
         return CLI_ERR_SCENARIO;
-    }
     if (!o->has_seed)
         o->cfg.seed = (*scn)->seed;
     struct world_opts wo = {.seed = o->cfg.seed, .nshards = 1};
@@ -163,20 +147,6 @@ static void raise_fd_limit(unsigned connections)
         return;
     rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
     setrlimit(RLIMIT_NOFILE, &rl);
-}
-
-/* Written to FILE.tmp and renamed, so a reader never sees a partial number. */
-static int write_port_file(const char *path, int port)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    int ok = fprintf(f, "%d\n", port) > 0;
-    if (fclose(f) || !ok || rename(tmp, path))
-        return -1;
-    return 0;
 }
 
 /* "diorama serve: classify on http://127.0.0.1:8000 (routes: POST /classify, GET /metrics,
@@ -259,7 +229,7 @@ static int execute(struct serve_opts *o, struct server *s)
     int rc = server_start(s, err, sizeof err);
     if (rc) /* a malformed --listen is a usage error, a busy port a runtime one */
         return cli_fail(rc == DIO_EINVAL ? CLI_ERR_USAGE : CLI_ERR_RUNTIME, "serve: %s", err);
-    if (o->port_file && write_port_file(o->port_file, server_port(s)))
+    if (o->port_file && cli_write_port_file(o->port_file, server_port(s)))
         return cli_fail(CLI_ERR_RUNTIME, "--port-file %s: cannot write", o->port_file);
     if (!o->quiet)
         start_line(o, s);

@@ -206,8 +206,9 @@ static int apply_limit(struct sink_opts *o, int c, const char *a)
     }
 }
 
-static int apply(struct sink_opts *o, int c, const char *a)
+static int apply(void *ctx, int c, const char *a)
 {
+    struct sink_opts *o = ctx;
     switch (c) {
     case O_LISTEN:
         o->cfg.listen = a;
@@ -250,38 +251,12 @@ static int parse(struct sink_opts *o, int argc, char **argv)
     o->cfg.seed = 1;
     o->cfg.retry_after_s = -1;
     o->settle_ns = 10000000000ULL;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(help, stdout);
-            return CLI_OK;
-        }
-        if (c == '?' || c == ':')
-            return cli_fail(CLI_ERR_USAGE, "sink: %s option '%s' (see diorama sink --help)",
-                            c == ':' ? "missing value for" : "unknown", argv[optind - 1]);
-        int rc = apply(o, c, optarg);
-        if (rc)
-            return rc;
-    }
+    int rc = cli_getopt(argc, argv, "sink", ":qvh", longopts, help, apply, o);
+    if (rc != -1)
+        return rc;
     if (optind < argc)
         return cli_fail(CLI_ERR_USAGE, "sink: unexpected argument '%s'", argv[optind]);
     return -1;
-}
-
-/* Written to FILE.tmp and renamed, so a reader never sees a partial number. */
-static int write_port_file(const char *path, int port)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    int ok = fprintf(f, "%d\n", port) > 0;
-    if (fclose(f) || !ok || rename(tmp, path))
-        return -1;
-    return 0;
 }
 
 /* The status line: redrawn twice a second on a terminal, one line every 10 s otherwise. */
@@ -386,7 +361,7 @@ static int execute(const struct sink_opts *o, struct sink *s)
     char err[512];
     if (sink_start(s, err, sizeof err))
         return cli_fail(CLI_ERR_RUNTIME, "--listen %s: %s", o->cfg.listen, err);
-    if (o->port_file && write_port_file(o->port_file, sink_port(s)))
+    if (o->port_file && cli_write_port_file(o->port_file, sink_port(s)))
         return cli_fail(CLI_ERR_RUNTIME, "--port-file %s: cannot write", o->port_file);
     if (!o->quiet)
         fprintf(stderr, "diorama sink: listening on port %d\n", sink_port(s));

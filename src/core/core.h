@@ -120,6 +120,10 @@ void core_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
 #define core_warn(...) core_log(CORE_LOG_WARN, __VA_ARGS__)
 #define core_info(...) core_log(CORE_LOG_INFO, __VA_ARGS__)
 #define core_debug(...) core_log(CORE_LOG_DEBUG, __VA_ARGS__)
+/* A message from a library's logger callback (libmicrohttpd): "who: message", a trailing
+ * newline dropped. */
+void core_vlog_from(int level, const char *who, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* ---- parse ----------------------------------------------------------------------------- */
 /* Durations as users write them: "300" (seconds), "300s", "1.5s", "5m", "1h", "250ms",

@@ -39,20 +39,6 @@ static struct pspan *add_span(struct flow *f, int parent, int svc, int op, uint8
     return s;
 }
 
-static uint64_t jittered(struct core_rng *r, uint64_t base, double jitter)
-{
-    double f = 1.0 + jitter * (2.0 * core_rng_unit(r) - 1.0);
-    return (uint64_t)((double)base * (f > 0 ? f : 0));
-}
-
-static uint64_t op_latency(struct core_rng *r, const struct scn_latency *l)
-{
-    uint64_t d = jittered(r, l->base_ns, l->jitter);
-    if (l->tail_p > 0 && core_rng_unit(r) < l->tail_p)
-        d = (uint64_t)((double)d * l->tail_factor);
-    return d;
-}
-
 /* Inference: the model's latency, batch and queue from its current load, GPU utilisation and
  * token counts; faults on the model may override any of them. */
 static uint64_t model_work(struct flow *f, struct pspan *s, int mi, uint64_t t)
@@ -68,7 +54,7 @@ static uint64_t model_work(struct flow *f, struct pspan *s, int mi, uint64_t t)
     int64_t load = ms->inflight + 1;
     int batch = load < m->max_batch ? (int)load : m->max_batch;
     int queue = load > m->max_batch ? (int)(load - m->max_batch) : 0;
-    uint64_t d = jittered(&ms->rng, m->base_latency_ns, m->jitter);
+    uint64_t d = world_jittered(&ms->rng, m->base_latency_ns, m->jitter);
     d += (uint64_t)queue * m->base_latency_ns / (uint64_t)m->max_batch;
     double gpu = m->gpu_util * (0.9 + 0.2 * core_rng_unit(&ms->rng));
     double tf = eff.tokens_factor > 0 ? eff.tokens_factor : 1;
@@ -134,7 +120,7 @@ static uint64_t run_op(struct flow *f, int parent, int svc, int op, uint64_t sta
     wo->count++;
     world_faults_apply(e->w, wo->faults, wo->nfaults, wo->count, start, &st->rng, &eff);
     uint64_t own = so->inference && f->tr->model >= 0 ? model_work(f, s, f->tr->model, start)
-                                                      : op_latency(&st->rng, &so->latency);
+                                                      : world_op_latency(&st->rng, &so->latency);
     if (eff.latency_factor > 0)
         own = (uint64_t)((double)own * eff.latency_factor);
     uint16_t child_status = 0;

@@ -234,12 +234,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    char msg[256];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    if (n > 0 && msg[n - 1] == '\n')
-        msg[n - 1] = 0;
-    core_debug("prometheus listener: %s", msg);
+    core_vlog_from(CORE_LOG_DEBUG, "prometheus listener", fmt, ap);
 }
 
 /* "127.0.0.1:9464", ":9464", "9464", "[::1]:9464", "localhost:9464". */

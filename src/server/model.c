@@ -57,20 +57,6 @@ struct walk {
     struct server__plan *p;
 };
 
-static uint64_t jittered(struct core_rng *r, uint64_t base, double jitter)
-{
-    double f = 1.0 + jitter * (2.0 * core_rng_unit(r) - 1.0);
-    return (uint64_t)((double)base * (f > 0 ? f : 0));
-}
-
-static uint64_t op_latency(struct core_rng *r, const struct scn_latency *l)
-{
-    uint64_t d = jittered(r, l->base_ns, l->jitter);
-    if (l->tail_p > 0 && core_rng_unit(r) < l->tail_p)
-        d = (uint64_t)((double)d * l->tail_factor);
-    return d;
-}
-
 /* Faults are counted by the bits world_faults_apply sets: the first 32 faults of a scenario. */
 static void count_fired(struct walk *wk, uint32_t fired)
 {
@@ -94,7 +80,7 @@ static uint64_t model_work(struct walk *wk, int *status)
     struct world_effect eff;
     world_effect_clear(&eff);
     world_faults_apply(w, wm->faults, wm->nfaults, count, wk->t_ns, &wk->rng, &eff);
-    uint64_t d = jittered(&wk->rng, sm->base_latency_ns, sm->jitter);
+    uint64_t d = world_jittered(&wk->rng, sm->base_latency_ns, sm->jitter);
     double tf = eff.tokens_factor > 0 ? eff.tokens_factor : 1;
     wk->p->tokens_factor = tf;
     if (sm->tokens_in > 0) {
@@ -140,7 +126,7 @@ static uint64_t run_op(struct walk *wk, int svc, int op, int *status)
     world_faults_apply(m->w, wo->faults, wo->nfaults, count, wk->t_ns, &wk->rng, &eff);
     int model_err = 0, child_err = 0;
     uint64_t own = so->inference && wk->p->model >= 0 ? model_work(wk, &model_err)
-                                                      : op_latency(&wk->rng, &so->latency);
+                                                      : world_op_latency(&wk->rng, &so->latency);
     own = scaled(own, eff.latency_factor);
     count_fired(wk, eff.fired);
     uint64_t calls = run_calls(wk, so, &child_err);

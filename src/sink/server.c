@@ -166,12 +166,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    char msg[256];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    if (n > 0 && msg[n - 1] == '\n')
-        msg[n - 1] = 0;
-    core_debug("sink: %s", msg);
+    core_vlog_from(CORE_LOG_DEBUG, "sink", fmt, ap);
 }
 
 /* "127.0.0.1:4318", ":4318", "4318", "[::1]:4318", "localhost:0". */

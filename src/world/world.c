@@ -369,3 +369,17 @@ int world_label_json(const struct world_label *l, struct core_buf *out)
     }
     return core_buf_puts(out, "}\n");
 }
+
+uint64_t world_jittered(struct core_rng *r, uint64_t base_ns, double jitter)
+{
+    double f = 1.0 + jitter * (2.0 * core_rng_unit(r) - 1.0);
+    return (uint64_t)((double)base_ns * (f > 0 ? f : 0));
+}
+
+uint64_t world_op_latency(struct core_rng *r, const struct scn_latency *l)
+{
+    uint64_t d = world_jittered(r, l->base_ns, l->jitter);
+    if (l->tail_p > 0 && core_rng_unit(r) < l->tail_p)
+        d = (uint64_t)((double)d * l->tail_factor);
+    return d;
+}

@@ -93,6 +93,12 @@ void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t c
                         struct core_rng *rng, struct world_effect *eff);
 void world_effect_clear(struct world_effect *eff);
 
+/* The scenario's latency model, one draw. Shared by the engine (simulated spans) and serve (real
+ * answers) so both take the same time for the same draws: base x (1 +- jitter), uniform. */
+uint64_t world_jittered(struct core_rng *r, uint64_t base_ns, double jitter);
+/* An operation's own latency: jittered base, times tail_factor with probability tail_p. */
+uint64_t world_op_latency(struct core_rng *r, const struct scn_latency *l);
+
 /* Ground truth for one injected fault. */
 struct world_label {
     uint64_t start_ns; /* unix ns (simulated clock) */
