@@ -44,7 +44,7 @@ static void dropped(struct engine *e, int signal)
     e->out.drop(e->out.ctx, signal, 1);
 }
 
-static int is_inference(const struct engine *e, const struct pspan *s)
+static int is_inference(const struct engine *e, const struct world_span *s)
 {
     return s->model >= 0 && e->w->svcs[s->svc].ops[s->op].scn->inference;
 }
@@ -62,7 +62,7 @@ static uint32_t http_attrs(struct rec_attr *a, const struct scn_operation *so, u
     return n;
 }
 
-static uint32_t genai_attrs(const struct engine *e, struct rec_attr *a, const struct pspan *s,
+static uint32_t genai_attrs(const struct engine *e, struct rec_attr *a, const struct world_span *s,
                             int server)
 {
     const struct scn_model *m = e->w->models[s->model].scn;
@@ -87,14 +87,14 @@ static uint32_t genai_attrs(const struct engine *e, struct rec_attr *a, const st
     return n;
 }
 
-static uint32_t span_attrs(const struct engine *e, struct rec_attr *a, const struct pspan *s)
+static uint32_t span_attrs(const struct engine *e, struct rec_attr *a, const struct world_span *s)
 {
     const struct scn_operation *so = e->w->svcs[s->svc].ops[s->op].scn;
     uint32_t n = 0;
     if (s->kind == SCN_KIND_CLIENT) {
         const char *peer = e->w->svcs[s->svc].scn->name;
         rec_attr_str(&a[n++], REC_KEY("server.address"), peer, (uint32_t)strlen(peer));
-        const struct pspan *callee = s + 1;
+        const struct world_span *callee = s + 1;
         if (callee->model >= 0 && is_inference(e, callee))
             return n + genai_attrs(e, a + n, callee, 0);
     } else if (is_inference(e, s)) {
@@ -106,14 +106,14 @@ static uint32_t span_attrs(const struct engine *e, struct rec_attr *a, const str
     return n;
 }
 
-static int span_is_error(const struct pspan *s)
+static int span_is_error(const struct world_span *s)
 {
     return s->kind == SCN_KIND_SERVER ? s->status >= 500 : s->status >= 400;
 }
 
 static void emit_span(struct engine *e, const struct ptrace *tr, int i, uint64_t now)
 {
-    const struct pspan *s = &tr->spans[i];
+    const struct world_span *s = &tr->spans[i];
     struct rec_batch *b = engine__batch(e, REC_SPANS, SPAN_MAX_ATTRS, 0, 0);
     if (!b) {
         dropped(e, REC_SPANS);
@@ -146,8 +146,8 @@ static void emit_span(struct engine *e, const struct ptrace *tr, int i, uint64_t
     b->nattrs += r->nattrs;
 }
 
-static void emit_log(struct engine *e, const struct ptrace *tr, const struct pspan *s, uint64_t now,
-                     const char *body, int sev)
+static void emit_log(struct engine *e, const struct ptrace *tr, const struct world_span *s,
+                     uint64_t now, const char *body, int sev)
 {
     uint32_t blen = (uint32_t)strlen(body);
     struct rec_batch *b = engine__batch(e, REC_LOGS, LOG_MAX_ATTRS, 0, blen);
@@ -180,7 +180,7 @@ static void emit_log(struct engine *e, const struct ptrace *tr, const struct psp
 
 /* A warning per fault that fired on an inference span, saying what the model server would
  * notice: a starved GPU, a slow batch, a bloated prompt (errors already log at ERROR). */
-static void fault_logs(struct engine *e, const struct ptrace *tr, const struct pspan *s,
+static void fault_logs(struct engine *e, const struct ptrace *tr, const struct world_span *s,
                        uint64_t now)
 {
     const struct scn_model *m = e->w->models[s->model].scn;
@@ -202,7 +202,7 @@ static void fault_logs(struct engine *e, const struct ptrace *tr, const struct p
     }
 }
 
-static void access_log(struct engine *e, const struct ptrace *tr, const struct pspan *s,
+static void access_log(struct engine *e, const struct ptrace *tr, const struct world_span *s,
                        uint64_t now)
 {
     const struct scn_operation *so = e->w->svcs[s->svc].ops[s->op].scn;
@@ -215,7 +215,7 @@ static void access_log(struct engine *e, const struct ptrace *tr, const struct p
         fault_logs(e, tr, s, now);
 }
 
-static void observe_request(struct engine *e, const struct pspan *s)
+static void observe_request(struct engine *e, const struct world_span *s)
 {
     struct status_series *ss = engine__status_series(e, s->svc, s->op, s->status);
     double secs = (double)(s->end - s->start) / 1e9;
@@ -238,7 +238,7 @@ static void observe_request(struct engine *e, const struct pspan *s)
     ms->gpu->dvalue = s->gpu;
 }
 
-static void label_span(struct engine *e, const struct ptrace *tr, const struct pspan *s)
+static void label_span(struct engine *e, const struct ptrace *tr, const struct world_span *s)
 {
     for (uint32_t bits = s->fired; bits; bits &= bits - 1) {
         int fi = __builtin_ctz(bits);
@@ -262,7 +262,7 @@ void engine__emit_trace(struct engine *e, struct ptrace *tr)
     uint64_t now = tr->end;
     int spans = e->o.signals & (1 << REC_SPANS), logs = e->o.signals & (1 << REC_LOGS);
     for (int i = 0; i < tr->nspans; i++) {
-        const struct pspan *s = &tr->spans[i];
+        const struct world_span *s = &tr->spans[i];
         if (spans)
             emit_span(e, tr, i, now);
         if (s->kind == SCN_KIND_CLIENT)

@@ -85,8 +85,8 @@ static void add_source(struct engine *e, double rate, int arrival, int svc, int 
                        uint64_t key)
 {
     struct source *s = &e->src[e->nsrc++];
-    s->nspans = (uint32_t)engine__max_spans(e->w, svc, op);
-    s->nserver = s->nspans <= ENGINE_MAX_TRACE_SPANS ? count_server(e->w, svc, op) : 0;
+    s->nspans = (uint32_t)world_max_spans(e->w, svc, op);
+    s->nserver = s->nspans <= WORLD_MAX_SPANS ? count_server(e->w, svc, op) : 0;
     core_rng_init(&s->rng, e->w->seed, key, 3);
     s->mean_gap_ns = 1e9 / rate;
     s->constant = arrival == SCN_CONSTANT;
@@ -138,7 +138,7 @@ static int init_sources(struct engine *e, char *err, size_t errlen)
             if (so->rate <= 0)
                 continue;
             add_source(e, so->rate, so->arrival, s, o, -1, key_of(w->svcs[s].scn->name, so->name));
-            size_t m = engine__max_spans(w, s, o);
+            size_t m = world_max_spans(w, s, o);
             max_spans = m > max_spans ? m : max_spans;
         }
     }
@@ -148,15 +148,15 @@ static int init_sources(struct engine *e, char *err, size_t errlen)
             continue;
         add_source(e, sm->rate, sm->arrival, sm->entry_svc, sm->entry_op, m,
                    key_of("model", sm->name));
-        size_t k = engine__max_spans(w, sm->entry_svc, sm->entry_op);
+        size_t k = world_max_spans(w, sm->entry_svc, sm->entry_op);
         max_spans = k > max_spans ? k : max_spans;
     }
-    if (max_spans > ENGINE_MAX_TRACE_SPANS) {
-        snprintf(err, errlen, "the call graph makes traces of more than %d spans",
-                 ENGINE_MAX_TRACE_SPANS);
+    if (max_spans > WORLD_MAX_SPANS) {
+        snprintf(err, errlen, "the call graph makes traces of more than %d spans", WORLD_MAX_SPANS);
         return DIO_ERANGE;
     }
-    e->trace_bytes = sizeof(struct ptrace) + max_spans * sizeof(struct pspan);
+    e->max_spans = (uint32_t)max_spans;
+    e->trace_bytes = sizeof(struct ptrace) + max_spans * sizeof(struct world_span);
     return 0;
 }
 

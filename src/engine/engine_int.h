@@ -5,25 +5,8 @@
 
 #include "engine/engine.h"
 
-#define ENGINE_MAX_TRACE_SPANS 4096
 #define ENGINE_MAX_STATUS_CODE 600
 #define ENGINE_MAX_STATUSES 8 /* distinct status codes tracked per route; more share the last */
-
-/* One span of a trace that has arrived but not yet finished. Offsets are simulated ns. */
-struct pspan {
-    uint64_t start, end;
-    uint8_t span_id[8];
-    int16_t parent;   /* index in the trace, -1 for the root */
-    uint16_t svc, op; /* the operation this span belongs to (client spans: the callee's) */
-    uint8_t kind;     /* OTLP SpanKind */
-    uint8_t error;
-    uint16_t status; /* HTTP status */
-    int16_t model;   /* inference spans (server and the client calling it): model index */
-    uint16_t batch, queue;
-    float gpu;
-    uint32_t tok_in, tok_out;
-    uint32_t fired; /* faults that fired on this span (bit per fault index) */
-};
 
 struct ptrace {
     uint64_t end;   /* root end: when the trace is emitted */
@@ -32,7 +15,7 @@ struct ptrace {
     uint8_t trace_id[16];
     uint16_t nspans;
     int16_t model;
-    struct pspan spans[];
+    struct world_span spans[]; /* planned by world_plan_request */
 };
 
 struct series {
@@ -102,6 +85,7 @@ struct engine {
     size_t nheap, heap_cap;
     struct ptrace *free;
     size_t trace_bytes;
+    uint32_t max_spans; /* spans in the largest trace a source can make */
     uint64_t arrivals;
     struct op_state **ops; /* [svc][op] */
     struct model_state *models;
@@ -127,7 +111,6 @@ static inline uint64_t engine__unix(const struct engine *e, uint64_t off)
 
 /* flow.c: build a trace at arrival */
 struct ptrace *engine__flow(struct engine *e, const struct source *s, uint64_t t);
-size_t engine__max_spans(const struct world *w, int svc, int op);
 /* emit.c: spans and logs of a finished trace; metric updates */
 void engine__emit_trace(struct engine *e, struct ptrace *tr);
 struct rec_batch *engine__batch(struct engine *e, int signal, uint32_t nattrs, uint32_t nbuckets,

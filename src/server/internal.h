@@ -19,7 +19,8 @@ struct server__route {
     int *models;        /* models whose entry is this operation */
     double *cum;        /* their cumulative rates (the choice is weighted by rate) */
     int nmodels;
-    int tokens; /* reports llm_tokens_used_total (a model enters here, or classify) */
+    int tokens;         /* reports llm_tokens_used_total (a model enters here, or classify) */
+    uint32_t max_spans; /* spans in this route's plan (world_max_spans, capped) */
 };
 
 struct server__routes {
@@ -71,7 +72,7 @@ int server__validate_body(const char *content_type, const void *body, size_t len
 void server__classify(const char *text, size_t len, int *label, double *confidence);
 
 /* ---- the latency model (model.c) -------------------------------------------------------- */
-#define SERVER__MAX_VISITS 4096 /* operations visited per request (bounds a diamond graph) */
+#define SERVER__PLAN_SPANS 64 /* a plan of up to this many spans lives on the stack */
 
 struct server__model {
     const struct world *w;
@@ -89,7 +90,6 @@ struct server__plan {
     uint32_t tokens_in, tokens_out; /* from the model (0 when it does not report tokens) */
     double tokens_factor;           /* token_bloat effect on this request, 1 when none */
     uint32_t faults[SERVER_NFAULT_KINDS];
-    int visits;
 };
 
 void server__model_init(struct server__model *m, const struct world *w, uint64_t seed);

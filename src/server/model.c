@@ -1,11 +1,8 @@
-/* The latency model: what the scenario says one request to a route costs. It follows the
- * engine's request flow (engine/flow.c) without building spans: an operation's own latency
- * (base, jitter, tail; or the model's base latency and jitter for an inference operation),
- * multiplied by the latency faults firing on it, plus its calls (one after another, or the
- * slowest for parallel operations) with a network delay of 0.2..0.8 ms per round trip. The
- * status is the first of: a fault's error_status, the operation's own error_rate, a callee's
- * 5xx (passed through like a proxy would). Batching and queueing are not modelled: a real
- * server's concurrency decides those.
+/* The plan of a real request: what the scenario says one request to a route costs, decided by
+ * the same function that plans the engine's simulated requests (world_plan_request), so a
+ * route answers after the time its simulated twin's root span takes, with the same status and
+ * tokens. Batching and queueing are not modelled (the model's load is 1): a real server's
+ * concurrency decides those.
  *
  * Determinism: every draw of request k comes from the RNG (seed, k); every-N faults count the
  * requests each operation and model has seen (atomics), so a given seed and request order give
@@ -13,9 +10,6 @@
 #include <string.h>
 
 #include "server/internal.h"
-
-#define NET_MIN_NS 100000ULL /* one-way delay between services: 100..400 us, as the engine */
-#define NET_SPAN_NS 300000ULL
 
 const char *const server_fault_kinds[SERVER_NFAULT_KINDS] = {
     "latency_spike", "error", "token_bloat", "gpu_degradation", "error_rate"};
@@ -50,94 +44,56 @@ void server__model_free(struct server__model *m)
     memset(m, 0, sizeof *m);
 }
 
-struct walk {
+/* Per-request context of the plan: every draw from the request's stream, counts shared. */
+struct req {
     struct server__model *m;
     struct core_rng rng;
-    uint64_t t_ns;
-    struct server__plan *p;
 };
 
-/* Faults are counted by the bits world_faults_apply sets: the first 32 faults of a scenario. */
-static void count_fired(struct walk *wk, uint32_t fired)
+static struct core_rng *req_op_rng(void *ctx, int svc, int op)
 {
-    for (int i = 0; fired && i < 32 && i < wk->m->w->nfaults; i++, fired >>= 1)
-        if (fired & 1)
-            wk->p->faults[wk->m->fault_kind[i]]++;
+    (void)svc, (void)op;
+    return &((struct req *)ctx)->rng;
 }
 
-static uint64_t scaled(uint64_t d, double factor)
+static struct core_rng *req_model_rng(void *ctx, int mi)
 {
-    return factor > 0 ? (uint64_t)((double)d * factor) : d;
+    (void)mi;
+    return &((struct req *)ctx)->rng;
 }
 
-/* The request's model runs: its latency, tokens and faults. *status gets a fault's error. */
-static uint64_t model_work(struct walk *wk, int *status)
+static uint64_t req_op_count(void *ctx, int svc, int op)
 {
-    const struct world *w = wk->m->w;
-    const struct world_model *wm = &w->models[wk->p->model];
-    const struct scn_model *sm = wm->scn;
-    uint64_t count = atomic_fetch_add(&wk->m->model_count[wk->p->model], 1) + 1;
-    struct world_effect eff;
-    world_effect_clear(&eff);
-    world_faults_apply(w, wm->faults, wm->nfaults, count, wk->t_ns, &wk->rng, &eff);
-    uint64_t d = world_jittered(&wk->rng, sm->base_latency_ns, sm->jitter);
-    double tf = eff.tokens_factor > 0 ? eff.tokens_factor : 1;
-    wk->p->tokens_factor = tf;
-    if (sm->tokens_in > 0) {
-        wk->p->tokens_in = (uint32_t)(sm->tokens_in * (0.5 + core_rng_unit(&wk->rng)) * tf);
-        wk->p->tokens_out = (uint32_t)(sm->tokens_out * (0.5 + core_rng_unit(&wk->rng)) * tf);
+    struct server__model *m = ((struct req *)ctx)->m;
+    return atomic_fetch_add(&m->op_count[m->op_base[svc] + op], 1) + 1;
+}
+
+static uint64_t req_model_count(void *ctx, int mi)
+{
+    return atomic_fetch_add(&((struct req *)ctx)->m->model_count[mi], 1) + 1;
+}
+
+/* What the plan says the answer is: the root's time and status, the model's tokens, and the
+ * faults that fired (by the bits world_faults_apply sets: a scenario's first 32 faults). */
+static void summarise(const struct server__model *m, const struct world_plan *wp,
+                      struct server__plan *p)
+{
+    const struct world_span *root = &wp->spans[0];
+    p->latency_ns = root->end - root->start;
+    p->status = root->status;
+    p->tokens_factor = wp->tokens_factor;
+    for (uint32_t i = 0; i < wp->n; i++) {
+        const struct world_span *s = &wp->spans[i];
+        if (s->kind == SCN_KIND_CLIENT)
+            continue;
+        if (s->model >= 0 && s->tok_in + s->tok_out > 0) {
+            p->tokens_in = s->tok_in;
+            p->tokens_out = s->tok_out;
+        }
+        p->faults[KIND_ERROR_RATE] += s->cause == WORLD_CAUSE_ERROR_RATE;
+        for (uint32_t bits = s->fired; bits; bits &= bits - 1)
+            p->faults[m->fault_kind[__builtin_ctz(bits)]]++;
     }
-    if (eff.error_status > 0)
-        *status = eff.error_status;
-    count_fired(wk, eff.fired);
-    return scaled(d, eff.latency_factor);
-}
-
-static uint64_t run_op(struct walk *wk, int svc, int op, int *status);
-
-/* The calls of so; *err gets the first callee 5xx. */
-static uint64_t run_calls(struct walk *wk, const struct scn_operation *so, int *err)
-{
-    uint64_t total = 0;
-    for (int i = 0; i < so->ncalls; i++) {
-        int st = 200;
-        uint64_t net = 2 * (NET_MIN_NS + core_rng_below(&wk->rng, NET_SPAN_NS));
-        uint64_t d = net + run_op(wk, so->calls[i].svc, so->calls[i].op, &st);
-        if (st >= 500 && !*err)
-            *err = st;
-        if (so->parallel)
-            total = d > total ? d : total;
-        else
-            total += d;
-    }
-    return total;
-}
-
-static uint64_t run_op(struct walk *wk, int svc, int op, int *status)
-{
-    struct server__model *m = wk->m;
-    if (++wk->p->visits > SERVER__MAX_VISITS)
-        return 0;
-    const struct world_op *wo = &m->w->svcs[svc].ops[op];
-    const struct scn_operation *so = wo->scn;
-    uint64_t count = atomic_fetch_add(&m->op_count[m->op_base[svc] + op], 1) + 1;
-    struct world_effect eff;
-    world_effect_clear(&eff);
-    world_faults_apply(m->w, wo->faults, wo->nfaults, count, wk->t_ns, &wk->rng, &eff);
-    int model_err = 0, child_err = 0;
-    uint64_t own = so->inference && wk->p->model >= 0 ? model_work(wk, &model_err)
-                                                      : world_op_latency(&wk->rng, &so->latency);
-    own = scaled(own, eff.latency_factor);
-    count_fired(wk, eff.fired);
-    uint64_t calls = run_calls(wk, so, &child_err);
-    int own_err = so->error_rate > 0 && core_rng_unit(&wk->rng) < so->error_rate;
-    wk->p->faults[KIND_ERROR_RATE] += own_err && !model_err && eff.error_status <= 0;
-    *status = model_err              ? model_err
-              : eff.error_status > 0 ? eff.error_status
-              : own_err              ? so->error_status
-              : child_err            ? child_err
-                                     : 200;
-    return own + calls;
 }
 
 /* A model entering at the route, weighted by the models' rates. */
@@ -155,12 +111,24 @@ static int pick_model(struct core_rng *r, const struct server__route *rt)
 void server__plan(struct server__model *m, const struct server__route *r, uint64_t k, uint64_t t_ns,
                   struct server__plan *p)
 {
+    static const struct world_plan_env env0 = {req_op_rng,      req_model_rng, req_op_count,
+                                               req_model_count, NULL,          NULL};
     memset(p, 0, sizeof *p);
     p->tokens_factor = 1;
-    struct walk wk = {.m = m, .t_ns = t_ns, .p = p};
-    core_rng_init(&wk.rng, m->seed, k, 0x5e7e);
-    p->model = pick_model(&wk.rng, r);
     p->status = 200;
-    if (r->svc >= 0)
-        p->latency_ns = run_op(&wk, r->svc, r->op, &p->status);
+    struct req rq = {.m = m};
+    core_rng_init(&rq.rng, m->seed, k, 0x5e7e);
+    p->model = pick_model(&rq.rng, r);
+    if (r->svc < 0)
+        return;
+    struct world_span buf[SERVER__PLAN_SPANS]; /* most routes; larger graphs allocate */
+    struct world_span *spans =
+        r->max_spans <= SERVER__PLAN_SPANS ? buf : core_malloc(r->max_spans * sizeof *spans);
+    struct world_plan_env env = env0;
+    env.ctx = &rq;
+    struct world_plan wp = {.spans = spans, .cap = r->max_spans, .model = p->model};
+    world_plan_request(m->w, &env, &wp, r->svc, r->op, t_ns);
+    summarise(m, &wp, p);
+    if (spans != buf)
+        core_free(spans);
 }

@@ -72,6 +72,8 @@ void server__routes_build(struct server__routes *rt, const struct world *w)
             r->svc = i;
             r->op = k;
             r->classify = is_classify(op->route);
+            size_t ms = world_max_spans(w, i, k);
+            r->max_spans = (uint32_t)(ms < WORLD_MAX_SPANS ? ms : WORLD_MAX_SPANS);
             attach_models(r, w);
         }
     }

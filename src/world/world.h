@@ -99,6 +99,56 @@ uint64_t world_jittered(struct core_rng *r, uint64_t base_ns, double jitter);
 /* An operation's own latency: jittered base, times tail_factor with probability tail_p. */
 uint64_t world_op_latency(struct core_rng *r, const struct scn_latency *l);
 
+/* ---- the plan of a request (plan.c) ---------------------------------------------------- */
+#define WORLD_MAX_SPANS 4096 /* spans in one request's plan (validation keeps traces within) */
+
+enum { WORLD_CAUSE_NONE, WORLD_CAUSE_FAULT, WORLD_CAUSE_ERROR_RATE, WORLD_CAUSE_CALLEE };
+
+/* One span of a planned request. Times are offsets in ns on the caller's clock (the planner
+ * adds to the `t` it was given). span_id is the emitter's: the planner leaves it zero. */
+struct world_span {
+    uint64_t start, end;
+    uint8_t span_id[8];
+    int16_t parent;   /* index in the plan, -1 for the root */
+    uint16_t svc, op; /* the operation this span belongs to (client spans: the callee's) */
+    uint8_t kind;     /* OTLP SpanKind */
+    uint8_t error;
+    uint8_t cause;   /* WORLD_CAUSE_*: what decided a non-200 status */
+    uint16_t status; /* HTTP status */
+    int16_t model;   /* inference spans (server and the client calling it): model index */
+    uint16_t batch, queue;
+    float gpu;
+    uint32_t tok_in, tok_out;
+    uint32_t fired; /* faults that fired on this span (bit per fault index, first 32) */
+};
+
+/* Where a plan's draws and counts come from: the caller's streams and counters (see plan.c).
+ * op_count/model_count count the request and return the 1-based count (every-N faults);
+ * model_load is the model's requests in flight including this one (NULL: 1, no batching). */
+struct world_plan_env {
+    struct core_rng *(*op_rng)(void *ctx, int svc, int op);
+    struct core_rng *(*model_rng)(void *ctx, int model);
+    uint64_t (*op_count)(void *ctx, int svc, int op);
+    uint64_t (*model_count)(void *ctx, int model);
+    int64_t (*model_load)(void *ctx, int model);
+    void *ctx;
+};
+
+struct world_plan {
+    struct world_span *spans; /* the caller's buffer of cap spans; spans[0] is the root */
+    uint32_t n, cap;
+    int model;            /* in: the model this request runs at its inference op, -1 none */
+    int truncated;        /* out: the graph did not fit in cap spans (calls were skipped) */
+    double tokens_factor; /* out: token_bloat effect on this request, 1 when none */
+};
+
+/* Plans one request entering at (svc, op) at offset t; returns the root's end. Preorder: a
+ * client span is followed by its callee's subtree. */
+uint64_t world_plan_request(const struct world *w, const struct world_plan_env *env,
+                            struct world_plan *p, int svc, int op, uint64_t t);
+/* Spans in a plan entering at (svc, op), saturating just above WORLD_MAX_SPANS. */
+size_t world_max_spans(const struct world *w, int svc, int op);
+
 /* Ground truth for one injected fault. */
 struct world_label {
     uint64_t start_ns; /* unix ns (simulated clock) */

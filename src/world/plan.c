@@ -1,0 +1,178 @@
+/* The plan of a request: the one walk of the call graph that decides what a request does.
+ * The engine plans every simulated arrival with it and emits the spans; serve plans every real
+ * request with it and answers after the root span's duration. There is no other copy.
+ *
+ * Each operation draws its own latency (base, jitter, tail; an inference operation the model's
+ * latency, batch and queue from its load, GPU utilisation and tokens), times the latency
+ * faults firing on it. Half of it is spent before its calls and half after. A call is a CLIENT
+ * span in the caller around the callee's SERVER span, with a one-way network delay of
+ * 100..400 us on each side (one draw from the caller's stream). Calls run one after another or,
+ * for parallel operations, all at once (the operation waits for the slowest). The status is
+ * the first of: a model fault's error, an operation fault's error, the operation's own
+ * error_rate, a callee's 5xx (passed through like a proxy would); 4xx stay with the callee.
+ *
+ * Draws: where they come from is the caller's choice (env->op_rng, env->model_rng), which is
+ * what keeps each caller deterministic its own way: the engine is single-threaded and keeps a
+ * stream per operation and model, so a trace does not depend on how many other routes ran;
+ * serve answers on many threads and draws everything of request k from the stream (seed, k).
+ * The order of draws within a plan is fixed here. */
+#include <string.h>
+
+#include "world/world.h"
+
+#define NET_MIN_NS 100000ULL /* one-way network delay between services: 100..400 us */
+#define NET_SPAN_NS 300000ULL
+
+struct walk {
+    const struct world *w;
+    const struct world_plan_env *env;
+    struct world_plan *p;
+};
+
+static struct world_span *add_span(struct walk *k, int parent, int svc, int op, uint8_t kind)
+{
+    struct world_plan *p = k->p;
+    struct world_span *s = &p->spans[p->n++];
+    memset(s, 0, sizeof *s);
+    s->parent = (int16_t)parent;
+    s->svc = (uint16_t)svc;
+    s->op = (uint16_t)op;
+    s->kind = kind;
+    s->model = -1;
+    return s;
+}
+
+static uint64_t scaled(uint64_t d, double factor)
+{
+    return factor > 0 ? (uint64_t)((double)d * factor) : d;
+}
+
+/* Inference: the model's latency, batch and queue from its current load, GPU utilisation and
+ * token counts; faults on the model may override any of them. */
+static uint64_t model_work(struct walk *k, struct world_span *s, uint64_t t)
+{
+    const struct world_plan_env *env = k->env;
+    int mi = k->p->model;
+    const struct world_model *wm = &k->w->models[mi];
+    const struct scn_model *m = wm->scn;
+    struct core_rng *r = env->model_rng(env->ctx, mi);
+    struct world_effect eff;
+    world_effect_clear(&eff);
+    uint64_t count = env->model_count(env->ctx, mi);
+    world_faults_apply(k->w, wm->faults, wm->nfaults, count, t, r, &eff);
+    int64_t load = env->model_load ? env->model_load(env->ctx, mi) : 1;
+    int batch = load < m->max_batch ? (int)load : m->max_batch;
+    int queue = load > m->max_batch ? (int)(load - m->max_batch) : 0;
+    uint64_t d = world_jittered(r, m->base_latency_ns, m->jitter);
+    d += (uint64_t)queue * m->base_latency_ns / (uint64_t)m->max_batch;
+    double gpu = m->gpu_util * (0.9 + 0.2 * core_rng_unit(r));
+    double tf = eff.tokens_factor > 0 ? eff.tokens_factor : 1;
+    k->p->tokens_factor = tf;
+    if (m->tokens_in > 0) {
+        s->tok_in = (uint32_t)(m->tokens_in * (0.5 + core_rng_unit(r)) * tf);
+        s->tok_out = (uint32_t)(m->tokens_out * (0.5 + core_rng_unit(r)) * tf);
+    }
+    s->batch = (uint16_t)batch;
+    s->queue = (uint16_t)(eff.queue_depth >= 0 ? eff.queue_depth : queue);
+    s->gpu = (float)(eff.gpu_util >= 0 ? eff.gpu_util : (gpu < 1 ? gpu : 1));
+    s->model = (int16_t)mi;
+    s->fired |= eff.fired;
+    if (eff.error_status > 0) {
+        s->status = (uint16_t)eff.error_status;
+        s->cause = WORLD_CAUSE_FAULT;
+    }
+    return scaled(d, eff.latency_factor);
+}
+
+static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t start);
+
+/* The calls of an operation starting at t; returns when the last one has returned and sets
+ * *err_status to the status of a failed callee (0 if none failed). */
+static uint64_t run_calls(struct walk *k, int self, const struct scn_operation *so,
+                          struct core_rng *r, uint64_t t, uint16_t *err_status)
+{
+    uint64_t done = t;
+    struct world_plan *p = k->p;
+    for (int i = 0; i < so->ncalls; i++) {
+        const struct scn_call *c = &so->calls[i];
+        if (p->n + 2 > p->cap) { /* saturated: the rest of the graph is not walked */
+            p->truncated = 1;
+            break;
+        }
+        int ci = (int)p->n;
+        struct world_span *cs = add_span(k, self, c->svc, c->op, SCN_KIND_CLIENT);
+        uint64_t net = NET_MIN_NS + core_rng_below(r, NET_SPAN_NS);
+        cs->start = t;
+        uint64_t callee_end = run_op(k, ci, c->svc, c->op, t + net);
+        cs = &p->spans[ci];
+        cs->end = callee_end + net;
+        const struct world_span *callee = &p->spans[ci + 1];
+        cs->error = callee->error;
+        cs->status = callee->status;
+        cs->model = callee->model;
+        if (callee->status >= 500 && !*err_status)
+            *err_status = callee->status;
+        if (cs->end > done)
+            done = cs->end;
+        if (!so->parallel)
+            t = cs->end;
+    }
+    return done;
+}
+
+static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t start)
+{
+    const struct world_plan_env *env = k->env;
+    const struct world_op *wo = &k->w->svcs[svc].ops[op];
+    const struct scn_operation *so = wo->scn;
+    struct core_rng *r = env->op_rng(env->ctx, svc, op);
+    int self = (int)k->p->n;
+    struct world_span *s = add_span(k, parent, svc, op, wo->kind);
+    s->start = start;
+    struct world_effect eff;
+    world_effect_clear(&eff);
+    uint64_t count = env->op_count(env->ctx, svc, op);
+    world_faults_apply(k->w, wo->faults, wo->nfaults, count, start, r, &eff);
+    uint64_t own = so->inference && k->p->model >= 0 ? model_work(k, s, start)
+                                                     : world_op_latency(r, &so->latency);
+    own = scaled(own, eff.latency_factor);
+    uint16_t child_status = 0;
+    uint64_t t = run_calls(k, self, so, r, start + own / 2, &child_status);
+    s = &k->p->spans[self];
+    s->end = t + (own - own / 2);
+    s->fired |= eff.fired;
+    if (!s->status) { /* a model fault may already have decided it */
+        int own_err = so->error_rate > 0 && core_rng_unit(r) < so->error_rate;
+        s->cause = eff.error_status > 0 ? WORLD_CAUSE_FAULT
+                   : own_err            ? WORLD_CAUSE_ERROR_RATE
+                   : child_status       ? WORLD_CAUSE_CALLEE
+                                        : WORLD_CAUSE_NONE;
+        s->status = eff.error_status > 0 ? (uint16_t)eff.error_status
+                    : own_err            ? (uint16_t)so->error_status
+                    : child_status       ? child_status
+                                         : 200;
+    }
+    s->error = s->status >= 400;
+    return s->end;
+}
+
+uint64_t world_plan_request(const struct world *w, const struct world_plan_env *env,
+                            struct world_plan *p, int svc, int op, uint64_t t)
+{
+    p->n = 0;
+    p->truncated = 0;
+    p->tokens_factor = 1;
+    if (p->cap == 0)
+        return t;
+    struct walk k = {w, env, p};
+    return run_op(&k, -1, svc, op, t);
+}
+
+size_t world_max_spans(const struct world *w, int svc, int op)
+{
+    const struct scn_operation *so = w->svcs[svc].ops[op].scn;
+    size_t n = 1;
+    for (int i = 0; i < so->ncalls && n <= WORLD_MAX_SPANS; i++)
+        n += 1 + world_max_spans(w, so->calls[i].svc, so->calls[i].op);
+    return n;
+}
