@@ -91,7 +91,7 @@ static uint32_t span_attrs(const struct engine *e, struct rec_attr *a, const str
 {
     const struct scn_operation *so = e->w->svcs[s->svc].ops[s->op].scn;
     uint32_t n = 0;
-    if (s->kind == SCN_KIND_CLIENT) {
+    if (s->call) {
         const char *peer = e->w->svcs[s->svc].scn->name;
         rec_attr_str(&a[n++], REC_KEY("server.address"), peer, (uint32_t)strlen(peer));
         const struct world_span *callee = s + 1;
@@ -120,7 +120,7 @@ static void emit_span(struct engine *e, const struct ptrace *tr, int i, uint64_t
         return;
     }
     struct rec_span *r = &b->r.spans[b->n++];
-    int res_svc = s->kind == SCN_KIND_CLIENT ? tr->spans[s->parent].svc : s->svc;
+    int res_svc = s->call ? tr->spans[s->parent].svc : s->svc; /* a call: the caller's */
     memcpy(r->trace_id, tr->trace_id, 16);
     memcpy(r->span_id, s->span_id, 8);
     if (s->parent >= 0)
@@ -131,7 +131,7 @@ static void emit_span(struct engine *e, const struct ptrace *tr, int i, uint64_t
     r->end_ns = engine__unix(e, s->end);
     r->seq = e->seq[REC_SPANS]++;
     r->gen_ns = engine__unix(e, now);
-    const char *name = s->model >= 0 && (is_inference(e, s) || s->kind == SCN_KIND_CLIENT)
+    const char *name = s->model >= 0 && (is_inference(e, s) || s->call)
                            ? e->models[s->model].span_name
                            : e->w->svcs[s->svc].ops[s->op].scn->name;
     r->name.p = name;
@@ -250,7 +250,9 @@ static void label_span(struct engine *e, const struct ptrace *tr, const struct w
                                 f->scn->target,
                                 f,
                                 tr->trace_id,
-                                (int64_t)((s->end - s->start) / 1000)};
+                                (int64_t)((s->end - s->start) / 1000),
+                                .source = f->scn->trigger == SCN_EVERY_N ? WORLD_SRC_EVERY
+                                                                         : WORLD_SRC_PROBABILITY};
         atomic_fetch_add_explicit(&e->p_labels, 1, memory_order_relaxed);
         if (e->out.label)
             e->out.label(e->out.ctx, &l);

@@ -205,17 +205,20 @@ static int stopped(const struct engine *e)
 }
 
 /* Sleeps until simulated time t is due on the monotonic clock, flushing partial batches that
- * reach their timeout meanwhile. Returns early when asked to stop. */
-static void pace(struct engine *e, uint64_t t)
+ * reach their timeout meanwhile. Returns early when asked to stop, and returns 1 when a
+ * command for the world arrived before t was due (the caller applies it first). */
+static int pace(struct engine *e, uint64_t t)
 {
     if (e->o.speed <= 0)
-        return;
+        return 0;
     uint64_t due = e->mono0 + (uint64_t)((double)t / e->o.speed);
     for (;;) {
         uint64_t now = core_mono_ns();
         flush_stale(e, now);
         if (due <= now + PACE_SLACK_NS || stopped(e))
-            return;
+            return 0;
+        if (world_pending(e->w))
+            return 1;
         uint64_t wake = due < now + MAX_SLEEP_NS ? due : now + MAX_SLEEP_NS;
         if (wake > now + e->o.batch_timeout_ns)
             wake = now + e->o.batch_timeout_ns;
@@ -237,7 +240,8 @@ static void label_window(struct engine *e, int f, uint64_t t)
     const struct world_fault *wf = &e->w->faults[f];
     const struct scn_fault *sf = wf->scn;
     struct world_label l = {
-        engine__unix(e, t), engine__unix(e, t + sf->duration_ns), sf->target, wf, NULL, 0};
+        engine__unix(e, t),        engine__unix(e, t + sf->duration_ns), sf->target, wf, NULL, 0,
+        .source = WORLD_SRC_WINDOW};
     atomic_fetch_add_explicit(&e->p_labels, 1, memory_order_relaxed);
     if (e->out.label)
         e->out.label(e->out.ctx, &l);
@@ -261,6 +265,35 @@ static void arrive(struct engine *e, struct source *s, uint64_t t)
         s->next = t + 1;
 }
 
+/* The simulated offset the monotonic clock has reached, within [e->now, limit]. */
+static uint64_t sim_now(const struct engine *e, uint64_t limit)
+{
+    double t = (double)(core_mono_ns() - e->mono0) * e->o.speed;
+    uint64_t now = t < (double)limit ? (uint64_t)t : limit;
+    return now > e->now ? now : e->now;
+}
+
+static void on_world_label(void *ctx, const struct world_label *l)
+{
+    struct engine *e = ctx;
+    atomic_fetch_add_explicit(&e->p_labels, 1, memory_order_relaxed);
+    if (e->out.label)
+        e->out.label(e->out.ctx, l);
+}
+
+static uint64_t wall_now(void *ctx)
+{
+    (void)ctx;
+    return core_wall_ns();
+}
+
+static void advance_world(struct engine *e, uint64_t t)
+{
+    struct world_out out = {e, e->o.start_unix_ns, on_world_label,
+                            e->o.speed > 0 ? wall_now : NULL};
+    world_advance(e->w, t, &out);
+}
+
 /* One event at the earliest time; returns that time, or UINT64_MAX past the end. */
 static uint64_t step(struct engine *e, uint64_t end, uint64_t *last_tick)
 {
@@ -269,13 +302,21 @@ static uint64_t step(struct engine *e, uint64_t end, uint64_t *last_tick)
     uint64_t t_done = e->nheap ? e->heap[0]->end : UINT64_MAX;
     uint64_t t_win = UINT64_MAX;
     int win = next_window(e, &t_win);
+    uint64_t t_world = world_pending(e->w) ? e->now : world_next_due(e->w);
     uint64_t t = t_done < e->next_tick ? t_done : e->next_tick;
     t = t < t_win ? t : t_win;
     t = t < t_arr ? t : t_arr;
+    t = t < t_world ? t : t_world;
     if (t > end)
         return UINT64_MAX;
-    pace(e, t);
-    if (t_done == t) {
+    if (pace(e, t)) {
+        t = sim_now(e, t);
+        t_world = t; /* a command arrived: apply it now, then look again */
+    }
+    e->now = t;
+    if (t_world == t) {
+        advance_world(e, t);
+    } else if (t_done == t) {
         struct ptrace *tr = heap_pop(e);
         engine__emit_trace(e, tr);
         tr->next_free = e->free;
@@ -311,6 +352,8 @@ int engine_run(struct engine *e)
     }
     if (t != last_tick && t != UINT64_MAX - 1)
         engine__tick(e, t); /* the final state, so metrics agree with every emitted span */
+    struct world_out wo = {e, e->o.start_unix_ns, on_world_label, NULL};
+    world_finish(e->w, t == UINT64_MAX - 1 ? e->now : t, &wo);
     atomic_store_explicit(&e->p_offset, t, memory_order_relaxed);
     for (int s = 0; s < REC_NSIGNALS; s++)
         engine__flush(e, s);

@@ -97,6 +97,7 @@ struct engine {
     struct rec_batch *tickb; /* engine-owned batch for out.tick */
     uint64_t seq[REC_NSIGNALS];
     uint64_t next_tick;
+    uint64_t now; /* offset of the event being processed */
     uint64_t *window_next; /* per fault: next window start to label (UINT64_MAX: none) */
     uint64_t mono0;
     char status_str[ENGINE_MAX_STATUS_CODE][4]; /* "100".."599" for error.type */

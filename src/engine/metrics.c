@@ -233,7 +233,8 @@ static void update_host(struct engine *e, int h, uint64_t t, double interval_s)
     double rps = (double)hs->requests / interval_s;
     hs->requests = 0;
     double day = sin(2 * M_PI * (double)(engine__unix(e, t) % 86400000000000ULL) / 86400e9);
-    double load = sh->cpu + 0.25 * (rps / (rps + 500.0)) + 0.05 * day;
+    const struct world_entity *en = &e->w->ents[world__entity_of(e->w, SCN_ENT_HOST, h)];
+    double load = en->cur.cpu + 0.25 * (rps / (rps + 500.0)) + 0.05 * day; /* cur.cpu: state */
     for (int c = 0; c < hs->ncpu; c++) {
         double busy = load + 0.03 * (2 * core_rng_unit(&hs->rng) - 1);
         busy = busy < 0.01 ? 0.01 : busy > 1 ? 1 : busy;
@@ -242,7 +243,8 @@ static void update_host(struct engine *e, int h, uint64_t t, double interval_s)
         hs->cpu[c * 3 + 2]->dvalue = 1 - busy;
     }
     double total = sh->memory_gib * 1073741824.0;
-    double used = total * (0.35 + 0.3 * (load < 1 ? load : 1));
+    double used = total * (0.35 + 0.3 * (load < 1 ? load : 1)) + en->leaked;
+    used = used < total * 0.99 ? used : total * 0.99; /* a leak fills memory, never past it */
     hs->mem_used->ivalue = (int64_t)used;
     hs->mem_free->ivalue = (int64_t)(total - used);
 }

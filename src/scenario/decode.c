@@ -15,7 +15,7 @@
 
 static const char *const top_keys[] = {
     "name",     "description", "seed",   "duration", "metric_interval", "resource", "hosts",
-    "services", "models",      "faults", NULL};
+    "services", "models",      "faults", "states",   "timeline",        NULL};
 static const char *const host_keys[] = {"name", "profile",   "cpu",        "cpus", "memory_gib",
                                         "gpus", "gpu_model", "attributes", NULL};
 static const char *const profiles[] = {"general", "gpu", "db", "edge", NULL};
@@ -479,7 +479,8 @@ int scn__decode(const struct scn_tree *t, struct scenario *s, const char *dflt_n
         return scn__fail(err, 1, 1, "the file is empty");
     if (scn__expect(&d, root, "", SCN_N_MAP) || scn__check_keys(&d, root, "", top_keys) ||
         decode_top(&d, root, s, dflt_name) || decode_hosts(&d, root, s) ||
-        decode_services(&d, root, s) || decode_models(&d, root, s) || decode_faults(&d, root, s))
+        decode_services(&d, root, s) || decode_models(&d, root, s) || decode_faults(&d, root, s) ||
+        scn__decode_states(&d, root, s) || scn__decode_timeline(&d, root, s))
         return DIO_EPARSE;
     if (s->nservices == 0 && s->nhosts == 0)
         return scn__fail_at(&d, root, "nothing to simulate: define at least one service or host");

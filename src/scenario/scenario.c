@@ -147,6 +147,14 @@ void scenario_free(struct scenario *s)
     core_free(s->services);
     core_free(s->models);
     core_free(s->faults);
+    for (int i = 0; i < s->nstates; i++)
+        core_free(s->states[i].name);
+    core_free(s->states);
+    for (int i = 0; i < s->ntimeline; i++) {
+        core_free(s->timeline[i].target);
+        core_free(s->timeline[i].state);
+    }
+    core_free(s->timeline);
     free_attrs(s->resource_attrs, s->nresource_attrs);
     core_free(s->name);
     core_free(s->description);

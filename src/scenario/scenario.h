@@ -147,6 +147,45 @@ struct scn_fault {
     struct scn_pos pos;
 };
 
+/* What a state does to its entity while the entity is in it (docs/scenario-format.md,
+ * "states"). A value < 0 is not set: the entity's own behaviour holds for it. */
+struct scn_effects {
+    double cpu;            /* hosts: the CPU utilisation (0..1) the host drifts to */
+    double memory_leak;    /* hosts: memory growth in MiB per minute */
+    double latency_factor; /* multiplies the latency of the entity's work (a host: its services') */
+    double error_rate;     /* share of the entity's requests that fail (0..1) */
+    int error_status;      /* their HTTP status; default 500 */
+    double gpu_util;       /* models (and hosts' GPUs): utilisation 0..1 */
+    int queue_depth;       /* models: the queue depth reported */
+};
+
+/* healthy, degrading and critical always exist (indices 0..2, with documented effects a
+ * scenario may override); a scenario may add states of its own. */
+#define SCN_STATE_HEALTHY 0
+#define SCN_STATE_DEGRADING 1
+#define SCN_STATE_CRITICAL 2
+#define SCN_MAX_STATES 64
+struct scn_state {
+    char *name;
+    struct scn_effects fx;
+    struct scn_pos pos;
+};
+
+enum scn_entity_kind { SCN_ENT_HOST = 0, SCN_ENT_SERVICE = 1, SCN_ENT_MODEL = 2 };
+
+/* One scheduled state change: at `at` the target enters `state`, its effects drifting from
+ * where they were over `over` (0: at once). */
+struct scn_change {
+    uint64_t at_ns;   /* offset from the run start */
+    uint64_t over_ns; /* transition length */
+    char *target;     /* a host, service or model name */
+    int target_kind;  /* enum scn_entity_kind (resolved) */
+    int target_idx;   /* resolved */
+    char *state;
+    int state_idx; /* resolved index into scenario->states */
+    struct scn_pos pos;
+};
+
 struct scenario {
     char *name;
     char *description;
@@ -164,6 +203,10 @@ struct scenario {
     int nmodels;
     struct scn_fault *faults;
     int nfaults;
+    struct scn_state *states; /* the three built-ins first, then the scenario's own */
+    int nstates;
+    struct scn_change *timeline; /* in file order; the world sorts by time */
+    int ntimeline;
 };
 
 /* Exit-code-relevant outcomes: 0, DIO_EPARSE (syntax or validation; err filled), DIO_EIO (file

@@ -25,6 +25,7 @@
 #define SCN_MAX_CALLS 100 /* per operation */
 #define SCN_MAX_MODELS 1000
 #define SCN_MAX_FAULTS 10000
+#define SCN_MAX_TIMELINE 100000
 #define SCN_MAX_ATTRS 128 /* per attribute map */
 #define SCN_MAX_INSTANCES 10000
 #define SCN_MAX_RATE 1e6 /* arrivals per second of one entry */
@@ -141,5 +142,8 @@ int scn__get_list(const struct scn_dec *d, int map, const char *path, const char
 int scn__decode(const struct scn_tree *t, struct scenario *s, const char *dflt_name,
                 struct scn_error *err);
 int scn__validate(const struct scn_tree *t, struct scenario *s, struct scn_error *err);
+/* decode_state.c: the `states` mapping (after the built-ins) and the `timeline` list. */
+int scn__decode_states(const struct scn_dec *d, int root, struct scenario *s);
+int scn__decode_timeline(const struct scn_dec *d, int root, struct scenario *s);
 
 #endif

@@ -425,6 +425,47 @@ static int resolve_fault(struct vctx *c, int i)
     return 0;
 }
 
+/* ---- timeline -------------------------------------------------------------------------- */
+static int resolve_change(struct vctx *c, int i)
+{
+    struct scn_change *ch = &c->s->timeline[i];
+    const struct scn_tree *t = c->t;
+    char path[SCN_PATH_MAX], h[SCN_MAX_NAME + 32];
+    int found = 0;
+    const struct nindex *idx[] = {&c->hosts, &c->services, &c->models}; /* scn_entity_kind */
+    for (int k = 0; k < 3; k++) {
+        int j = index_find(idx[k], ch->target);
+        if (j >= 0 && found++ == 0) {
+            ch->target_kind = k;
+            ch->target_idx = j;
+        }
+    }
+    snprintf(path, sizeof path, "timeline[%d].target", i);
+    struct scn_pos at = node_pos(c, scn__item_node(t, "timeline", i, "target"), ch->pos);
+    if (found > 1)
+        return fail_pos(c, at, "%s: '%s' names more than one of a host, a service and a model",
+                        path, ch->target);
+    if (!found) {
+        const char *hm = hint(h, sizeof h, ch->target, &c->hosts);
+        hm = *hm ? hm : hint(h, sizeof h, ch->target, &c->services);
+        hm = *hm ? hm : hint(h, sizeof h, ch->target, &c->models);
+        return fail_pos(c, at, "%s: unknown target '%s' (not a host, service or model)%s", path,
+                        ch->target, hm);
+    }
+    for (int k = 0; k < c->s->nstates; k++)
+        if (!strcmp(c->s->states[k].name, ch->state))
+            ch->state_idx = k;
+    if (ch->state_idx >= 0)
+        return 0;
+    snprintf(path, sizeof path, "timeline[%d].state", i);
+    at = node_pos(c, scn__item_node(t, "timeline", i, "state"), ch->pos);
+    const char *best = scn__suggest(ch->state, c->s->states, c->s->nstates, sizeof *c->s->states,
+                                    offsetof(struct scn_state, name));
+    if (best)
+        snprintf(h, sizeof h, " (did you mean '%s'?)", best);
+    return fail_pos(c, at, "%s: unknown state '%s'%s", path, ch->state, best ? h : "");
+}
+
 int scn__validate(const struct scn_tree *t, struct scenario *s, struct scn_error *err)
 {
     struct vctx c = {.t = t, .s = s, .err = err};
@@ -439,6 +480,8 @@ int scn__validate(const struct scn_tree *t, struct scenario *s, struct scn_error
         rc = resolve_model(&c, i);
     for (int i = 0; !rc && i < s->nfaults; i++)
         rc = resolve_fault(&c, i);
+    for (int i = 0; !rc && i < s->ntimeline; i++)
+        rc = resolve_change(&c, i);
     free_indexes(&c);
     return rc;
 }

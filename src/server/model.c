@@ -84,7 +84,7 @@ static void summarise(const struct server__model *m, const struct world_plan *wp
     p->tokens_factor = wp->tokens_factor;
     for (uint32_t i = 0; i < wp->n; i++) {
         const struct world_span *s = &wp->spans[i];
-        if (s->kind == SCN_KIND_CLIENT)
+        if (s->call)
             continue;
         if (s->model >= 0 && s->tok_in + s->tok_out > 0) {
             p->tokens_in = s->tok_in;

@@ -8,8 +8,10 @@
  * span in the caller around the callee's SERVER span, with a one-way network delay of
  * 100..400 us on each side (one draw from the caller's stream). Calls run one after another or,
  * for parallel operations, all at once (the operation waits for the slowest). The status is
- * the first of: a model fault's error, an operation fault's error, the operation's own
- * error_rate, a callee's 5xx (passed through like a proxy would); 4xx stay with the callee.
+ * the first of: a model fault's error (or the model's state's), an operation fault's error, the
+ * operation's own error_rate, its service's or host's state's errors, a callee's 5xx (passed
+ * through like a proxy would); 4xx stay with the callee. States (state.c) multiply latency too:
+ * a service's by its own and its host's, a model's by its own.
  *
  * Draws: where they come from is the caller's choice (env->op_rng, env->model_rng), which is
  * what keeps each caller deterministic its own way: the engine is single-threaded and keeps a
@@ -42,6 +44,29 @@ static struct world_span *add_span(struct walk *k, int parent, int svc, int op, 
     return s;
 }
 
+/* The states of the entities doing this work: the service and its host, or the model. */
+static struct world_req_fx state_fx(const struct world *w, int kind, int idx)
+{
+    struct world_req_fx fx = {1, 0, 0, -1, -1};
+    if (!atomic_load_explicit((atomic_int *)&w->nactive, memory_order_relaxed))
+        return fx;
+    world_state_effect(w, world__entity_of(w, kind, idx), &fx);
+    int host = kind == SCN_ENT_SERVICE ? w->svcs[idx].scn->host_idx : -1;
+    if (host >= 0)
+        world_state_effect(w, world__entity_of(w, SCN_ENT_HOST, host), &fx);
+    return fx;
+}
+
+/* A state's errors, drawn only when a state has any (so worlds without states draw as
+ * before): *cause gets WORLD_CAUSE_STATE when it fails the request. */
+static uint16_t state_error(const struct world_req_fx *fx, struct core_rng *r, uint8_t *cause)
+{
+    if (fx->error_rate <= 0 || core_rng_unit(r) >= fx->error_rate)
+        return 0;
+    *cause = WORLD_CAUSE_STATE;
+    return (uint16_t)fx->status;
+}
+
 static uint64_t scaled(uint64_t d, double factor)
 {
     return factor > 0 ? (uint64_t)((double)d * factor) : d;
@@ -60,6 +85,7 @@ static uint64_t model_work(struct walk *k, struct world_span *s, uint64_t t)
     world_effect_clear(&eff);
     uint64_t count = env->model_count(env->ctx, mi);
     world_faults_apply(k->w, wm->faults, wm->nfaults, count, t, r, &eff);
+    struct world_req_fx sfx = state_fx(k->w, SCN_ENT_MODEL, mi);
     int64_t load = env->model_load ? env->model_load(env->ctx, mi) : 1;
     int batch = load < m->max_batch ? (int)load : m->max_batch;
     int queue = load > m->max_batch ? (int)(load - m->max_batch) : 0;
@@ -73,6 +99,10 @@ static uint64_t model_work(struct walk *k, struct world_span *s, uint64_t t)
         s->tok_out = (uint32_t)(m->tokens_out * (0.5 + core_rng_unit(r)) * tf);
     }
     s->batch = (uint16_t)batch;
+    if (sfx.gpu >= 0)
+        gpu = sfx.gpu;
+    if (sfx.queue >= 0)
+        queue = sfx.queue;
     s->queue = (uint16_t)(eff.queue_depth >= 0 ? eff.queue_depth : queue);
     s->gpu = (float)(eff.gpu_util >= 0 ? eff.gpu_util : (gpu < 1 ? gpu : 1));
     s->model = (int16_t)mi;
@@ -80,7 +110,10 @@ static uint64_t model_work(struct walk *k, struct world_span *s, uint64_t t)
     if (eff.error_status > 0) {
         s->status = (uint16_t)eff.error_status;
         s->cause = WORLD_CAUSE_FAULT;
+    } else {
+        s->status = state_error(&sfx, r, &s->cause);
     }
+    d = scaled(d, sfx.latency != 1 ? sfx.latency : 0);
     return scaled(d, eff.latency_factor);
 }
 
@@ -101,6 +134,7 @@ static uint64_t run_calls(struct walk *k, int self, const struct scn_operation *
         }
         int ci = (int)p->n;
         struct world_span *cs = add_span(k, self, c->svc, c->op, SCN_KIND_CLIENT);
+        cs->call = 1;
         uint64_t net = NET_MIN_NS + core_rng_below(r, NET_SPAN_NS);
         cs->start = t;
         uint64_t callee_end = run_op(k, ci, c->svc, c->op, t + net);
@@ -136,6 +170,8 @@ static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t sta
     uint64_t own = so->inference && k->p->model >= 0 ? model_work(k, s, start)
                                                      : world_op_latency(r, &so->latency);
     own = scaled(own, eff.latency_factor);
+    struct world_req_fx sfx = state_fx(k->w, SCN_ENT_SERVICE, svc);
+    own = scaled(own, sfx.latency != 1 ? sfx.latency : 0);
     uint16_t child_status = 0;
     uint64_t t = run_calls(k, self, so, r, start + own / 2, &child_status);
     s = &k->p->spans[self];
@@ -143,12 +179,15 @@ static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t sta
     s->fired |= eff.fired;
     if (!s->status) { /* a model fault may already have decided it */
         int own_err = so->error_rate > 0 && core_rng_unit(r) < so->error_rate;
+        uint16_t st_err = eff.error_status > 0 || own_err ? 0 : state_error(&sfx, r, &s->cause);
         s->cause = eff.error_status > 0 ? WORLD_CAUSE_FAULT
                    : own_err            ? WORLD_CAUSE_ERROR_RATE
+                   : st_err             ? WORLD_CAUSE_STATE
                    : child_status       ? WORLD_CAUSE_CALLEE
                                         : WORLD_CAUSE_NONE;
         s->status = eff.error_status > 0 ? (uint16_t)eff.error_status
                     : own_err            ? (uint16_t)so->error_status
+                    : st_err             ? st_err
                     : child_status       ? child_status
                                          : 200;
     }

@@ -229,6 +229,7 @@ int world_build(struct world **out, const struct scenario *s, const struct world
              (unsigned long long)core_hash64(id, (size_t)n));
     build_entities(w);
     build_faults(w);
+    world__states_build(w);
     if (build_resources(w, o)) {
         snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: expected key=value,key=value");
         world_free(w);
@@ -258,6 +259,7 @@ void world_free(struct world *w)
     core_free(w->faults);
     core_free(w->res);
     core_free(w->attr_store);
+    world__states_free(w);
     core_free(w);
 }
 
@@ -349,6 +351,8 @@ static void label_params(const struct scn_fault *f, struct core_buf *out)
 
 int world_label_json(const struct world_label *l, struct core_buf *out)
 {
+    if (!l->fault)
+        return world__state_label_json(l, out);
     char a[40], b[40];
     world_format_time(l->start_ns, a, sizeof a);
     world_format_time(l->end_ns, b, sizeof b);

@@ -113,7 +113,8 @@ static void check_shape(const struct world_plan *p)
         const struct world_span *s = &p->spans[i], *par = &p->spans[s->parent];
         assert_true(s->parent >= 0 && (uint32_t)s->parent < i);
         assert_true(s->start >= par->start && s->end <= par->end);
-        if (s->kind == SCN_KIND_CLIENT) {
+        if (s->call) {
+            assert_int_equal(s->kind, SCN_KIND_CLIENT);
             const struct world_span *callee = &p->spans[i + 1];
             assert_int_equal(callee->parent, (int)i);
             assert_true(callee->start > s->start && callee->end < s->end);
