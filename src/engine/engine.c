@@ -81,10 +81,40 @@ static uint32_t count_server(const struct world *w, int svc, int op)
     return n;
 }
 
+/* The next arrival after t. A shaped source is a non-homogeneous process: Poisson arrivals
+ * are thinned (candidates at the shape's maximum rate, each kept with probability
+ * factor / max), constant ones are spaced by the rate at the time. A shape that stays at 0 for
+ * a simulated week ends the source (UINT64_MAX). Unshaped sources draw as they always did. */
+static uint64_t next_arrival(struct engine *e, struct source *s, uint64_t t)
+{
+    if (!s->shape)
+        return t + (uint64_t)(s->constant ? s->mean_gap_ns : core_rng_exp(&s->rng, s->mean_gap_ns));
+    if (s->shape_max <= 0)
+        return UINT64_MAX;
+    double gap = s->mean_gap_ns / s->shape_max;
+    for (uint64_t limit = t + 7 * 86400000000000ULL; t < limit;) {
+        if (s->constant) {
+            double f = world_shape_factor(s->shape, s->key, engine__unix(e, t), t);
+            t += (uint64_t)(f > 0 ? s->mean_gap_ns / f : 60e9);
+            if (f > 0)
+                return t;
+            continue;
+        }
+        t += (uint64_t)core_rng_exp(&s->rng, gap);
+        double f = world_shape_factor(s->shape, s->key, engine__unix(e, t), t);
+        if (core_rng_unit(&s->rng) * s->shape_max < f)
+            return t;
+    }
+    return UINT64_MAX;
+}
+
 static void add_source(struct engine *e, double rate, int arrival, int svc, int op, int model,
-                       uint64_t key)
+                       uint64_t key, const struct scn_shape *shape)
 {
     struct source *s = &e->src[e->nsrc++];
+    s->shape = shape && shape->set ? shape : NULL;
+    s->shape_max = s->shape ? world_shape_max(shape) : 1;
+    s->key = key;
     s->nspans = (uint32_t)world_max_spans(e->w, svc, op);
     s->nserver = s->nspans <= WORLD_MAX_SPANS ? count_server(e->w, svc, op) : 0;
     core_rng_init(&s->rng, e->w->seed, key, 3);
@@ -93,8 +123,9 @@ static void add_source(struct engine *e, double rate, int arrival, int svc, int 
     s->svc = svc;
     s->op = op;
     s->model = model;
-    s->next =
-        s->constant ? (uint64_t)s->mean_gap_ns : (uint64_t)core_rng_exp(&s->rng, s->mean_gap_ns);
+    s->next = s->shape      ? next_arrival(e, s, 0)
+              : s->constant ? (uint64_t)s->mean_gap_ns
+                            : (uint64_t)core_rng_exp(&s->rng, s->mean_gap_ns);
 }
 
 static void init_states(struct engine *e)
@@ -137,7 +168,8 @@ static int init_sources(struct engine *e, char *err, size_t errlen)
             const struct scn_operation *so = w->svcs[s].ops[o].scn;
             if (so->rate <= 0)
                 continue;
-            add_source(e, so->rate, so->arrival, s, o, -1, key_of(w->svcs[s].scn->name, so->name));
+            add_source(e, so->rate, so->arrival, s, o, -1, key_of(w->svcs[s].scn->name, so->name),
+                       &so->shape);
             size_t m = world_max_spans(w, s, o);
             max_spans = m > max_spans ? m : max_spans;
         }
@@ -147,7 +179,7 @@ static int init_sources(struct engine *e, char *err, size_t errlen)
         if (sm->rate <= 0)
             continue;
         add_source(e, sm->rate, sm->arrival, sm->entry_svc, sm->entry_op, m,
-                   key_of("model", sm->name));
+                   key_of("model", sm->name), &sm->shape);
         size_t k = world_max_spans(w, sm->entry_svc, sm->entry_op);
         max_spans = k > max_spans ? k : max_spans;
     }
@@ -260,7 +292,7 @@ static int next_window(const struct engine *e, uint64_t *t)
 static void arrive(struct engine *e, struct source *s, uint64_t t)
 {
     heap_push(e, engine__flow(e, s, t));
-    s->next = t + (uint64_t)(s->constant ? s->mean_gap_ns : core_rng_exp(&s->rng, s->mean_gap_ns));
+    s->next = next_arrival(e, s, t);
     if (s->next <= t)
         s->next = t + 1;
 }

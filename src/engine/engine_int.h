@@ -67,10 +67,13 @@ struct source {
     struct core_rng rng;
     double mean_gap_ns;
     int constant;
-    int svc, op;      /* entry operation */
-    int model;        /* -1: plain operation traffic */
-    uint32_t nspans;  /* spans per trace (every call is always made) */
-    uint32_t nserver; /* server spans per trace: access logs and requests */
+    const struct scn_shape *shape; /* NULL: a constant rate */
+    double shape_max;              /* world_shape_max(shape): arrivals are thinned against it */
+    uint64_t key;                  /* the shape's key (bursts, noise) */
+    int svc, op;                   /* entry operation */
+    int model;                     /* -1: plain operation traffic */
+    uint32_t nspans;               /* spans per trace (every call is always made) */
+    uint32_t nserver;              /* server spans per trace: access logs and requests */
 };
 
 struct engine {
@@ -97,7 +100,7 @@ struct engine {
     struct rec_batch *tickb; /* engine-owned batch for out.tick */
     uint64_t seq[REC_NSIGNALS];
     uint64_t next_tick;
-    uint64_t now; /* offset of the event being processed */
+    uint64_t now;          /* offset of the event being processed */
     uint64_t *window_next; /* per fault: next window start to label (UINT64_MAX: none) */
     uint64_t mono0;
     char status_str[ENGINE_MAX_STATUS_CODE][4]; /* "100".."599" for error.type */

@@ -234,7 +234,9 @@ static void update_host(struct engine *e, int h, uint64_t t, double interval_s)
     hs->requests = 0;
     double day = sin(2 * M_PI * (double)(engine__unix(e, t) % 86400000000000ULL) / 86400e9);
     const struct world_entity *en = &e->w->ents[world__entity_of(e->w, SCN_ENT_HOST, h)];
-    double load = en->cur.cpu + 0.25 * (rps / (rps + 500.0)) + 0.05 * day; /* cur.cpu: state */
+    /* cur.cpu: the state's (or the host's own); a shape moves the host's own baseline */
+    double f = world_shape_factor(&sh->shape, (uint64_t)h, engine__unix(e, t), t);
+    double load = en->cur.cpu + sh->cpu * (f - 1) + 0.25 * (rps / (rps + 500.0)) + 0.05 * day;
     for (int c = 0; c < hs->ncpu; c++) {
         double busy = load + 0.03 * (2 * core_rng_unit(&hs->rng) - 1);
         busy = busy < 0.01 ? 0.01 : busy > 1 ? 1 : busy;

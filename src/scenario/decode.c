@@ -16,14 +16,14 @@
 static const char *const top_keys[] = {
     "name",     "description", "seed",   "duration", "metric_interval", "resource", "hosts",
     "services", "models",      "faults", "states",   "timeline",        NULL};
-static const char *const host_keys[] = {"name", "profile",   "cpu",        "cpus", "memory_gib",
-                                        "gpus", "gpu_model", "attributes", NULL};
+static const char *const host_keys[] = {"name", "profile",   "cpu",        "cpus",  "memory_gib",
+                                        "gpus", "gpu_model", "attributes", "shape", NULL};
 static const char *const profiles[] = {"general", "gpu", "db", "edge", NULL};
 static const char *const svc_keys[] = {"name",      "version",    "namespace",  "host",
                                        "instances", "attributes", "operations", NULL};
-static const char *const op_keys[] = {"name",         "kind",      "latency", "error_rate",
-                                      "error_status", "rate",      "arrival", "parallel",
-                                      "calls_mode",   "inference", "calls",   NULL};
+static const char *const op_keys[] = {"name",  "kind",    "latency",  "error_rate", "error_status",
+                                      "rate",  "arrival", "parallel", "calls_mode", "inference",
+                                      "calls", "shape",   NULL};
 /* Index + 1 is enum scn_span_kind. */
 static const char *const kinds[] = {"internal", "server", "client", "producer", "consumer", NULL};
 static const char *const arrivals[] = {"poisson", "constant", NULL};
@@ -32,8 +32,8 @@ static const char *const latency_keys[] = {"base", "jitter", "tail", NULL};
 static const char *const tail_keys[] = {"p", "factor", NULL};
 static const char *const call_keys[] = {"service", "operation", NULL};
 static const char *const model_keys[] = {
-    "name",    "provider", "operation", "base_latency", "jitter",     "max_batch", "rate",
-    "arrival", "gpu",      "gpu_util",  "tokens_in",    "tokens_out", "entry",     NULL};
+    "name", "provider", "operation", "base_latency", "jitter", "max_batch", "rate", "arrival",
+    "gpu",  "gpu_util", "tokens_in", "tokens_out",   "entry",  "shape",     NULL};
 static const char *const fault_keys[] = {"name",   "target", "every", "probability",
                                          "window", "effect", NULL};
 static const char *const window_keys[] = {"start", "duration", "repeat", NULL};
@@ -89,7 +89,8 @@ static int decode_host(const struct scn_dec *d, int node, const char *path, stru
         get_small_int(d, node, path, "gpus", 0, 1024, &h->gpus) ||
         get_small_int(d, node, path, "cpus", 1, 1024, &h->cpus) ||
         scn__get_name(d, node, path, "gpu_model", &h->gpu_model) ||
-        scn__get_attrs(d, node, path, "attributes", &h->attrs, &h->nattrs))
+        scn__get_attrs(d, node, path, "attributes", &h->attrs, &h->nattrs) ||
+        scn__decode_shape(d, node, path, &h->shape))
         return DIO_EPARSE;
     h->pos = pos_of(d, node);
     return 0;
@@ -235,7 +236,7 @@ static int decode_op(const struct scn_dec *d, int node, const char *path, struct
         get_small_int(d, node, path, "error_status", 100, 599, &op->error_status) ||
         scn__get_rate(d, node, path, "rate", &op->rate) ||
         scn__get_enum(d, node, path, "arrival", arrivals, &op->arrival) ||
-        decode_mode(d, node, path, op) ||
+        scn__decode_shape(d, node, path, &op->shape) || decode_mode(d, node, path, op) ||
         scn__get_bool(d, node, path, "inference", &op->inference) ||
         decode_calls(d, node, path, op))
         return DIO_EPARSE;
@@ -332,6 +333,7 @@ static int decode_model(const struct scn_dec *d, int node, const char *path, str
         get_small_int(d, node, path, "max_batch", 1, 100000, &m->max_batch) ||
         scn__get_rate(d, node, path, "rate", &m->rate) ||
         scn__get_enum(d, node, path, "arrival", arrivals, &m->arrival) ||
+        scn__decode_shape(d, node, path, &m->shape) ||
         scn__get_name(d, node, path, "gpu", &m->gpu) ||
         scn__get_frac(d, node, path, "gpu_util", 0, &m->gpu_util) ||
         get_small_int(d, node, path, "tokens_in", 0, 1000000, &m->tokens_in) ||

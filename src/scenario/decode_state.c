@@ -10,6 +10,7 @@
  * A state named in `states` replaces the built-in of that name whole (unset effects are then
  * unset, not the built-in's). Names and targets are resolved by validate.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scenario/scn_internal.h"
@@ -140,5 +141,145 @@ int scn__decode_timeline(const struct scn_dec *d, int root, struct scenario *s)
         if (decode_change(d, it, scn__path_idx(path, "timeline", i), &s->timeline[i]))
             return DIO_EPARSE;
     }
+    return 0;
+}
+
+/* ---- shapes ---------------------------------------------------------------------------- */
+static const char *const shape_keys[] = {"diurnal",     "weekly", "bursts", "ramp",
+                                         "maintenance", "noise",  NULL};
+
+/* "14:00" or "7:30": a minute of the day. */
+static int get_clock(const struct scn_dec *d, int map, const char *path, const char *key, int *out)
+{
+    int v = scn__field(d, map, key);
+    if (v < 0)
+        return 0;
+    const char *s = d->t->v[v].s;
+    unsigned h, m;
+    char end;
+    char p[SCN_PATH_MAX];
+    if (d->t->v[v].type != SCN_N_SCALAR || sscanf(s ? s : "", "%2u:%2u%c", &h, &m, &end) != 2 ||
+        h > 23 || m > 59)
+        return scn__fail_at(d, v, "%s: expected a time of day like 14:00 (UTC)",
+                            scn__path(p, path, key));
+    *out = (int)(h * 60 + m);
+    return 0;
+}
+
+/* A non-negative factor: a number (2.5) or a percentage ("40%", "250%"), at most 1000. */
+static int get_factor(const struct scn_dec *d, int map, const char *path, const char *key,
+                      double *out)
+{
+    int v = scn__field(d, map, key);
+    if (v < 0)
+        return 0;
+    const char *s = d->t->v[v].type == SCN_N_SCALAR ? d->t->v[v].s : NULL;
+    size_t n = s ? strlen(s) : 0;
+    if (!n || s[n - 1] != '%')
+        return scn__get_num(d, map, path, key, 0, 0, 1000, out);
+    char *end, p[SCN_PATH_MAX];
+    double x = strtod(s, &end);
+    if (end != s + n - 1 || !(x >= 0 && x <= 100000))
+        return scn__fail_at(d, v, "%s: expected a factor like 0.4 or 40%%, got '%s'",
+                            scn__path(p, path, key), s);
+    *out = x / 100;
+    return 0;
+}
+
+static int open_part(const struct scn_dec *d, int sh, const char *path, const char *key,
+                     const char *const *keys, const char *const *req, char *pp, int *node)
+{
+    *node = scn__field(d, sh, key);
+    if (*node < 0)
+        return 0;
+    scn__path(pp, path, key);
+    if (scn__expect(d, *node, pp, SCN_N_MAP) || scn__check_keys(d, *node, pp, keys))
+        return DIO_EPARSE;
+    for (int i = 0; req[i]; i++)
+        if (scn__require(d, *node, pp, req[i]))
+            return DIO_EPARSE;
+    return 0;
+}
+
+static int decode_cycles(const struct scn_dec *d, int sh, const char *path, struct scn_shape *o)
+{
+    static const char *const diurnal_keys[] = {"peak", "amplitude", NULL};
+    static const char *const weekly_keys[] = {"weekend", NULL};
+    static const char *const req_amp[] = {"amplitude", NULL}, *const req_we[] = {"weekend", NULL};
+    char pp[SCN_PATH_MAX];
+    int n;
+    if (open_part(d, sh, path, "diurnal", diurnal_keys, req_amp, pp, &n))
+        return DIO_EPARSE;
+    o->peak_min = 14 * 60;
+    if (n >= 0 && (get_clock(d, n, pp, "peak", &o->peak_min) ||
+                   scn__get_frac(d, n, pp, "amplitude", 0, &o->diurnal)))
+        return DIO_EPARSE;
+    if (open_part(d, sh, path, "weekly", weekly_keys, req_we, pp, &n))
+        return DIO_EPARSE;
+    return n >= 0 ? get_factor(d, n, pp, "weekend", &o->weekend) : 0;
+}
+
+static int decode_bursts_ramp(const struct scn_dec *d, int sh, const char *path,
+                              struct scn_shape *o)
+{
+    static const char *const burst_keys[] = {"probability", "factor", "duration", NULL};
+    static const char *const ramp_keys[] = {"from", "to", "over", NULL};
+    static const char *const req_b[] = {"probability", "factor", NULL};
+    static const char *const req_r[] = {"over", NULL};
+    char pp[SCN_PATH_MAX];
+    int n;
+    if (open_part(d, sh, path, "bursts", burst_keys, req_b, pp, &n))
+        return DIO_EPARSE;
+    o->burst_ns = 60000000000ULL;
+    if (n >= 0 && (scn__get_frac(d, n, pp, "probability", 1, &o->burst_p) ||
+                   scn__get_num(d, n, pp, "factor", 0, 1, 1000, &o->burst_factor) ||
+                   scn__get_dur(d, n, pp, "duration", 60000000000ULL, &o->burst_ns)))
+        return DIO_EPARSE;
+    if (open_part(d, sh, path, "ramp", ramp_keys, req_r, pp, &n))
+        return DIO_EPARSE;
+    o->ramp_from = 0;
+    o->ramp_to = 1;
+    return n >= 0 ? get_factor(d, n, pp, "from", &o->ramp_from) ||
+                        get_factor(d, n, pp, "to", &o->ramp_to) ||
+                        scn__get_dur(d, n, pp, "over", 1, &o->ramp_ns)
+                  : 0;
+}
+
+static int decode_maint(const struct scn_dec *d, int sh, const char *path, struct scn_shape *o)
+{
+    static const char *const keys[] = {"at", "duration", "factor", NULL};
+    static const char *const req[] = {"at", "duration", NULL};
+    int seq, n, i = 0;
+    if (scn__get_list(d, sh, path, "maintenance", SCN_MAX_MAINT, &seq, &n))
+        return DIO_EPARSE;
+    for (int it = n ? d->t->v[seq].first : -1; it >= 0; it = d->t->v[it].next, i++) {
+        char lp[SCN_PATH_MAX], pp[SCN_PATH_MAX];
+        scn__path_idx(pp, scn__path(lp, path, "maintenance"), i);
+        o->nmaint = i + 1;
+        o->maint[i].factor = 0;
+        if (scn__expect(d, it, pp, SCN_N_MAP) || scn__check_keys(d, it, pp, keys) ||
+            scn__require(d, it, pp, req[0]) || scn__require(d, it, pp, req[1]) ||
+            get_clock(d, it, pp, "at", &o->maint[i].at_min) ||
+            scn__get_dur(d, it, pp, "duration", 1, &o->maint[i].duration_ns) ||
+            get_factor(d, it, pp, "factor", &o->maint[i].factor))
+            return DIO_EPARSE;
+    }
+    return 0;
+}
+
+int scn__decode_shape(const struct scn_dec *d, int map, const char *path, struct scn_shape *o)
+{
+    memset(o, 0, sizeof *o);
+    o->weekend = -1;
+    int sh = scn__field(d, map, "shape");
+    if (sh < 0)
+        return 0;
+    char sp[SCN_PATH_MAX];
+    scn__path(sp, path, "shape");
+    if (scn__expect(d, sh, sp, SCN_N_MAP) || scn__check_keys(d, sh, sp, shape_keys) ||
+        decode_cycles(d, sh, sp, o) || decode_bursts_ramp(d, sh, sp, o) ||
+        decode_maint(d, sh, sp, o) || scn__get_frac(d, sh, sp, "noise", 0, &o->noise))
+        return DIO_EPARSE;
+    o->set = 1;
     return 0;
 }

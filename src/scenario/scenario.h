@@ -36,6 +36,29 @@ struct scn_attr {
     double d;
 };
 
+/* How a rate (or a host's baseline CPU) changes over simulated time: the product of the parts
+ * that are set (docs/scenario-format.md, "shape"). Times of day are UTC on the simulated clock. */
+#define SCN_MAX_MAINT 8
+struct scn_shape {
+    int set;             /* 0: constant (no part set) */
+    double diurnal;      /* amplitude 0..1: factor 1 + a*cos(2pi (day time - peak) / 24h) */
+    int peak_min;        /* minute of the day of the daily peak */
+    double weekend;      /* factor on Saturdays and Sundays; < 0: unset */
+    double burst_p;      /* chance per simulated minute that a burst starts */
+    double burst_factor; /* rate multiplier during a burst */
+    uint64_t burst_ns;   /* how long a burst lasts */
+    double ramp_from;    /* factor at the run start ... */
+    double ramp_to;      /* ... reached after ramp_ns, kept after */
+    uint64_t ramp_ns;    /* 0: no ramp */
+    double noise;        /* relative +-noise, redrawn every simulated minute */
+    int nmaint;          /* daily windows: factor applies from at_min for duration_ns */
+    struct {
+        int at_min;
+        uint64_t duration_ns;
+        double factor;
+    } maint[SCN_MAX_MAINT];
+};
+
 struct scn_latency {
     uint64_t base_ns;   /* median own latency */
     double jitter;      /* relative, uniform +-jitter (0.2 = +-20%) */
@@ -66,12 +89,13 @@ struct scn_operation {
     char *method; /* HTTP method when the name starts with one, else NULL */
     char *route;  /* HTTP route when the name has one, else NULL */
     struct scn_latency latency;
-    double error_rate; /* 0..1 */
-    int error_status;  /* HTTP status of errors; default 500 */
-    double rate;       /* arrivals per second when this is an entry operation, else 0 */
-    int arrival;       /* enum scn_arrival */
-    int parallel;      /* calls run in parallel (1) or one after another (0, default) */
-    int inference;     /* 1: runs the request's model (latency, gen_ai attrs from the model) */
+    double error_rate;      /* 0..1 */
+    int error_status;       /* HTTP status of errors; default 500 */
+    double rate;            /* arrivals per second when this is an entry operation, else 0 */
+    int arrival;            /* enum scn_arrival */
+    struct scn_shape shape; /* how the rate changes over the day, week, run */
+    int parallel;           /* calls run in parallel (1) or one after another (0, default) */
+    int inference;          /* 1: runs the request's model (latency, gen_ai attrs from the model) */
     struct scn_call *calls;
     int ncalls;
     struct scn_pos pos;
@@ -93,12 +117,13 @@ struct scn_service {
 
 struct scn_host {
     char *name;
-    char *profile;     /* "general", "gpu", "db", "edge": baseline shapes */
-    double cpu;        /* baseline CPU utilisation 0..1 */
-    double memory_gib; /* total memory */
-    int cpus;          /* logical CPUs, default 4: system.cpu.utilization per CPU and mode */
-    int gpus;          /* GPU count */
-    char *gpu_model;   /* e.g. "A100" */
+    char *profile;          /* "general", "gpu", "db", "edge": baseline shapes */
+    double cpu;             /* baseline CPU utilisation 0..1 */
+    double memory_gib;      /* total memory */
+    int cpus;               /* logical CPUs, default 4: system.cpu.utilization per CPU and mode */
+    struct scn_shape shape; /* the baseline CPU over the day, week, run */
+    int gpus;               /* GPU count */
+    char *gpu_model;        /* e.g. "A100" */
     struct scn_attr *attrs;
     int nattrs;
     struct scn_pos pos;
@@ -111,8 +136,9 @@ struct scn_model {
     uint64_t base_latency_ns;
     double jitter; /* relative, default 0.2 */
     int max_batch;
-    double rate;     /* requests per second */
-    int arrival;     /* enum scn_arrival */
+    double rate; /* requests per second */
+    int arrival; /* enum scn_arrival */
+    struct scn_shape shape;
     char *gpu;       /* GPU model name, e.g. "A100" */
     double gpu_util; /* typical GPU utilisation 0..1, default 0.75 */
     int tokens_in;   /* mean input tokens, default 0 = model does not report tokens */

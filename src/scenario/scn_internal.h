@@ -145,5 +145,7 @@ int scn__validate(const struct scn_tree *t, struct scenario *s, struct scn_error
 /* decode_state.c: the `states` mapping (after the built-ins) and the `timeline` list. */
 int scn__decode_states(const struct scn_dec *d, int root, struct scenario *s);
 int scn__decode_timeline(const struct scn_dec *d, int root, struct scenario *s);
+/* The optional `shape` of an operation, model or host (absent: sh->set stays 0). */
+int scn__decode_shape(const struct scn_dec *d, int map, const char *path, struct scn_shape *sh);
 
 #endif

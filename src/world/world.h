@@ -203,6 +203,14 @@ uint64_t world_jittered(struct core_rng *r, uint64_t base_ns, double jitter);
 /* An operation's own latency: jittered base, times tail_factor with probability tail_p. */
 uint64_t world_op_latency(struct core_rng *r, const struct scn_latency *l);
 
+/* ---- load shapes (shape.c) ------------------------------------------------------------- */
+/* The factor a shaped rate is multiplied by at simulated time unix_ns (off_ns since the run
+ * start, for ramps); 1 when the shape is not set. Deterministic in (shape, key, time). */
+double world_shape_factor(const struct scn_shape *sh, uint64_t key, uint64_t unix_ns,
+                          uint64_t off_ns);
+/* An upper bound of world_shape_factor over all times (for thinning arrivals). */
+double world_shape_max(const struct scn_shape *sh);
+
 /* ---- the plan of a request (plan.c) ---------------------------------------------------- */
 #define WORLD_MAX_SPANS 4096 /* spans in one request's plan (validation keeps traces within) */
 

@@ -99,6 +99,13 @@ static const struct bad_case cases[] = {
     {"bad/syntax_unclosed.yaml", 4, 3,
      "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at "
      "line 3, column 17)"},
+    {"bad/shape_bad_clock.yaml", 5, 56,
+     "services[0].operations[0].shape.diurnal.peak: expected a time of day like 14:00 (UTC)"},
+    {"bad/shape_bad_factor.yaml", 5, 58,
+     "services[0].operations[0].shape.weekly.weekend: expected a factor like 0.4 or 40%, got "
+     "'lots%'"},
+    {"bad/shape_unknown_key.yaml", 5, 40,
+     "unknown key 'diurnall' in services[0].operations[0].shape (did you mean 'diurnal'?)"},
     {"bad/state_bad_effect.yaml", 5, 22,
      "states.overheating.cpu: must be at least 0 and at most 1 (100%), got '120%'"},
     {"bad/state_duplicate.yaml", 6, 3, "states: 'slow' is defined twice (first at line 5)"},
