@@ -17,12 +17,16 @@ enum {
 };
 
 int cli_run(int argc, char **argv);
+/* run with another default scenario (for up) */
+int cli_run_default(int argc, char **argv, const char *scenario);
+/* up: run in real time with the control API and local outputs (up.c) */
+int cli_up(int argc, char **argv);
 int cli_load(int argc, char **argv);
 int cli_sink(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_scenarios(int argc, char **argv);
 
-/* Set by SIGINT/SIGTERM once cli_install_signals ran; a second signal ends the process at
+/* Set by SIGINT/SIGTERM/SIGHUP once cli_install_signals ran; a second signal ends the process at
  * once with 130 (the user chose to skip the flush). SIGPIPE is ignored. */
 extern volatile sig_atomic_t cli_stop;
 void cli_install_signals(void);
@@ -37,8 +41,24 @@ int cli_parse_bytes(const char *s, uint64_t *out);
  * returns CLI_ERR_SCENARIO, else 0. */
 struct scenario;
 int cli_load_scenario(const char *name_or_path, struct scenario **out);
+/* The same with --max-series (0: the default cap, SCENARIO_MAX_SERIES). */
+int cli_load_scenario_max(const char *name_or_path, uint64_t max_series, struct scenario **out);
+/* --max-series N: an integer 1 .. 10^10. 0, or CLI_ERR_USAGE with the message printed. */
+int cli_parse_max_series(const char *arg, uint64_t *out);
+/* Warns on stderr when the world of s could make a /metrics answer larger than limit bytes
+ * (scrapes would then fail). file names the scenario in the message. 1 if it warned, else 0. */
+int cli_warn_prom_size(const char *file, const struct scenario *s, uint64_t limit);
 /* Writes "PORT\n" to FILE.tmp and renames it to path (a reader never sees half a number). */
 int cli_write_port_file(const char *path, int port);
+
+/* Listener flags (listen_opts.c, docs/listeners.md). cli_parse_listen checks an address
+ * (httpd_addr_parse): 0, or CLI_ERR_USAGE with "FLAG: bad listen address ..." printed.
+ * cli_listener_opt reads --max-connections / --header-timeout / --idle-timeout (or run's
+ * --prom-* spelling, given as flag) into c: 0 or CLI_ERR_USAGE. */
+enum { CLI_LISTEN_MAX_CONNECTIONS, CLI_LISTEN_HEADER_TIMEOUT, CLI_LISTEN_IDLE_TIMEOUT };
+struct httpd_config;
+int cli_parse_listen(const char *flag, const char *arg);
+int cli_listener_opt(int which, const char *flag, const char *arg, struct httpd_config *c);
 
 /* The getopt_long loop of a subcommand: -h prints help and returns CLI_OK; unknown options
  * and missing values are usage errors naming cmd; every other option goes to apply(ctx, c,

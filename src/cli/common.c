@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/core.h"
 #include "scenario/scenario.h"
 
 volatile sig_atomic_t cli_stop;
@@ -20,14 +21,17 @@ static void on_signal(int sig)
     cli_stop = 1;
 }
 
+/* SIGHUP too: a closed terminal or ssh session (or `kill -HUP`) must not lose the summary
+ * and the records in the queues, so it stops a run the way SIGTERM does. */
 void cli_install_signals(void)
 {
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++)
+        sigaction(stops[i], &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -38,11 +42,8 @@ int cli_bad_value(const char *flag, const char *val, const char *want)
 
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-    char *end;
-    if (!s || !*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max)
+    uint64_t v;
+    if (core_parse_u64(s, &v) || v > max) /* 2^64 and above: refused, not clamped */
         return -1;
     *out = v;
     return 0;
@@ -85,13 +86,25 @@ int cli_parse_bytes(const char *s, uint64_t *out)
 
 int cli_load_scenario(const char *name_or_path, struct scenario **out)
 {
+    return cli_load_scenario_max(name_or_path, 0, out);
+}
+
+int cli_load_scenario_max(const char *name_or_path, uint64_t max_series, struct scenario **out)
+{
     struct scn_error err;
-    if (scenario_load(name_or_path, out, &err) == 0)
+    if (scenario_load_max(name_or_path, max_series, out, &err) == 0)
         return 0;
     char msg[1024];
     scenario_format_error(&err, msg, sizeof msg);
     fprintf(stderr, "%s\n", msg);
     return CLI_ERR_SCENARIO;
+}
+
+int cli_parse_max_series(const char *arg, uint64_t *out)
+{
+    if (cli_parse_u64(arg, 10000000000ULL, out) || !*out)
+        return cli_bad_value("--max-series", arg, "an integer 1..10000000000");
+    return 0;
 }
 
 int cli_write_port_file(const char *path, int port)

@@ -44,9 +44,10 @@ static const char help[] =
     "  --scenario S           spread requests over a scenario's HTTP entry routes (built-in\n"
     "                         name or file) by their rates, paths appended to URL; --rate\n"
     "                         defaults to the scenario's total (try: diorama serve S)\n"
-    "  -X, --method M         default POST when a body is sent, else GET\n"
+    "  -X, --method M         default GET without a body; POST when a body goes out (--body,\n"
+    "                         --body-file, --corpus, --mode); -X POST alone sends the corpus\n"
     "  -H, --header 'K: V'    extra request header (repeatable)\n"
-    "  --body S, --body-file F  the request body (default: the mode's built-in corpus)\n"
+    "  --body S, --body-file F  the request body (implies POST)\n"
     "  --corpus FILE          bodies: one per line ({...} as is, text as {\"text\": ...}) or a\n"
     "                         JSON array of strings/objects\n"
     "  --mode M               normal_traffic (default), latency_injection, error_injection,\n"
@@ -66,8 +67,8 @@ static const char help[] =
     "  --html FILE            a self-contained HTML report with charts\n"
     "  -q, --quiet            no progress line    -v, --verbose  scheduler details\n"
     "\n"
-    "exit codes: 0 ok, 1 runtime error, 2 usage, 3 bad scenario, 4 no response at all,\n"
-    "7 a threshold failed.\n";
+    "exit codes: 0 ok, 1 runtime error, 2 usage, 3 bad scenario, 4 no request succeeded (no\n"
+    "response, or only 4xx/5xx), 7 a threshold failed.\n";
 
 enum {
     O_RATE = 256,
@@ -132,7 +133,7 @@ struct load {
     int nth;
     char *body;
     struct driver_corpus corpus;
-    int quiet, verbose, conns_set, threads_set;
+    int quiet, verbose, conns_set, threads_set, mode_set;
 };
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -290,6 +291,7 @@ static int opt_value2(struct load *l, int c, const char *arg)
         l->scenario_name = arg;
         return 0;
     case O_MODE:
+        l->mode_set = 1;
         if ((o->mode = driver_mode_parse(arg)) < 0)
             return usage("unknown mode '%s' (normal_traffic, latency_injection, "
                          "error_injection, token_bloat)",
@@ -307,11 +309,10 @@ static int opt_value2(struct load *l, int c, const char *arg)
             return usage("bad --tag-value '%s'", arg);
         o->tag_value = arg;
         return 0;
-    case O_SEED: {
-        char *end;
-        o->seed = strtoull(arg, &end, 10);
-        return (!*arg || *end || *arg == '-') ? usage("bad --seed '%s'", arg) : 0;
-    }
+    case O_SEED:
+        return cli_parse_u64(arg, UINT64_MAX, &o->seed)
+                   ? usage("bad --seed '%s' (an integer 0 .. 18446744073709551615)", arg)
+                   : 0;
     case O_THRESHOLD:
         if (strlen(l->threshold_s) + strlen(arg) + 2 >= sizeof l->threshold_s)
             return usage("--threshold too long");
@@ -490,11 +491,23 @@ static int check_scenario(struct load *l)
     return 0;
 }
 
+/* A bare `load URL` sends GET without a body, as wrk, vegeta and k6 do. What asks for a body
+ * (--body, --body-file, --corpus, --mode) makes it POST unless -X says otherwise; --scenario
+ * takes each route's own method. */
+static void default_method(struct load *l)
+{
+    struct driver_opts *o = &l->o;
+    if (o->method || l->scenario_name || o->body || l->body_file || l->corpus_file || l->mode_set)
+        return;
+    o->method = "GET";
+}
+
 static int check(struct load *l)
 {
     char err[256];
     if (!l->url)
         return usage("%s", "missing URL");
+    default_method(l);
     if (driver_url_parse(l->url, &l->o.url, err, sizeof err))
         return usage("%s", err);
     int rc = check_scenario(l);
@@ -554,9 +567,16 @@ static struct report_load_second *timeline(const struct driver_result *res)
     for (size_t i = 0; i < res->ntimeline; i++) {
         const struct driver_second *s = &res->timeline[i];
         double w = s->width > 0 ? s->width : 1;
-        t[i] = (struct report_load_second){
-            s->t_s, (double)s->sent / w, (double)s->done / w, s->errors, s->p50, s->p90, s->p99,
-            s->max};
+        t[i] = (struct report_load_second){s->t_s,
+                                           (double)s->sent / w,
+                                           (double)s->done / w,
+                                           s->errors,
+                                           s->p50,
+                                           s->p90,
+                                           s->p99,
+                                           s->max,
+                                           w,
+                                           s->late};
     }
     return t;
 }
@@ -596,7 +616,10 @@ static void fill_report(const struct load *l, const struct driver_result *res,
     }
     r->mode = driver_mode_name(o->mode);
     r->threads = o->threads, r->connections = o->connections;
+    r->connections_open = res->max_connections;
     r->closed_loop = o->closed_loop;
+    r->planned_s = (double)(o->closed_loop ? o->duration_ns : o->sched.total_ns) / 1e9;
+    r->sent = res->sent, r->unfinished = res->unfinished;
     double total_s = (double)o->sched.total_ns / 1e9;
     r->target_rate = o->closed_loop ? 0 : o->sched.total / total_s;
     r->duration_s = res->send_seconds;
@@ -678,6 +701,45 @@ static void verbose_lines(const struct driver_result *res)
             (unsigned long long)res->conn_waits, res->max_connections);
 }
 
+/* The most frequent status code among the responses (0 if none). */
+static int top_status(const struct driver_result *res)
+{
+    int top = 0;
+    for (int c = 100; c < 600; c++)
+        if (res->status_codes[c] > res->status_codes[top])
+            top = c;
+    return top;
+}
+
+/* Not one request succeeded (no response, or only 4xx/5xx): one line that says so and what
+ * the commonest answer suggests; 1 in that case. */
+static int no_success(const struct load *l, const struct driver_result *res)
+{
+    uint64_t ok = res->status[1] + res->status[2] + res->status[3];
+    if (ok)
+        return 0;
+    if (res->requests == 0) {
+        cli_fail(CLI_ERR_NOTHING,
+                 "load: no request succeeded: no response at all (%llu "
+                 "connect, %llu timeout, %llu read, %llu write errors)",
+                 (unsigned long long)res->connect_errors, (unsigned long long)res->timeouts,
+                 (unsigned long long)res->read_errors, (unsigned long long)res->write_errors);
+        return 1;
+    }
+    int top = top_status(res);
+    const char *method = l->o.nroutes ? "the routes' methods" : l->o.method ? l->o.method : "POST";
+    char h[160] = "";
+    if (top == 405)
+        snprintf(h, sizeof h, "; 405: the route does not take %s (try -X or --body)", method);
+    else if (top == 404)
+        snprintf(h, sizeof h, "; 404: check the URL's path");
+    cli_fail(CLI_ERR_NOTHING,
+             "load: no request succeeded: all %llu responses were 4xx/5xx "
+             "(most: %d, %llu times)%s",
+             (unsigned long long)res->requests, top, (unsigned long long)res->status_codes[top], h);
+    return 1;
+}
+
 static int finish(struct load *l, struct driver_result *res)
 {
     struct report_load r;
@@ -692,7 +754,8 @@ static int finish(struct load *l, struct driver_result *res)
     r.timeline = tl;
     int failed = driver_threshold_check(l->th, l->nth, res, r.target_rate, actual, passed);
     for (int i = 0; i < l->nth; i++)
-        th[i] = (struct report_threshold){l->th[i].expr, actual[i], passed[i]};
+        th[i] = (struct report_threshold){l->th[i].expr, actual[i], passed[i],
+                                          driver_threshold_unit(&l->th[i])};
     r.thresholds = th;
     r.nthresholds = (size_t)l->nth;
     if (l->verbose)
@@ -701,8 +764,8 @@ static int finish(struct load *l, struct driver_result *res)
     core_free(tl);
     if (rc)
         return rc;
-    if (res->requests == 0)
-        return cli_fail(CLI_ERR_NOTHING, "load: no response at all (see the errors above)");
+    if (no_success(l, res))
+        return CLI_ERR_NOTHING;
     if (failed)
         return cli_fail(CLI_ERR_THRESHOLD, "load: %d threshold%s failed", failed,
                         failed > 1 ? "s" : "");

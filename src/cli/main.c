@@ -12,6 +12,8 @@ static const char usage[] =
     "emits the traces, metrics and logs it would produce, with labelled faults.\n"
     "\n"
     "commands:\n"
+    "  up [SCENARIO]         the world live: real time, control API on 127.0.0.1:8080, /metrics\n"
+    "                        on 127.0.0.1:9464 (default: fleet; docs/control-api.md)\n"
     "  run [SCENARIO]        run a scenario (built-in name or YAML file; default: inference)\n"
     "  load URL              drive an HTTP API at a controlled rate, report latency (open loop)\n"
     "  serve [SCENARIO]      serve the scenario's services over HTTP (default: classify),\n"
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cli_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "up"))
+        return cli_up(argc - 1, argv + 1);
     if (!strcmp(cmd, "load"))
         return cli_load(argc - 1, argv + 1);
     if (!strcmp(cmd, "sink"))

@@ -10,10 +10,12 @@
 #include "cli/run.h"
 #include "report/report.h"
 #include "scenario/scenario.h"
+#include "server/server.h"
 #include "wire/wire.h"
 #include "world/world.h"
 
 #define DEFAULT_OTLP "http://localhost:4318"
+#define RUN_MAX_OUTPUTS 8                   /* --otlp, --otlp-file, --null, --postgres ... */
 #define MAX_START_NS 1767225600000000000ULL /* 2026-01-01T00:00:00Z: --speed max default */
 
 struct run {
@@ -23,6 +25,11 @@ struct run {
     struct export_hub *hub;
     struct export_prom *prom;
     struct engine *eng;
+    struct export_output *pg;         /* the --postgres output (owned by the hub), for labels */
+    struct server_control *ctl;       /* --control: the control API */
+    struct run_prom_stats ps;         /* /metrics numbers for the status line */
+    char otlp_url[REC_NSIGNALS][256]; /* for the start banner; "" = signal not exported */
+    int prom_too_big;                 /* a tick's exposition did not fit: warned once */
     FILE *labels;
     struct core_buf lbuf, pbuf;
     uint64_t seed, start_ns, duration_ns;
@@ -48,8 +55,15 @@ static void cb_tick(void *ctx, const struct rec_batch *points)
 {
     struct run *r = ctx;
     core_buf_reset(&r->pbuf);
-    if (wire_prom_encode(&r->pbuf, &points, 1) == 0)
+    if (wire_prom_encode(&r->pbuf, &points, 1) == 0) {
         export_prom_publish(r->prom, r->pbuf.p, r->pbuf.len);
+        atomic_store_explicit(&r->ps.series, points->n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->ps.points, points->n, memory_order_relaxed);
+    } else if (!r->prom_too_big++) {
+        core_error("/metrics: %u series do not fit in %zu MiB of exposition text; /metrics "
+                   "keeps its previous content (see docs/scenario-format.md#limits)",
+                   points->n, r->pbuf.max >> 20);
+    }
 }
 
 static void cb_label(void *ctx, const struct world_label *l)
@@ -57,19 +71,45 @@ static void cb_label(void *ctx, const struct world_label *l)
     struct run *r = ctx;
     core_buf_reset(&r->lbuf);
     world_label_json(l, &r->lbuf);
-    if (fwrite(r->lbuf.p, 1, r->lbuf.len, r->labels) != r->lbuf.len && !r->label_errors++)
+    /* real-time runs flush each label, so a scorer can tail the file as the run goes */
+    if (r->labels &&
+        (fwrite(r->lbuf.p, 1, r->lbuf.len, r->labels) != r->lbuf.len ||
+         (r->o.speed > 0 && fflush(r->labels))) &&
+        !r->label_errors++)
         core_error("labels file: write failed");
+    server_control_label(r->ctl, l);
+    if (r->pg) {
+        struct export_label el = {l->start_ns,
+                                  l->end_ns,
+                                  l->target,
+                                  l->fault ? l->fault->kind : "state",
+                                  l->fault ? l->fault->scn->name : l->state->name,
+                                  l->trace_id,
+                                  (const char *)r->lbuf.p,
+                                  r->lbuf.len ? r->lbuf.len - 1 : 0}; /* without the '\n' */
+        export_pg_label(r->pg, &el);
+    }
 }
 
 static int load_world(struct run *r)
 {
-    int rc = cli_load_scenario(r->o.scenario, &r->scn);
+    int rc = cli_load_scenario_max(r->o.scenario, r->o.max_series, &r->scn);
     if (rc)
         return rc;
+    if (r->o.prom_listen && !r->o.quiet)
+        cli_warn_prom_size(r->o.scenario, r->scn,
+                           r->o.prom_max_bytes ? r->o.prom_max_bytes : EXPORT_PROM_MAX_BYTES);
     r->seed = r->o.has_seed ? r->o.seed : r->scn->seed;
     r->duration_ns = r->o.has_duration ? r->o.duration_ns : r->scn->duration_ns;
     r->start_ns = r->o.has_start ? r->o.start_ns : r->o.speed == 0 ? MAX_START_NS : core_wall_ns();
+    if (r->duration_ns > RUN_MAX_TIME_NS - r->start_ns) /* timestamps would wrap */
+        return cli_fail(CLI_ERR_USAGE,
+                        "--start plus --duration ends after %s, the last time a "
+                        "nanosecond timestamp can hold",
+                        RUN_MAX_TIME_TEXT);
     struct world_opts wo = {.seed = r->seed,
+                            .start_ns = r->start_ns,
+                            .run_id = r->o.run_id,
                             .verify_attrs = r->o.verify,
                             .ns_override = getenv("OTEL_SERVICE_NAME"),
                             .extra_attrs = getenv("OTEL_RESOURCE_ATTRIBUTES"),
@@ -78,6 +118,21 @@ static int load_world(struct run *r)
     if (world_build(&r->w, r->scn, &wo, msg, sizeof msg))
         return cli_fail(CLI_ERR_USAGE, "%s", msg);
     return 0;
+}
+
+/* url into out with any user:password@ shown as ****@ (the banner is often pasted). */
+static void run_mask_url(const char *url, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (!url)
+        return;
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (at && (!slash || at < slash))
+        snprintf(out, n, "%.*s****%s", (int)(host - url), url, at);
+    else
+        snprintf(out, n, "%s", url);
 }
 
 static void add_headers(struct export_otlp_http_cfg *cfg, char **extra, int n)
@@ -110,9 +165,23 @@ static struct export_output *otlp_output(struct run *r)
         add_headers(&cfg, r->o.headers, r->o.nheaders);
     cfg.verify_attrs = r->o.verify;
     cfg.seed = r->seed;
+    for (int s = 0; s < REC_NSIGNALS; s++)
+        run_mask_url(cfg.url[s], r->otlp_url[s], sizeof r->otlp_url[s]);
     struct export_output *out = export_otlp_http_new(&cfg);
     export_otlp_http_cfg_free(&cfg);
     return out;
+}
+
+/* An unreachable server at start is a runtime error (exit 1), like a port we cannot bind. */
+static int postgres_output(struct run *r, struct export_output **outs, size_t *n)
+{
+    char err[1024];
+    struct export_pg_cfg cfg = {
+        .url = r->o.postgres, .run_id = r->w->run_id, .verify_attrs = r->o.verify, .seed = r->seed};
+    if (!(r->pg = export_pg_new(&cfg, err, sizeof err)))
+        return cli_fail(CLI_ERR_RUNTIME, "--postgres: %s", err);
+    outs[(*n)++] = r->pg;
+    return 0;
 }
 
 /* OTLP/HTTP first (it is the primary output when present), then the file, then null. A run
@@ -124,8 +193,8 @@ static int build_outputs(struct run *r, struct export_output **outs, size_t *n)
         getenv("OTEL_EXPORTER_OTLP_ENDPOINT") || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ||
         getenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") || getenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
     /* No output named: OTLP/HTTP like an SDK would, unless only /metrics was asked for. */
-    int want_otlp =
-        r->o.otlp || env_otlp || (!r->o.otlp_file && !r->o.null_out && !r->o.prom_listen);
+    int want_otlp = r->o.otlp || env_otlp ||
+                    (!r->o.otlp_file && !r->o.null_out && !r->o.prom_listen && !r->o.postgres);
     if (want_otlp && !(outs[(*n)++] = otlp_output(r)))
         return CLI_ERR_USAGE;
     if (r->o.otlp_file) {
@@ -136,12 +205,14 @@ static int build_outputs(struct run *r, struct export_output **outs, size_t *n)
     }
     if (r->o.null_out)
         outs[(*n)++] = export_null_new(r->o.verify);
+    if (r->o.postgres)
+        return postgres_output(r, outs, n);
     return 0;
 }
 
 static int start_hub(struct run *r)
 {
-    struct export_output *outs[3] = {0};
+    struct export_output *outs[RUN_MAX_OUTPUTS] = {0};
     size_t n;
     int rc = build_outputs(r, outs, &n);
     if (rc) {
@@ -160,18 +231,31 @@ static int start_hub(struct run *r)
     return 0;
 }
 
+static int open_control(struct run *r)
+{
+    char err[512];
+    const char *token = r->o.control_token ? r->o.control_token : getenv("DIORAMA_CONTROL_TOKEN");
+    struct server_control_cfg cc = {.listen = r->o.control, .token = token, .speed = r->o.speed};
+    if (server_control_new(&r->ctl, r->w, &cc, err, sizeof err))
+        return cli_fail(CLI_ERR_USAGE, "--control %s: %s", r->o.control, err);
+    if (server_control_start(r->ctl, err, sizeof err))
+        return cli_fail(CLI_ERR_RUNTIME, "--control %s: %s", r->o.control, err);
+    return 0;
+}
+
 static int open_extras(struct run *r)
 {
     char err[512];
     if (r->o.prom_listen) {
-        r->prom = export_prom_start(r->o.prom_listen, err, sizeof err);
+        struct export_prom_cfg pc = {r->o.prom_listen, r->o.prom_http, r->o.prom_max_bytes};
+        r->prom = export_prom_start(&pc, NULL, err, sizeof err);
         if (!r->prom)
             return cli_fail(CLI_ERR_RUNTIME, "--prom-listen %s: %s", r->o.prom_listen, err);
         export_prom_set_hub(r->prom, r->hub);
     }
     if (r->o.labels && !(r->labels = fopen(r->o.labels, "w")))
         return cli_fail(CLI_ERR_RUNTIME, "--labels %s: cannot open for writing", r->o.labels);
-    return 0;
+    return r->o.control ? open_control(r) : 0;
 }
 
 static int make_engine(struct run *r)
@@ -183,12 +267,68 @@ static int make_engine(struct run *r)
                              .batch_timeout_ns = r->o.batch_timeout_ns,
                              .signals = r->o.signals,
                              .stop = &cli_stop};
-    struct engine_out out = {
-        r, cb_batch, cb_submit, cb_drop, r->prom ? cb_tick : NULL, r->labels ? cb_label : NULL};
+    struct engine_out out = {r,
+                             cb_batch,
+                             cb_submit,
+                             cb_drop,
+                             r->prom ? cb_tick : NULL,
+                             r->labels || r->pg || r->ctl ? cb_label : NULL};
     char err[256];
     if (engine_new(&r->eng, r->w, &eo, &out, err, sizeof err))
         return cli_fail(CLI_ERR_SCENARIO, "%s: %s", r->o.scenario, err);
     return 0;
+}
+
+/* "http://HOST:PORT/metrics" with the port really bound (--prom-listen may say :0) and the
+ * host as given ("localhost" for a bare port). */
+/* "http://HOST:PORT/path" for a listen address as given and the port bound (a bare port or
+ * ":port" shows as localhost). */
+static void listen_url(const char *a, int port, const char *path, char *out, size_t n)
+{
+    const char *colon = strrchr(a, ':');
+    int hl = colon ? (int)(colon - a) : 0;
+    snprintf(out, n, "http://%.*s:%d%s", hl ? hl : 9, hl ? a : "localhost", port, path);
+}
+
+/* One line per endpoint on stderr before the run starts, so a user knows where to look and a
+ * script can find the port it got. */
+static void print_banner(const struct run *r)
+{
+    static const char *const sig[REC_NSIGNALS] = {"OTLP traces", "OTLP metrics", "OTLP logs"};
+    struct core_buf b;
+    char line[600];
+    core_buf_init(&b, 1 << 16);
+    core_buf_printf(&b, "diorama: running %s (seed %llu, speed ", r->scn->name,
+                    (unsigned long long)r->seed);
+    core_buf_printf(&b, r->o.speed > 0 ? "%g" : "max", r->o.speed);
+    core_buf_printf(&b, r->duration_ns ? ", %g s simulated)\n" : ", until Ctrl-C)\n",
+                    (double)r->duration_ns / 1e9);
+    for (int s = 0; s < REC_NSIGNALS; s++)
+        if (r->otlp_url[s][0])
+            core_buf_printf(&b, "  %-13s %s\n", sig[s], r->otlp_url[s]);
+    if (r->o.otlp_file)
+        core_buf_printf(&b, "  %-13s %s\n", "OTLP file",
+                        strcmp(r->o.otlp_file, "-") ? r->o.otlp_file : "stdout");
+    if (r->o.postgres) {
+        export_pg_url_mask(r->o.postgres, line, sizeof line);
+        core_buf_printf(&b, "  %-13s %s\n", "PostgreSQL", line);
+    }
+    if (r->o.null_out)
+        core_buf_printf(&b, "  %-13s %s\n", "null", "encoded and discarded");
+    if (r->prom) {
+        listen_url(r->o.prom_listen, export_prom_port(r->prom), "/metrics", line, sizeof line);
+        core_buf_printf(&b, "  %-13s %s\n", "/metrics", line);
+    }
+    if (r->ctl) {
+        listen_url(r->o.control, server_control_port(r->ctl), "/api/world", line, sizeof line);
+        core_buf_printf(&b, "  %-13s %s\n", "control API", line);
+    }
+    if (r->o.labels)
+        core_buf_printf(&b, "  %-13s %s\n", "labels", r->o.labels);
+    if (r->o.summary_json)
+        core_buf_printf(&b, "  %-13s %s (at the end)\n", "summary JSON", r->o.summary_json);
+    fwrite(b.p, 1, b.len, stderr);
+    core_buf_free(&b);
 }
 
 /* Fills one report_output from the hub's accounting for output i. */
@@ -205,6 +345,7 @@ static void collect(const struct run *r, size_t i, const double *target, struct 
         y->delivered = x->delivered;
         y->dropped = export_dropped_total(x);
         y->in_flight = x->in_flight;
+        y->timed_out = x->timed_out;
         for (int k = 0; k < EXPORT_DROP_NREASONS && k < REPORT_MAX_DROP_REASONS; k++)
             y->dropped_by[k] = x->dropped[k];
         y->retried = x->retried;
@@ -225,7 +366,7 @@ static int exit_code(const struct report_output *outs, size_t n)
         for (int s = 0; s < REC_NSIGNALS; s++) {
             gen += outs[i].s[s].generated;
             del += outs[i].s[s].delivered;
-            drop += outs[i].s[s].dropped + outs[i].s[s].in_flight;
+            drop += outs[i].s[s].dropped + outs[i].s[s].in_flight + outs[i].s[s].timed_out;
         }
     if (gen && !del)
         return CLI_ERR_NOTHING;
@@ -235,12 +376,12 @@ static int exit_code(const struct report_output *outs, size_t n)
 static int summarise(struct run *r, double wall_s)
 {
     size_t n = export_hub_noutputs(r->hub);
-    struct report_output outs[3];
+    struct report_output outs[RUN_MAX_OUTPUTS];
     double target[REC_NSIGNALS];
     engine_target_rates(r->eng, target);
     for (int s = 0; s < REC_NSIGNALS; s++)
         target[s] *= r->o.speed > 0 ? r->o.speed : 0;
-    for (size_t i = 0; i < n && i < 3; i++)
+    for (size_t i = 0; i < n && i < RUN_MAX_OUTPUTS; i++)
         collect(r, i, target, &outs[i]);
     struct engine_progress p;
     engine_progress(r->eng, &p);
@@ -279,6 +420,39 @@ static int summarise(struct run *r, double wall_s)
     return rr.exit_code;
 }
 
+/* Prometheus scrapes every 15 s or more: a /metrics that lives for less is never scraped. */
+#define RUN_SCRAPE_WINDOW_NS 15000000000ULL
+
+static void warn_short_metrics(const struct run *r)
+{
+    if (!r->prom || r->o.linger_ns || r->o.quiet || !r->duration_ns)
+        return; /* without a duration the run lasts until Ctrl-C: time enough */
+    if (r->o.speed == 0)
+        core_warn("--speed max with --prom-listen: the run ends in moments and /metrics with "
+                  "it, before Prometheus can scrape; add --linger 1m to keep serving the final "
+                  "values after the run");
+    else if (r->duration_ns && (double)r->duration_ns / r->o.speed < RUN_SCRAPE_WINDOW_NS)
+        core_warn("--prom-listen: the run lasts %.1f s, shorter than a usual scrape interval "
+                  "(15 s); add --linger 1m to keep serving the final values after the run",
+                  (double)r->duration_ns / r->o.speed / 1e9);
+}
+
+/* --linger: /metrics keeps its last values until the time is up or Ctrl-C. */
+static void linger(const struct run *r)
+{
+    if (!r->prom || !r->o.linger_ns || cli_stop)
+        return;
+    char url[300];
+    listen_url(r->o.prom_listen, export_prom_port(r->prom), "/metrics", url, sizeof url);
+    fflush(stdout); /* the summary, before a wait that may be long */
+    if (!r->o.quiet)
+        fprintf(stderr, "diorama: serving the final metrics at %s for %g s (Ctrl-C to stop)\n", url,
+                (double)r->o.linger_ns / 1e9);
+    uint64_t end = core_mono_ns() + r->o.linger_ns;
+    while (!cli_stop && core_mono_ns() < end)
+        usleep(50000);
+}
+
 static int execute(struct run *r)
 {
     int rc = load_world(r);
@@ -291,32 +465,45 @@ static int execute(struct run *r)
     if (rc)
         return rc;
     cli_install_signals();
+    if (!r->o.quiet)
+        print_banner(r);
+    warn_short_metrics(r);
     uint64_t t0 = core_mono_ns();
-    struct run_status *st = r->o.quiet ? NULL : run_status_start(r->eng, r->hub, r->o.speed);
+    r->ps.prom = r->prom;
+    struct run_status *st =
+        r->o.quiet ? NULL : run_status_start(r->eng, r->hub, r->prom ? &r->ps : NULL, r->o.speed);
     engine_run(r->eng);
     export_hub_shutdown(r->hub, core_mono_ns() + r->o.shutdown_ns);
     run_status_stop(st);
     if (r->labels && fflush(r->labels) && !r->label_errors++)
         core_error("labels file: write failed");
     rc = summarise(r, (double)(core_mono_ns() - t0) / 1e9);
+    linger(r);
     return r->label_errors && rc == CLI_OK ? CLI_ERR_RUNTIME : rc;
 }
 
-int cli_run(int argc, char **argv)
+int cli_run_default(int argc, char **argv, const char *scenario)
 {
     struct run r;
     memset(&r, 0, sizeof r);
-    int rc = run_parse(&r.o, argc, argv);
+    int rc = run_parse(&r.o, argc, argv, scenario);
     if (rc >= 0) {
         run_opts_free(&r.o);
         return rc;
     }
-    core_log_level = r.o.verbose ? CORE_LOG_INFO + (r.o.verbose > 1) : CORE_LOG_WARN;
+    /* -q is quiet: warnings (retries, drops) go to the summary; errors still print. */
+    core_log_level = r.o.verbose ? CORE_LOG_INFO + (r.o.verbose > 1)
+                     : r.o.quiet ? CORE_LOG_ERROR
+                                 : CORE_LOG_WARN;
     core_buf_init(&r.lbuf, 1 << 16);
-    core_buf_init(&r.pbuf, 256u << 20);
+    /* The exposition may grow past the listener's limit, so that the listener (not a failed
+     * encode that would leave stale values up) answers the oversized scrape with 503. */
+    size_t pmax = r.o.prom_max_bytes ? r.o.prom_max_bytes : EXPORT_PROM_MAX_BYTES;
+    core_buf_init(&r.pbuf, pmax + pmax / 4 > (256u << 20) ? pmax + pmax / 4 : 256u << 20);
     rc = execute(&r);
     if (r.prom)
         export_prom_stop(r.prom);
+    server_control_free(r.ctl); /* before the world its commands go to */
     if (r.labels)
         fclose(r.labels);
     engine_free(r.eng);
@@ -327,4 +514,9 @@ int cli_run(int argc, char **argv)
     core_buf_free(&r.pbuf);
     run_opts_free(&r.o);
     return rc;
+}
+
+int cli_run(int argc, char **argv)
+{
+    return cli_run_default(argc, argv, "inference");
 }

@@ -25,6 +25,10 @@ static const char help[] =
     "  --metric-interval D    metric export interval (default: the scenario's, else 10s)\n"
     "  --signals LIST         traces,metrics,logs (default all)\n"
     "  --no-verify-attrs      omit diorama.seq / diorama.gen_time_unix_nano / diorama.run_id\n"
+    "  --run-id ID            diorama.run_id of this run (default: a hash of the scenario's\n"
+    "                         content, seed, shard and start; 1-63 of A-Za-z0-9._:-)\n"
+    "  --max-series N         refuse a scenario whose world has more metric series than N\n"
+    "                         (default 1000000; memory grows with them, docs/scenario-format.md)\n"
     "\n"
     "outputs (any combination; with none but --prom-listen, OTLP/HTTP to\n"
     "$OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318):\n"
@@ -34,8 +38,22 @@ static const char help[] =
     "  -H, --header 'K: V'    extra OTLP/HTTP header (repeatable; also K=V)\n"
     "  --otlp-file PATH       OTLP/JSON lines, one Export*ServiceRequest per line ('-' = stdout)\n"
     "  --null                 encode to OTLP protobuf and discard (benchmarking)\n"
-    "  --prom-listen ADDR     serve Prometheus /metrics on ADDR (e.g. 127.0.0.1:9464)\n"
-    "  --labels FILE          write every injected fault as a JSON line (ground truth)\n"
+    "  --postgres URL         rows into PostgreSQL tables via COPY (docs/postgres.md);\n"
+    "                         postgresql://[user[:password]@]host[:port]/db, or PG* env\n"
+    "  --prom-listen ADDR     serve Prometheus /metrics on ADDR (e.g. 127.0.0.1:9464; a bare\n"
+    "                         port is 127.0.0.1, :PORT every interface; docs/listeners.md)\n"
+    "  --prom-max-bytes N     largest /metrics answer, suffixes k/M (default 64M; larger\n"
+    "                         scrapes get 503, are logged and counted)\n"
+    "  --prom-max-connections N, --prom-header-timeout D, --prom-idle-timeout D\n"
+    "                         the /metrics listener's caps (default 4096, 10s, 60s)\n"
+    "  --linger D             after the run, keep serving /metrics for D (Ctrl-C ends it):\n"
+    "                         lets Prometheus scrape a --speed max or short run\n"
+    "  --labels FILE          write every injected fault and state change as a JSON line\n"
+    "                         (ground truth; flushed as written in real-time runs)\n"
+    "  --control ADDR         serve the control API on ADDR (docs/control-api.md): read the\n"
+    "                         world, change entity states live (labelled source: command)\n"
+    "  --control-token T      changes need 'Authorization: Bearer T' (default\n"
+    "                         $DIORAMA_CONTROL_TOKEN; required off loopback)\n"
     "  --summary-json FILE    write the final summary as JSON (docs/summary-json.md)\n"
     "\n"
     "batching and delivery:\n"
@@ -45,16 +63,19 @@ static const char help[] =
     "  --on-full block|drop   when the queue is full (default: block with --speed max, else drop)\n"
     "  --shutdown-timeout D   how long to flush on exit (default 5s)\n"
     "\n"
-    "  -q, --quiet            no status line    -v, --verbose  log more\n"
+    "  -q, --quiet            no status line, no warnings (errors still print)\n"
+    "  -v, --verbose          log more\n"
     "\n"
     "environment: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT,\n"
     "OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_TIMEOUT,\n"
-    "OTEL_SERVICE_NAME (becomes service.namespace), OTEL_RESOURCE_ATTRIBUTES.\n"
+    "OTEL_SERVICE_NAME (becomes service.namespace), OTEL_RESOURCE_ATTRIBUTES,\n"
+    "DIORAMA_CONTROL_TOKEN.\n"
     "exit codes: 0 ok, 1 runtime error, 2 usage, 3 bad scenario, 4 nothing delivered,\n"
     "5 some records dropped.\n";
 
 enum {
     O_SEED = 256,
+    O_RUN_ID,
     O_SPEED,
     O_DURATION,
     O_START,
@@ -65,6 +86,7 @@ enum {
     O_COMPRESSION,
     O_OTLP_FILE,
     O_NULL,
+    O_POSTGRES,
     O_PROM,
     O_LABELS,
     O_SUMMARY,
@@ -73,10 +95,19 @@ enum {
     O_QUEUE,
     O_ON_FULL,
     O_SHUTDOWN,
+    O_MAX_SERIES,
+    O_LINGER,
+    O_CONTROL,
+    O_CONTROL_TOKEN,
+    O_PROM_MAX_BYTES,
+    O_PROM_MAX_CONN,
+    O_PROM_HEADER_TIMEOUT,
+    O_PROM_IDLE_TIMEOUT,
 };
 
 static const struct option longopts[] = {
     {"seed", 1, 0, O_SEED},
+    {"run-id", 1, 0, O_RUN_ID},
     {"speed", 1, 0, O_SPEED},
     {"duration", 1, 0, O_DURATION},
     {"start", 1, 0, O_START},
@@ -88,6 +119,7 @@ static const struct option longopts[] = {
     {"header", 1, 0, 'H'},
     {"otlp-file", 1, 0, O_OTLP_FILE},
     {"null", 0, 0, O_NULL},
+    {"postgres", 1, 0, O_POSTGRES},
     {"prom-listen", 1, 0, O_PROM},
     {"labels", 1, 0, O_LABELS},
     {"summary-json", 1, 0, O_SUMMARY},
@@ -96,13 +128,22 @@ static const struct option longopts[] = {
     {"queue-size", 1, 0, O_QUEUE},
     {"on-full", 1, 0, O_ON_FULL},
     {"shutdown-timeout", 1, 0, O_SHUTDOWN},
+    {"prom-max-bytes", 1, 0, O_PROM_MAX_BYTES},
+    {"prom-max-connections", 1, 0, O_PROM_MAX_CONN},
+    {"prom-header-timeout", 1, 0, O_PROM_HEADER_TIMEOUT},
+    {"prom-idle-timeout", 1, 0, O_PROM_IDLE_TIMEOUT},
+    {"max-series", 1, 0, O_MAX_SERIES},
+    {"linger", 1, 0, O_LINGER},
+    {"control", 1, 0, O_CONTROL},
+    {"control-token", 1, 0, O_CONTROL_TOKEN},
     {"quiet", 0, 0, 'q'},
     {"verbose", 0, 0, 'v'},
     {"help", 0, 0, 'h'},
     {0, 0, 0, 0},
 };
 
-/* "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5+02:00", "1767225600", "now". */
+/* "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5+02:00", "1767225600", "now". Times after
+ * RUN_MAX_TIME_NS are refused (a uint64 ns count would wrap past 2554 and write 2015). */
 int run_parse_time(const char *s, uint64_t *unix_ns)
 {
     uint64_t secs;
@@ -110,7 +151,7 @@ int run_parse_time(const char *s, uint64_t *unix_ns)
         *unix_ns = core_wall_ns();
         return 0;
     }
-    if (!cli_parse_u64(s, 4102444800ULL, &secs)) {
+    if (!cli_parse_u64(s, RUN_MAX_TIME_NS / 1000000000ULL, &secs)) {
         *unix_ns = secs * 1000000000ULL;
         return 0;
     }
@@ -133,10 +174,19 @@ int run_parse_time(const char *s, uint64_t *unix_ns)
     else
         return -1;
     time_t t = timegm(&tm) - off;
-    if (t < 0)
+    if (t < 0 || (uint64_t)t > RUN_MAX_TIME_NS / 1000000000ULL)
         return -1;
     *unix_ns = (uint64_t)t * 1000000000ULL + (uint64_t)(frac * 1e9);
     return 0;
+}
+
+/* --run-id: receivers key streams by it and it is written into JSON and labels unescaped, so
+ * it is short and plain. */
+static int run_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 63 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
 }
 
 static int parse_signals(const char *s, int *mask)
@@ -176,6 +226,39 @@ static int add_header(struct run_opts *o, const char *h)
     return 0;
 }
 
+/* --postgres: checked here so that a bad URL is a usage error before anything starts. */
+static int run_postgres_flag(struct run_opts *o, const char *url)
+{
+    char err[768];
+    if (export_pg_url_check(url, err, sizeof err))
+        return cli_fail(CLI_ERR_USAGE, "--postgres: %s", err);
+    o->postgres = url;
+    return 0;
+}
+
+/* The /metrics listener's flags (the caps every listener has, docs/listeners.md). */
+static int apply_prom(struct run_opts *o, int c, const char *a)
+{
+    uint64_t u;
+    switch (c) {
+    case O_PROM_MAX_BYTES:
+        if (cli_parse_bytes(a, &u) || u < 4096 || u > ((uint64_t)4 << 30))
+            return cli_bad_value("--prom-max-bytes", a, "a size from 4k to 4G, like 64M");
+        o->prom_max_bytes = (size_t)u;
+        return 0;
+    case O_PROM_MAX_CONN:
+        return cli_listener_opt(CLI_LISTEN_MAX_CONNECTIONS, "--prom-max-connections", a,
+                                &o->prom_http);
+    case O_PROM_HEADER_TIMEOUT:
+        return cli_listener_opt(CLI_LISTEN_HEADER_TIMEOUT, "--prom-header-timeout", a,
+                                &o->prom_http);
+    case O_PROM_IDLE_TIMEOUT:
+        return cli_listener_opt(CLI_LISTEN_IDLE_TIMEOUT, "--prom-idle-timeout", a, &o->prom_http);
+    default:
+        return -1;
+    }
+}
+
 /* Returns 0, or an exit code. */
 static int apply(struct run_opts *o, int c, const char *a)
 {
@@ -183,7 +266,7 @@ static int apply(struct run_opts *o, int c, const char *a)
     switch (c) {
     case O_SEED:
         if (cli_parse_u64(a, UINT64_MAX, &o->seed))
-            return cli_bad_value("--seed", a, "a non-negative integer");
+            return cli_bad_value("--seed", a, "an integer 0..18446744073709551615");
         o->has_seed = 1;
         return 0;
     case O_SPEED:
@@ -203,7 +286,8 @@ static int apply(struct run_opts *o, int c, const char *a)
     case O_START:
         o->has_start = 1;
         return run_parse_time(a, &o->start_ns)
-                   ? cli_bad_value("--start", a, "RFC 3339, unix seconds or now")
+                   ? cli_bad_value("--start", a,
+                                   "RFC 3339, unix seconds or now, before " RUN_MAX_TIME_TEXT)
                    : 0;
     case O_METRIC_INTERVAL:
         if (core_parse_duration(a, &o->metric_interval_ns) || o->metric_interval_ns < 1000000)
@@ -217,13 +301,15 @@ static int apply(struct run_opts *o, int c, const char *a)
             return cli_bad_value("--batch-size", a, "an integer 1..1048576");
         o->batch_size = (uint32_t)u;
         return 0;
+    case O_MAX_SERIES:
+        return cli_parse_max_series(a, &o->max_series);
     case O_QUEUE:
         if (cli_parse_u64(a, 1 << 16, &u) || u < 2)
             return cli_bad_value("--queue-size", a, "an integer 2..65536");
         o->queue_batches = (uint32_t)u;
         return 0;
     default:
-        return -1;
+        return apply_prom(o, c, a);
     }
 }
 
@@ -233,8 +319,17 @@ static int apply2(struct run_opts *o, int c, const char *a)
     case O_NO_VERIFY:
         o->verify = 0;
         return 0;
-    case O_OTLP:
+    case O_OTLP: {
+        char err[512];
+        if (export_otlp_url_check(a, "--otlp", err, sizeof err))
+            return cli_fail(CLI_ERR_USAGE, "%s", err);
         o->otlp = a;
+        return 0;
+    }
+    case O_RUN_ID:
+        if (!run_id_ok(a))
+            return cli_bad_value("--run-id", a, "1 to 63 of A-Z a-z 0-9 . _ : -");
+        o->run_id = a;
         return 0;
     case O_OTLP_FILE:
         o->otlp_file = a;
@@ -242,8 +337,16 @@ static int apply2(struct run_opts *o, int c, const char *a)
     case O_NULL:
         o->null_out = 1;
         return 0;
+    case O_POSTGRES:
+        return run_postgres_flag(o, a);
     case O_PROM:
         o->prom_listen = a;
+        return cli_parse_listen("--prom-listen", a);
+    case O_CONTROL:
+        o->control = a;
+        return cli_parse_listen("--control", a);
+    case O_CONTROL_TOKEN:
+        o->control_token = a;
         return 0;
     case O_LABELS:
         o->labels = a;
@@ -273,6 +376,9 @@ static int apply2(struct run_opts *o, int c, const char *a)
         return core_parse_duration(a, &o->batch_timeout_ns) || !o->batch_timeout_ns
                    ? cli_bad_value("--batch-timeout", a, "a positive duration")
                    : 0;
+    case O_LINGER:
+        return core_parse_duration(a, &o->linger_ns) ? cli_bad_value("--linger", a, "a duration")
+                                                     : 0;
     case O_SHUTDOWN:
         return core_parse_duration(a, &o->shutdown_ns)
                    ? cli_bad_value("--shutdown-timeout", a, "a duration")
@@ -282,10 +388,10 @@ static int apply2(struct run_opts *o, int c, const char *a)
     }
 }
 
-static void defaults(struct run_opts *o)
+static void defaults(struct run_opts *o, const char *scenario)
 {
     memset(o, 0, sizeof *o);
-    o->scenario = "inference";
+    o->scenario = scenario;
     o->speed = 1;
     o->verify = 1;
     o->on_full = -1;
@@ -295,9 +401,9 @@ static void defaults(struct run_opts *o)
 }
 
 /* Returns -1 to go on, or an exit code (help printed, or a usage error). */
-int run_parse(struct run_opts *o, int argc, char **argv)
+int run_parse(struct run_opts *o, int argc, char **argv, const char *scenario)
 {
-    defaults(o);
+    defaults(o, scenario);
     optind = 1;
     opterr = 0;
     int c;

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -25,13 +24,27 @@ static const char help[] =
     "  --threads N            server threads (default: number of CPUs)\n"
     "  --max-delay D          largest X-Diorama-Delay honoured (default 30s; above: 400)\n"
     "  --max-body N           largest request body, suffixes k/M (default 1M; above: 413)\n"
-    "  --max-connections N    open connections at most (default 4096)\n"
+    "  --max-connections N    open connections at most (default 4096); more get 503\n"
+    "  --header-timeout D     time to send a request's headers (default 10s)\n"
+    "  --idle-timeout D       close a connection silent for D (default 60s)\n"
+    "  --max-series N         refuse a scenario with more metric series (default 1000000)\n"
     "  -q, --quiet            no start line, no status line    -v, --verbose  log more\n"
     "\n"
     "exit codes: 0 stopped by a signal, 1 cannot listen, 2 usage, 3 bad scenario.\n"
     "Details: docs/serve.md\n";
 
-enum { O_LISTEN = 256, O_PORT_FILE, O_SEED, O_THREADS, O_MAX_DELAY, O_MAX_BODY, O_MAX_CONN };
+enum {
+    O_LISTEN = 256,
+    O_PORT_FILE,
+    O_SEED,
+    O_THREADS,
+    O_MAX_DELAY,
+    O_MAX_BODY,
+    O_MAX_CONN,
+    O_MAX_SERIES,
+    O_HEADER_TIMEOUT,
+    O_IDLE_TIMEOUT,
+};
 
 static const struct option longopts[] = {
     {"listen", 1, 0, O_LISTEN},
@@ -41,6 +54,9 @@ static const struct option longopts[] = {
     {"max-delay", 1, 0, O_MAX_DELAY},
     {"max-body", 1, 0, O_MAX_BODY},
     {"max-connections", 1, 0, O_MAX_CONN},
+    {"header-timeout", 1, 0, O_HEADER_TIMEOUT},
+    {"idle-timeout", 1, 0, O_IDLE_TIMEOUT},
+    {"max-series", 1, 0, O_MAX_SERIES},
     {"quiet", 0, 0, 'q'},
     {"verbose", 0, 0, 'v'},
     {"help", 0, 0, 'h'},
@@ -51,6 +67,7 @@ struct serve_opts {
     struct server_cfg cfg;
     const char *scenario;
     const char *port_file;
+    uint64_t max_series; /* 0: the scenario module's default cap */
     int has_seed, quiet, verbose;
 };
 
@@ -73,10 +90,13 @@ static int apply_limit(struct serve_opts *o, int c, const char *a)
         o->cfg.max_body = (size_t)u;
         return 0;
     case O_MAX_CONN:
-        if (cli_parse_u64(a, 1000000, &u) || u < 4)
-            return cli_bad_value("--max-connections", a, "an integer 4..1000000");
-        o->cfg.max_connections = (unsigned)u;
-        return 0;
+        return cli_listener_opt(CLI_LISTEN_MAX_CONNECTIONS, "--max-connections", a, &o->cfg.http);
+    case O_HEADER_TIMEOUT:
+        return cli_listener_opt(CLI_LISTEN_HEADER_TIMEOUT, "--header-timeout", a, &o->cfg.http);
+    case O_IDLE_TIMEOUT:
+        return cli_listener_opt(CLI_LISTEN_IDLE_TIMEOUT, "--idle-timeout", a, &o->cfg.http);
+    case O_MAX_SERIES:
+        return cli_parse_max_series(a, &o->max_series);
     default:
         return -1;
     }
@@ -88,7 +108,7 @@ static int apply(void *ctx, int c, const char *a)
     switch (c) {
     case O_LISTEN:
         o->cfg.listen = a;
-        return 0;
+        return cli_parse_listen("--listen", a);
     case O_PORT_FILE:
         o->port_file = a;
         return 0;
@@ -118,6 +138,8 @@ static int parse(struct serve_opts *o, int argc, char **argv)
     int rc = cli_getopt(argc, argv, "serve", ":qvh", longopts, help, apply, o);
     if (rc != -1)
         return rc;
+    if (o->cfg.listen == env && cli_parse_listen("DIORAMA_SERVE_LISTEN", env))
+        return CLI_ERR_USAGE;
     if (optind < argc)
         o->scenario = argv[optind++];
     if (optind < argc)
@@ -127,7 +149,7 @@ static int parse(struct serve_opts *o, int argc, char **argv)
 
 static int load_world(struct serve_opts *o, struct scenario **scn, struct world **w)
 {
-    if (cli_load_scenario(o->scenario, scn))
+    if (cli_load_scenario_max(o->scenario, o->max_series, scn))
         return CLI_ERR_SCENARIO;
     if (!o->has_seed)
         o->cfg.seed = (*scn)->seed;
@@ -138,27 +160,19 @@ static int load_world(struct serve_opts *o, struct scenario **scn, struct world 
     return 0;
 }
 
-/* Room for every connection plus the listening socket and the daemon's own descriptors. */
-static void raise_fd_limit(unsigned connections)
-{
-    struct rlimit rl;
-    rlim_t want = (rlim_t)connections + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-    setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* "diorama serve: classify on http://127.0.0.1:8000 (routes: POST /classify, GET /metrics,
  * GET /healthz)" */
 static void start_line(const struct serve_opts *o, const struct server *s)
 {
-    const char *l = o->cfg.listen, *colon = strrchr(l, ':');
-    int hl = colon ? (int)(colon - l) : 0;
+    struct httpd_addr a;
+    char err[512];
+    if (httpd_addr_parse(o->cfg.listen, &a, err, sizeof err)) /* checked at option time */
+        snprintf(a.host, sizeof a.host, "?");
+    int v6 = strchr(a.host, ':') != NULL;
     struct core_buf b;
     core_buf_init(&b, 1 << 20);
-    core_buf_printf(&b, "diorama serve: %s on http://%.*s:%d (routes:", o->scenario, hl ? hl : 7,
-                    hl ? l : "0.0.0.0", server_port(s));
+    core_buf_printf(&b, "diorama serve: %s on http://%s%s%s:%d (routes:", o->scenario,
+                    v6 ? "[" : "", a.host, v6 ? "]" : "", server_port(s));
     int n = server_nroutes(s);
     for (int i = 0; i < n; i++) /* scenario routes first, the built-ins (0, 1) last */
         core_buf_printf(&b, "%s %s", i ? "," : "", server_route_name(s, (i + 2) % n));
@@ -224,7 +238,6 @@ static void summary(const struct server *s, double secs)
 static int execute(struct serve_opts *o, struct server *s)
 {
     char err[512];
-    raise_fd_limit(o->cfg.max_connections ? o->cfg.max_connections : 4096);
     cli_install_signals();
     int rc = server_start(s, err, sizeof err);
     if (rc) /* a malformed --listen is a usage error, a busy port a runtime one */

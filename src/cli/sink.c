@@ -1,10 +1,12 @@
 /* diorama sink: receive OTLP/HTTP and remote write, verify what arrived, optionally against
  * a `diorama run --summary-json` (--expect), with faults on demand. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -32,12 +34,16 @@ static const char help[] =
     "  --max-buffered N       request bytes held over all connections (default 4 x the\n"
     "                         request size); past it requests get 503 + Retry-After: 1\n"
     "  --threads N            server threads (default: number of CPUs)\n"
+    "  --max-connections N    open connections at most (default 4096); more get 503\n"
+    "  --header-timeout D     time to send a request's headers (default 10s)\n"
+    "  --idle-timeout D       close a connection silent for D (default 60s)\n"
     "\n"
     "faults (deterministic for a given --seed and request order):\n"
     "  --fail STATUS:PCT      answer PCT% of data requests with STATUS, e.g. 503:10%\n"
     "                         (repeatable; the body is not counted)\n"
     "  --retry-after D        send Retry-After: D (whole seconds) with injected faults\n"
-    "  --delay D              hold every response for D (e.g. 50ms)\n"
+    "  --delay D              hold every response for D (e.g. 50ms; at most 30s; a stop\n"
+    "                         answers held responses at once)\n"
     "  --down-for D@T         refuse connections for D, T after the start (e.g. 5s@10s;\n"
     "                         repeatable)\n"
     "  --seed N               seed for the fault choices (default 1)\n"
@@ -45,7 +51,8 @@ static const char help[] =
     "limits: --max-names N (distinct services/names counted per signal, default 1000),\n"
     "--max-runs N (run ids with sequence tracking, default 16), --seq-window N (sequence\n"
     "numbers tracked per stream, a power of two, default 1048576).\n"
-    "  --record DIR           write every accepted request body to DIR (benchmarks)\n"
+    "  --record DIR           write every accepted request body to DIR, an existing writable\n"
+    "                         directory (benchmarks)\n"
     "  -q, --quiet            no status line    -v, --verbose  log more\n"
     "\n"
     "exit codes: 0 ok / verdict pass, 1 runtime error, 2 usage, 6 verdict fail.\n";
@@ -69,6 +76,9 @@ enum {
     O_MAX_RUNS,
     O_WINDOW,
     O_RECORD,
+    O_MAX_CONN,
+    O_HEADER_TIMEOUT,
+    O_IDLE_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -90,6 +100,9 @@ static const struct option longopts[] = {
     {"max-runs", 1, 0, O_MAX_RUNS},
     {"seq-window", 1, 0, O_WINDOW},
     {"record", 1, 0, O_RECORD},
+    {"max-connections", 1, 0, O_MAX_CONN},
+    {"header-timeout", 1, 0, O_HEADER_TIMEOUT},
+    {"idle-timeout", 1, 0, O_IDLE_TIMEOUT},
     {"quiet", 0, 0, 'q'},
     {"verbose", 0, 0, 'v'},
     {"help", 0, 0, 'h'},
@@ -152,8 +165,9 @@ static int apply_fault(struct sink_opts *o, int c, const char *a)
         o->cfg.retry_after_s = (int64_t)((ns + 999999999ULL) / 1000000000ULL);
         return 0;
     case O_DELAY:
-        return core_parse_duration(a, &o->cfg.delay_ns) ? cli_bad_value("--delay", a, "a duration")
-                                                        : 0;
+        return core_parse_duration(a, &o->cfg.delay_ns) || o->cfg.delay_ns > SINK_MAX_DELAY_NS
+                   ? cli_bad_value("--delay", a, "a duration of at most 30s")
+                   : 0;
     case O_DOWN:
         if (o->cfg.ndown >= SINK_MAX_DOWN || parse_down(a, &o->cfg.down[o->cfg.ndown]))
             return cli_bad_value("--down-for", a, "D@T like 5s@10s (at most 8)");
@@ -212,7 +226,13 @@ static int apply(void *ctx, int c, const char *a)
     switch (c) {
     case O_LISTEN:
         o->cfg.listen = a;
-        return 0;
+        return cli_parse_listen("--listen", a);
+    case O_MAX_CONN:
+        return cli_listener_opt(CLI_LISTEN_MAX_CONNECTIONS, "--max-connections", a, &o->cfg.http);
+    case O_HEADER_TIMEOUT:
+        return cli_listener_opt(CLI_LISTEN_HEADER_TIMEOUT, "--header-timeout", a, &o->cfg.http);
+    case O_IDLE_TIMEOUT:
+        return cli_listener_opt(CLI_LISTEN_IDLE_TIMEOUT, "--idle-timeout", a, &o->cfg.http);
     case O_PORT_FILE:
         o->port_file = a;
         return 0;
@@ -356,9 +376,29 @@ static int write_result(const struct sink_opts *o, struct sink *s, const struct 
     return rc;
 }
 
+/* --record DIR must be there and writable before the first request, or every body would be
+ * answered 200 and silently not recorded. */
+static int check_record_dir(const char *dir)
+{
+    struct stat st;
+    if (!dir)
+        return 0;
+    if (stat(dir, &st) != 0)
+        return cli_fail(CLI_ERR_RUNTIME, "--record %s: %s (create the directory first)", dir,
+                        strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return cli_fail(CLI_ERR_RUNTIME, "--record %s: not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cli_fail(CLI_ERR_RUNTIME, "--record %s: not writable: %s", dir, strerror(errno));
+    return 0;
+}
+
 static int execute(const struct sink_opts *o, struct sink *s)
 {
     char err[512];
+    int rc = check_record_dir(o->cfg.record_dir);
+    if (rc)
+        return rc;
     if (sink_start(s, err, sizeof err))
         return cli_fail(CLI_ERR_RUNTIME, "--listen %s: %s", o->cfg.listen, err);
     if (o->port_file && cli_write_port_file(o->port_file, sink_port(s)))
@@ -373,7 +413,7 @@ static int execute(const struct sink_opts *o, struct sink *s)
     sink_stop(s); /* requests in progress finish first */
     if (o->expect && !w.have && sink_expect_load(o->expect, &w.e, w.err, sizeof w.err) == 0)
         w.have = 1;
-    int rc = write_result(o, s, &w, (double)(core_mono_ns() - t0) / 1e9);
+    rc = write_result(o, s, &w, (double)(core_mono_ns() - t0) / 1e9);
     if (o->expect && !w.have)
         return cli_fail(CLI_ERR_RUNTIME, "--expect: %s", w.err);
     return rc;

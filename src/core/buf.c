@@ -114,17 +114,44 @@ int core_buf_put_i64(struct core_buf *b, int64_t v)
     return core_buf_put_u64(b, (uint64_t)0 - (uint64_t)v);
 }
 
+/* Bytes of the valid UTF-8 sequence at s (1..4), or 0 when it is not one (a stray
+ * continuation byte, a truncated sequence, an overlong form, a surrogate, past U+10FFFF). */
+static int utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    int n = c >= 0xc2 && c <= 0xdf   ? 2
+            : c >= 0xe0 && c <= 0xef ? 3
+            : c >= 0xf0 && c <= 0xf4 ? 4
+                                     : 0;
+    if (!n)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* Always valid JSON: invalid UTF-8 becomes U+FFFD, so a message quoting bad input stays
+ * parseable. */
 int core_buf_put_json_str(struct core_buf *b, const char *s)
 {
     core_buf_putc(b, '"');
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    const unsigned char *p = (const unsigned char *)s;
+    while (p && *p) {
+        unsigned char c = *p;
+        int n = c < 0x80 ? 1 : utf8_seq(p);
         if (c == '"' || c == '\\')
             core_buf_printf(b, "\\%c", c);
         else if (c < 0x20)
             core_buf_printf(b, "\\u%04x", c);
+        else if (n == 0)
+            core_buf_puts(b, "\\ufffd");
         else
-            core_buf_putc(b, (char)c);
+            core_buf_append(b, p, (size_t)n);
+        p += n ? n : 1;
     }
     return core_buf_putc(b, '"');
 }

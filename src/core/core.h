@@ -129,6 +129,9 @@ void core_vlog_from(int level, const char *who, const char *fmt, va_list ap)
 /* Durations as users write them: "300" (seconds), "300s", "1.5s", "5m", "1h", "250ms",
  * "500us", "2h30m". Result in nanoseconds. 0 or DIO_EPARSE / DIO_ERANGE. */
 int core_parse_duration(const char *s, uint64_t *ns);
+/* Strict unsigned decimal: digits only (no sign, space or prefix), at most UINT64_MAX.
+ * 0, DIO_EPARSE, or DIO_ERANGE for a larger number (never clamped). */
+int core_parse_u64(const char *s, uint64_t *out);
 /* A rate: "50", "50/s", "3000/m", "10/h" -> events per second. */
 int core_parse_rate(const char *s, double *per_sec);
 /* "k=v,k2=v2" (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS), values percent-decoded.

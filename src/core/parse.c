@@ -84,6 +84,23 @@ int core_parse_duration(const char *s, uint64_t *ns)
     return 0;
 }
 
+/* The one integer reader behind flags (cli_parse_u64), so that a flag and the same value in a
+ * file agree on what is too large instead of one clamping and the other refusing. */
+int core_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || strspn(s, "0123456789") != strlen(s))
+        return DIO_EPARSE;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return DIO_ERANGE;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
 int core_parse_rate(const char *s, double *per_sec)
 {
     static const struct unit per[] = {{"s", 1},    {"sec", 1},  {"m", 60},

@@ -169,11 +169,14 @@ struct driver_opts {
     const volatile sig_atomic_t *stop; /* set by a signal handler: end early, still report */
 };
 
+/* One entry of the timeline: the requests *due* in [t_s, t_s + width), whenever they were sent
+ * or finished (so every entry holds its fast and its slow requests, and the timeline spans the
+ * schedule, not the wait for the last responses). Percentiles at 2 significant digits. */
 struct driver_second {
     double t_s;
-    uint64_t sent, done, errors;
+    uint64_t sent, done, errors, late;
     int64_t p50, p90, p99, max;
-    double width; /* seconds this entry covers (>1 after merging) */
+    double width; /* seconds this entry covers (>1 after merging; <1 for a cut-short last one) */
 };
 
 struct driver_result {
@@ -223,6 +226,9 @@ int driver_poll(struct driver_run *r, struct driver_progress *p);
 void driver_finish(struct driver_run *r, struct driver_result *res);
 void driver_result_free(struct driver_result *res);
 
+/* The unit of a threshold's measured value: "us", "ms", "s", "m", "%", "/s", or "" (an error
+ * share written as a fraction). */
+const char *driver_threshold_unit(const struct driver_threshold *t);
 /* Evaluates thresholds; fills actual[i] (in the expression's unit) and returns the number
  * that failed. */
 int driver_threshold_check(const struct driver_threshold *t, int n, const struct driver_result *r,

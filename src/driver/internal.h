@@ -102,27 +102,35 @@ struct drv__thread {
         const struct driver_req *req;
     } * held;
     size_t held_head, held_n;
-    uint64_t end_ns, next_tick, sec; /* sec: the second being accumulated */
+    uint64_t end_ns, next_tick, sec; /* sec: the oldest timeline second still open */
     int closing;                     /* past end + timeout: nothing more is sent */
     uint64_t last_send_ns;
     int starved; /* the schedule is behind because every connection is busy (cap reached) */
     struct drv__stats st;
     /* lat: latency; jit: scheduler jitter (handed to a connection - due, when one was free);
-     * sdel: send delay (first byte written - due, every open-loop request) */
-    struct core_hdr lat, jit, sdel, sec_hdr;
+     * sdel: send delay (first byte written - due, every open-loop request); live: latencies
+     * completed in the current wall second, merged into the run's progress figures */
+    struct core_hdr lat, jit, sdel, live;
+    uint64_t live_sec;
     struct driver_route_result *rst; /* --scenario: per route, else NULL */
-    uint64_t sec_sent, sec_done, sec_errors;
+    /* The timeline: a ring of run->nbuckets seconds by *intended* send time; bucket `sec` is
+     * handed in once no request due in it can still finish (drv__bucket_closes) */
+    struct drv__bucket *tb;
+    uint64_t sec_max; /* highest bucket that holds anything */
     char rbuf[65536];
 };
 
-#define DRV_RING 4
+/* One second of the timeline: the requests due in it, whenever they finished. */
+struct drv__bucket {
+    struct core_hdr h; /* latency, 2 significant digits */
+    uint64_t sent, done, errors, late;
+};
 
 /* One second of the timeline being assembled from every thread's share. */
 struct drv__slot {
     uint64_t sec;
     int flushed; /* threads that handed this second in */
-    struct core_hdr h;
-    uint64_t sent, done, errors;
+    struct drv__bucket b;
 };
 
 struct driver_run {
@@ -134,16 +142,19 @@ struct driver_run {
     struct drv__thread *threads;
     int nthreads;
     uint64_t start_ns;
-    pthread_mutex_t mu; /* guards everything below */
-    struct drv__slot ring[DRV_RING];
+    pthread_mutex_t mu;     /* guards everything below */
+    struct drv__slot *ring; /* nring slots: a thread hands in up to nbuckets at its end */
+    int nring, nbuckets;
+    uint64_t hold_ns;            /* a request due in second s finishes by s + 1 s + hold_ns */
     struct drv__stats pub_total; /* sum of the threads' last published counters */
     struct drv__stats *pub;      /* per thread */
     int finished;                /* threads that have returned */
     uint64_t *tsec;              /* per thread: the next second it will hand in */
     int *tfin;                   /* per thread: returned */
     uint64_t send_end_ns;        /* latest end of a sending phase */
+    struct core_hdr cum; /* progress: every latency completed so far (threads merge each second) */
     /* timeline: owned by the polling thread */
-    struct core_hdr cum, acc;
+    struct core_hdr acc;
     struct driver_second *timeline;
     size_t ntimeline;
     uint64_t next_sec; /* next second to take from the ring */
@@ -154,5 +165,9 @@ struct driver_run {
 /* Histogram shape for every latency figure: 1 us .. 1 h, 3 significant digits. */
 #define DRV_HDR_MAX_US 3600000000LL
 void *drv__thread_main(void *arg);
-/* Hands the thread's finished second to the ring (called with nothing locked). */
+/* Hands the thread's oldest open timeline second to the ring (called with nothing locked). */
 void drv__flush_second(struct drv__thread *t);
+/* The timeline bucket for a request due at `intended` (absolute ns). */
+struct drv__bucket *drv__bucket_of(struct drv__thread *t, uint64_t intended);
+/* Latency of one response: into the totals, the live figures and its due second's bucket. */
+void drv__record_latency(struct drv__thread *t, uint64_t intended, int64_t us);

@@ -77,41 +77,50 @@ static void make_idle(struct drv__conn *c)
     c->t->idle[c->t->nidle++] = (int)(c - c->t->conns);
 }
 
-/* Request req failed (counter says how). */
-static void count_error(struct drv__thread *t, const struct driver_req *req, uint64_t *counter)
+/* The request on c failed (counter says how). */
+static void count_error(struct drv__conn *c, uint64_t *counter)
 {
+    struct drv__thread *t = c->t;
     (*counter)++;
     t->st.errors++;
-    t->sec_errors++;
+    drv__bucket_of(t, c->intended)->errors++;
     if (t->rst)
-        t->rst[req->route].errors++;
+        t->rst[c->req->route].errors++;
 }
 
 /* The request on c failed (counter says how); the connection is gone. */
 static void fail(struct drv__conn *c, uint64_t *counter)
 {
     if (c->req)
-        count_error(c->t, c->req, counter);
+        count_error(c, counter);
     detach(c);
     conn_close(c);
 }
 
+/* Once a wall second: this second's latencies go to the run's progress figures. And every
+ * timeline second whose requests can no longer finish is handed in. */
 static void roll_seconds(struct drv__thread *t, uint64_t now)
 {
-    uint64_t s = now > t->run->start_ns ? (now - t->run->start_ns) / 1000000000ULL : 0;
-    while (t->sec < s)
+    struct driver_run *r = t->run;
+    uint64_t s = now > r->start_ns ? (now - r->start_ns) / 1000000000ULL : 0;
+    if (s != t->live_sec && t->live.total) {
+        pthread_mutex_lock(&r->mu);
+        core_hdr_merge(&r->cum, &t->live);
+        pthread_mutex_unlock(&r->mu);
+        core_hdr_reset(&t->live);
+    }
+    t->live_sec = s;
+    while (now >= r->start_ns + (t->sec + 1) * 1000000000ULL + r->hold_ns)
         drv__flush_second(t);
 }
 
-/* Records a latency (us, at least 1) and returns it. */
-static int64_t record(struct drv__thread *t, uint64_t now, uint64_t from)
+/* Records the latency (us, at least 1) of a response to a request due at `intended`, measured
+ * from `from`, and returns it. */
+static int64_t record(struct drv__thread *t, uint64_t now, uint64_t intended, uint64_t from)
 {
-    roll_seconds(t, now);
     int64_t us = now > from ? (int64_t)((now - from) / 1000) : 0;
     us = us < 1 ? 1 : us;
-    core_hdr_record(&t->lat, us);
-    core_hdr_record(&t->sec_hdr, us);
-    t->sec_done++;
+    drv__record_latency(t, intended, us);
     return us;
 }
 
@@ -124,9 +133,9 @@ static void complete(struct drv__conn *c, uint64_t now)
     t->st.status_codes[code]++;
     if (code >= 400) {
         t->st.errors++;
-        t->sec_errors++;
+        drv__bucket_of(t, c->intended)->errors++;
     }
-    int64_t us = record(t, now, t->run->o.closed_loop ? c->sent_at : c->intended);
+    int64_t us = record(t, now, c->intended, t->run->o.closed_loop ? c->sent_at : c->intended);
     if (t->rst) {
         struct driver_route_result *rr = &t->rst[c->req->route];
         rr->requests++;
@@ -177,15 +186,16 @@ static void record_us(struct core_hdr *h, uint64_t ns)
 static void start_write(struct drv__conn *c, uint64_t now)
 {
     struct drv__thread *t = c->t;
-    roll_seconds(t, now);
     if (!c->retried) {
+        struct drv__bucket *b = drv__bucket_of(t, c->intended);
         t->st.sent++;
-        t->sec_sent++;
+        b->sent++;
         t->st.injected += (uint64_t)c->req->injected;
         if (!t->run->o.closed_loop) {
             uint64_t d = since_due(c, now);
             record_us(&t->sdel, d);
             t->st.late += d > t->run->o.late_ns;
+            b->late += d > t->run->o.late_ns;
         }
     }
     c->sent_at = now;
@@ -208,7 +218,7 @@ static void conn_open(struct drv__conn *c, uint64_t now)
     }
     if (bad) {
         if (c->req)
-            count_error(t, c->req, &t->st.connect_errors);
+            count_error(c, &t->st.connect_errors);
         detach(c);
         return;
     }
@@ -239,7 +249,7 @@ static void on_connect(struct drv__conn *c, uint64_t now)
     /* Only a request's failure counts: a spare connection that failed costs nobody a
      * response (the next request through this slot will meet the same error and count). */
     if (c->req)
-        count_error(c->t, c->req, &c->t->st.connect_errors);
+        count_error(c, &c->t->st.connect_errors);
     detach(c);
     conn_close(c);
 }
@@ -602,7 +612,11 @@ void *drv__thread_main(void *arg)
     abandon(t);
     uint64_t now = core_mono_ns();
     roll_seconds(t, now);
-    drv__flush_second(t); /* the partial last second */
+    pthread_mutex_lock(&r->mu);
+    core_hdr_merge(&r->cum, &t->live);
+    pthread_mutex_unlock(&r->mu);
+    while (t->sec <= t->sec_max) /* the seconds still open, the last one maybe partial */
+        drv__flush_second(t);
     pthread_mutex_lock(&r->mu);
     r->pub[t->id] = t->st;
     r->finished++;

@@ -336,6 +336,22 @@ int driver_threshold_parse(const char *s, struct driver_threshold *t, int max, c
     return n;
 }
 
+const char *driver_threshold_unit(const struct driver_threshold *t)
+{
+    static const struct {
+        double ns;
+        const char *name;
+    } lat[] = {{1e3, "us"}, {1e6, "ms"}, {1e9, "s"}, {60e9, "m"}};
+    if (t->metric == DRV_M_ERRORS)
+        return t->unit == 100 ? "%" : "";
+    if (t->metric == DRV_M_RATE)
+        return "/s";
+    for (size_t i = 0; i < sizeof lat / sizeof lat[0]; i++)
+        if (t->unit == lat[i].ns)
+            return lat[i].name;
+    return "ms";
+}
+
 int driver_threshold_check(const struct driver_threshold *t, int n, const struct driver_result *r,
                            double target_rate, double *actual, int *passed)
 {

@@ -1,10 +1,15 @@
 /* driver: a run — starting the threads, the shared timeline, progress, results.
  *
- * The timeline is assembled in a ring of DRV_RING one-second slots: each thread hands in its
- * histogram and counters for a second when its clock passes the second's end (within one
- * 10 ms tick), and the polling thread takes a second once every thread has handed it in or
- * returned. Memory stays bounded whatever the run's length: the timeline keeps at most
- * TIMELINE_CAP entries and halves its resolution (merging neighbours) when full. */
+ * The timeline is by intended send time: second s holds the requests due in [s, s+1),
+ * however late they went out or finished. Each thread keeps a ring of nbuckets open seconds
+ * and hands second s in once nothing due in it can still finish (s + 1 s + hold_ns: twice
+ * --timeout, for the wait for a connection and the response, plus --client-delay). The run
+ * gathers the hand-ins in a ring of nring slots, and the polling thread takes a second once
+ * every thread has handed it in or returned. Memory stays bounded whatever the run's length:
+ * the timeline keeps at most TIMELINE_CAP entries and halves its resolution (merging
+ * neighbours) when full; nbuckets is capped at MAX_BUCKETS (a response later than that is
+ * charted in the oldest second still open). Progress figures (r->cum) are by completion time,
+ * merged by the threads once a wall second. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,9 +18,12 @@
 #include "driver/internal.h"
 
 #define TIMELINE_CAP 1200
+#define MAX_BUCKETS 64
 #define HDR_INIT(h) core_hdr_init((h), 1, DRV_HDR_MAX_US, 3)
-/* per route: 2 significant digits keep 64 routes x many threads small (~25 KB each) */
-#define HDR_INIT_ROUTE(h) core_hdr_init((h), 1, DRV_HDR_MAX_US, 2)
+/* per route and per timeline second: 2 significant digits keep 64 routes x many threads and
+ * nbuckets x threads small (~26 KB each) */
+#define HDR_INIT_SMALL(h) core_hdr_init((h), 1, DRV_HDR_MAX_US, 2)
+#define HDR_INIT_ROUTE(h) HDR_INIT_SMALL(h)
 
 static struct driver_route_result *routes_new(int n)
 {
@@ -48,24 +56,55 @@ static void routes_merge(struct driver_run *r, struct driver_result *res)
         }
 }
 
+static void bucket_reset(struct drv__bucket *b)
+{
+    core_hdr_reset(&b->h);
+    b->sent = b->done = b->errors = b->late = 0;
+}
+
+static void bucket_merge(struct drv__bucket *d, const struct drv__bucket *s)
+{
+    core_hdr_merge(&d->h, &s->h);
+    d->sent += s->sent, d->done += s->done, d->errors += s->errors, d->late += s->late;
+}
+
+struct drv__bucket *drv__bucket_of(struct drv__thread *t, uint64_t intended)
+{
+    const struct driver_run *r = t->run;
+    uint64_t s = intended > r->start_ns ? (intended - r->start_ns) / 1000000000ULL : 0;
+    if (s < t->sec) /* finished later than the hold: the oldest open second takes it */
+        s = t->sec;
+    if (s >= t->sec + (uint64_t)r->nbuckets) /* cannot happen: due times are in the past */
+        s = t->sec + (uint64_t)r->nbuckets - 1;
+    if (s > t->sec_max)
+        t->sec_max = s;
+    return &t->tb[s % (uint64_t)r->nbuckets];
+}
+
+void drv__record_latency(struct drv__thread *t, uint64_t intended, int64_t us)
+{
+    core_hdr_record(&t->lat, us);
+    core_hdr_record(&t->live, us);
+    struct drv__bucket *b = drv__bucket_of(t, intended);
+    core_hdr_record(&b->h, us);
+    b->done++;
+}
+
 void drv__flush_second(struct drv__thread *t)
 {
     struct driver_run *r = t->run;
+    struct drv__bucket *b = &t->tb[t->sec % (uint64_t)r->nbuckets];
     pthread_mutex_lock(&r->mu);
-    struct drv__slot *s = &r->ring[t->sec % DRV_RING];
+    struct drv__slot *s = &r->ring[t->sec % (uint64_t)r->nring];
     if (!s->flushed)
         s->sec = t->sec;
-    /* A slot still holding an older second means the poller fell DRV_RING seconds behind;
-     * the data is merged into it rather than lost (it shows one second late). */
-    core_hdr_merge(&s->h, &t->sec_hdr);
-    s->sent += t->sec_sent;
-    s->done += t->sec_done;
-    s->errors += t->sec_errors;
+    /* A slot still holding an older second means the poller fell nring seconds behind;
+     * the data is merged into it rather than lost (it shows in a later second). */
+    bucket_merge(&s->b, b);
     s->flushed++;
     r->tsec[t->id] = ++t->sec;
     pthread_mutex_unlock(&r->mu);
-    core_hdr_reset(&t->sec_hdr);
-    t->sec_sent = t->sec_done = t->sec_errors = 0;
+    bucket_reset(b);
 }
 
 static int resolve(struct driver_run *r, char *err, size_t errn)
@@ -95,8 +134,19 @@ static int tls_init(struct driver_run *r, char *err, size_t errn)
     return 0;
 }
 
+/* How long after its second a request due in it may still finish: --timeout waiting for a
+ * connection after the schedule, --timeout for the response, the --client-delay hold. */
+static void buckets_size(struct driver_run *r)
+{
+    r->hold_ns = 2 * r->o.timeout_ns + r->o.client_delay_ns;
+    uint64_t n = r->hold_ns / 1000000000ULL + 3;
+    r->nbuckets = n > MAX_BUCKETS ? MAX_BUCKETS : (int)n;
+    r->nring = r->nbuckets + 8;
+}
+
 static void threads_init(struct driver_run *r)
 {
+    buckets_size(r);
     int n = r->nthreads = r->o.threads;
     r->threads = core_calloc((size_t)n, sizeof *r->threads);
     r->pub = core_calloc((size_t)n, sizeof *r->pub);
@@ -111,12 +161,16 @@ static void threads_init(struct driver_run *r)
         HDR_INIT(&t->jit);
         HDR_INIT(&t->sdel);
         t->rst = routes_new(r->o.nroutes);
-        HDR_INIT(&t->sec_hdr);
+        HDR_INIT(&t->live);
+        t->tb = core_calloc((size_t)r->nbuckets, sizeof *t->tb);
+        for (int k = 0; k < r->nbuckets; k++)
+            HDR_INIT_SMALL(&t->tb[k].h);
     }
-    for (int i = 0; i < DRV_RING; i++)
-        HDR_INIT(&r->ring[i].h);
+    r->ring = core_calloc((size_t)r->nring, sizeof *r->ring);
+    for (int i = 0; i < r->nring; i++)
+        HDR_INIT_SMALL(&r->ring[i].b.h);
     HDR_INIT(&r->cum);
-    HDR_INIT(&r->acc);
+    HDR_INIT_SMALL(&r->acc);
     r->timeline = core_calloc(TIMELINE_CAP, sizeof *r->timeline);
     r->width = 1;
 }
@@ -160,7 +214,7 @@ static void halve_timeline(struct driver_run *r)
     for (size_t i = 0; i < n; i++) {
         struct driver_second *a = &r->timeline[2 * i], *b = &r->timeline[2 * i + 1];
         struct driver_second m = *a;
-        m.sent += b->sent, m.done += b->done, m.errors += b->errors;
+        m.sent += b->sent, m.done += b->done, m.errors += b->errors, m.late += b->late;
         m.width += b->width;
         /* the exact percentiles of the pair are gone: keep the middle ones' mean and the
          * tail's worst, so a spike never disappears from the chart */
@@ -205,14 +259,13 @@ static void take_seconds(struct driver_run *r)
     for (int i = 0; i < r->nthreads; i++)
         last = r->tsec[i] > last ? r->tsec[i] : last;
     while (r->next_sec < last && second_ready(r, r->next_sec)) {
-        struct drv__slot *s = &r->ring[r->next_sec % DRV_RING];
+        struct drv__slot *s = &r->ring[r->next_sec % (uint64_t)r->nring];
         if (r->acc_n == 0)
             r->accs.t_s = (double)r->next_sec;
-        core_hdr_merge(&r->acc, &s->h);
-        core_hdr_merge(&r->cum, &s->h);
-        r->accs.sent += s->sent, r->accs.done += s->done, r->accs.errors += s->errors;
-        core_hdr_reset(&s->h);
-        s->sent = s->done = s->errors = 0;
+        core_hdr_merge(&r->acc, &s->b.h);
+        r->accs.sent += s->b.sent, r->accs.done += s->b.done;
+        r->accs.errors += s->b.errors, r->accs.late += s->b.late;
+        bucket_reset(&s->b);
         s->flushed = 0;
         r->next_sec++;
         if (++r->acc_n == r->width)
@@ -238,13 +291,14 @@ int driver_poll(struct driver_run *r, struct driver_progress *p)
     for (int i = 0; i < r->nthreads; i++)
         sum_stats(&tot, &r->pub[i]);
     int running = r->finished < r->nthreads;
+    int64_t p50 = core_hdr_value_at(&r->cum, 50), p99 = core_hdr_value_at(&r->cum, 99);
     pthread_mutex_unlock(&r->mu);
     uint64_t now = core_mono_ns();
     memset(p, 0, sizeof *p);
     p->elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0;
     p->sent = tot.sent, p->done = tot.requests, p->errors = tot.errors, p->late = tot.late;
-    p->p50_us = core_hdr_value_at(&r->cum, 50);
-    p->p99_us = core_hdr_value_at(&r->cum, 99);
+    p->p50_us = p50;
+    p->p99_us = p99;
     p->connections = tot.max_open;
     return running;
 }
@@ -279,6 +333,21 @@ static void fill_result(struct driver_run *r, struct driver_result *res)
     res->stopped = *r->o.stop != 0;
 }
 
+/* The last entry covers only what was left of the schedule (a stop, or a length that is not
+ * whole seconds): its width says so, so rates per second stay right. */
+static void clip_timeline(const struct driver_run *r, struct driver_result *res)
+{
+    uint64_t planned = r->o.closed_loop ? r->o.duration_ns : r->o.sched.total_ns;
+    double end_s = (double)planned / 1e9;
+    if (res->stopped && res->send_seconds < end_s)
+        end_s = res->send_seconds;
+    for (size_t i = 0; i < res->ntimeline; i++) {
+        struct driver_second *e = &res->timeline[i];
+        if (e->t_s + e->width > end_s && end_s > e->t_s)
+            e->width = end_s - e->t_s;
+    }
+}
+
 void driver_finish(struct driver_run *r, struct driver_result *res)
 {
     for (int i = 0; i < r->nthreads; i++)
@@ -291,15 +360,20 @@ void driver_finish(struct driver_run *r, struct driver_result *res)
     fill_result(r, res);
     res->timeline = r->timeline;
     res->ntimeline = r->ntimeline;
+    clip_timeline(r, res);
     for (int i = 0; i < r->nthreads; i++) {
         core_hdr_free(&r->threads[i].lat);
         core_hdr_free(&r->threads[i].jit);
         core_hdr_free(&r->threads[i].sdel);
         routes_free(r->threads[i].rst, r->o.nroutes);
-        core_hdr_free(&r->threads[i].sec_hdr);
+        core_hdr_free(&r->threads[i].live);
+        for (int k = 0; k < r->nbuckets; k++)
+            core_hdr_free(&r->threads[i].tb[k].h);
+        core_free(r->threads[i].tb);
     }
-    for (int i = 0; i < DRV_RING; i++)
-        core_hdr_free(&r->ring[i].h);
+    for (int i = 0; i < r->nring; i++)
+        core_hdr_free(&r->ring[i].b.h);
+    core_free(r->ring);
     core_hdr_free(&r->cum);
     core_hdr_free(&r->acc);
     pthread_mutex_destroy(&r->mu);

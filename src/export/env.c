@@ -138,6 +138,48 @@ int export_headers_parse(const char *list, char ***headers, char *err, size_t er
 
 /* ---- endpoints ---------------------------------------------------------------------------- */
 
+/* The authority after "scheme://": [userinfo@]host[:port], host a name, an IPv4 address or an
+ * [IPv6] literal. A port must be 1..65535: a bad one is a usage error now, not a connection
+ * failure retried for the whole run. */
+static int check_authority(const char *u, const char *a, const char *from, char *err, size_t errlen)
+{
+    size_t n = strcspn(a, "/?#");
+    for (size_t i = n; i > 0; i--) { /* userinfo ends at the last '@' */
+        if (a[i - 1] == '@') {
+            a += i;
+            n -= i;
+            break;
+        }
+    }
+    const char *end = a + n, *colon = NULL;
+    if (n && *a == '[') {
+        const char *rb = memchr(a, ']', n);
+        if (!rb || rb == a + 1 || (rb + 1 < end && rb[1] != ':')) {
+            seterr(err, errlen, "%s: OTLP endpoint \"%s\" has a bad [IPv6] host", from, u);
+            return DIO_EINVAL;
+        }
+        colon = rb + 1 < end ? rb + 1 : NULL;
+    } else {
+        colon = memchr(a, ':', n);
+        if (colon == a || n == 0) {
+            seterr(err, errlen, "%s: OTLP endpoint \"%s\" has no host", from, u);
+            return DIO_EINVAL;
+        }
+    }
+    if (!colon)
+        return 0;
+    unsigned long port = 0;
+    const char *p = colon + 1;
+    for (; p < end && *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (unsigned long)(*p - '0');
+    if (p != end || p == colon + 1 || port < 1 || port > 65535) {
+        seterr(err, errlen, "%s: OTLP endpoint \"%s\": the port must be a number 1..65535", from,
+               u);
+        return DIO_EINVAL;
+    }
+    return 0;
+}
+
 static int check_url(const char *u, const char *from, char *err, size_t errlen)
 {
     const char *host = NULL;
@@ -150,10 +192,6 @@ static int check_url(const char *u, const char *from, char *err, size_t errlen)
                u);
         return DIO_EINVAL;
     }
-    if (*host == 0 || *host == '/' || *host == '?' || *host == '#') {
-        seterr(err, errlen, "%s: OTLP endpoint \"%s\" has no host", from, u);
-        return DIO_EINVAL;
-    }
     for (const char *p = u; *p; p++) {
         if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
             seterr(err, errlen, "%s: OTLP endpoint \"%s\" contains a space or control character",
@@ -161,7 +199,12 @@ static int check_url(const char *u, const char *from, char *err, size_t errlen)
             return DIO_EINVAL;
         }
     }
-    return 0;
+    return check_authority(u, host, from, err, errlen);
+}
+
+int export_otlp_url_check(const char *url, const char *from, char *err, size_t errlen)
+{
+    return check_url(url, from, err, errlen);
 }
 
 /* base + "v1/<signal>", with exactly one slash between them. */

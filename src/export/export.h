@@ -10,12 +10,16 @@
  * bounded by configuration (queue_batches x batch size), never by run length.
  *
  * Accounting, per output and signal, always holds:
- *     generated == delivered + sum(dropped[reason]) + in_flight
- * where in_flight counts records queued, being sent or waiting for a retry. */
+ *     generated == delivered + sum(dropped[reason]) + timed_out + in_flight
+ * where in_flight counts records queued, being sent or waiting for a retry, and timed_out
+ * counts records given up on after a request carrying them was sent in full and never
+ * answered (timeout, connection lost, shutdown deadline): they may have arrived, so they are
+ * neither delivered nor dropped. */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/core.h"
+#include "httpd/httpd.h"
 
 enum export_drop_reason {
     EXPORT_DROP_QUEUE_FULL = 0, /* the queue had no room (real-time mode) */
@@ -33,6 +37,7 @@ struct export_signal_stats {
     uint64_t delivered;
     uint64_t dropped[EXPORT_DROP_NREASONS];
     uint64_t in_flight;
+    uint64_t timed_out;       /* given up on unanswered: may have arrived (see above) */
     uint64_t retried;         /* records re-sent */
     uint64_t requests;        /* requests attempted (incl. retries) */
     uint64_t failed_requests; /* attempts that did not succeed */
@@ -90,6 +95,10 @@ struct export_otlp_http_cfg {
 int export_otlp_http_cfg_resolve(struct export_otlp_http_cfg *cfg, const char *flag_url, char *err,
                                  size_t errlen);
 void export_otlp_http_cfg_free(struct export_otlp_http_cfg *cfg);
+/* Checks an OTLP/HTTP endpoint the way export_otlp_http_cfg_resolve does (http or https,
+ * a host, a port 1..65535 when given, no spaces or control characters), so a flag can be
+ * refused while parsing. 0 or DIO_EINVAL with err naming `from` and the URL. */
+int export_otlp_url_check(const char *url, const char *from, char *err, size_t errlen);
 /* Parses an OTEL_EXPORTER_OTLP_HEADERS list ("k=v,k2=v2", values percent-decoded) and appends
  * "Name: value" strings to the NULL-terminated array *headers (allocated; free with
  * export_headers_free). Names must be HTTP tokens; values may not contain control characters
@@ -104,6 +113,41 @@ struct export_output *export_otlp_file_new(const char *path, int verify_attrs, c
                                            size_t errlen);
 /* Encodes (OTLP protobuf) and discards, inline on the submitting thread: for benchmarks. */
 struct export_output *export_null_new(int verify_attrs);
+
+/* ---- PostgreSQL (postgres.c; schema and behaviour: docs/postgres.md) ------------------- */
+struct export_pg_cfg {
+    const char *url;    /* postgresql://[user[:password]@]host[:port]/db[?param=value...] */
+    const char *run_id; /* the world's run id, a column of every row */
+    int verify_attrs;   /* fill the seq / gen_time columns */
+    uint64_t retry_initial_ns, retry_max_ns; /* backoff: default 500ms, 5s */
+    uint64_t retry_budget_ns;                /* give up on a batch after this, default 60s */
+    uint64_t seed;                           /* backoff jitter */
+};
+/* Checks that url is a postgresql:// or postgres:// URI libpq can parse. 0, or DIO_EPARSE
+ * and err says why (the password, if any, masked). Does not connect. */
+int export_pg_url_check(const char *url, char *err, size_t errlen);
+/* url with the password (userinfo or ?password=) replaced by "****", into out. */
+void export_pg_url_mask(const char *url, char *out, size_t n);
+/* Connects (credentials from the URL, else PGUSER, PGPASSWORD, ~/.pgpass ... as libpq does)
+ * and creates the tables if missing. NULL and err (password masked) when that fails. */
+struct export_output *export_pg_new(const struct export_pg_cfg *cfg, char *err, size_t errlen);
+/* A fault label for the diorama_labels table; json is the whole label object (no newline
+ * needed). Called on the engine thread; copied into a bounded queue (overflow is counted and
+ * reported when the output stops). Strings and trace_id may die after the call. */
+struct export_label {
+    uint64_t start_ns, end_ns;
+    const char *target, *kind, *fault;
+    const uint8_t *trace_id; /* 16 bytes or NULL */
+    const char *json;
+    size_t json_len;
+};
+void export_pg_label(struct export_output *o, const struct export_label *l);
+/* COPY text format encoders (exposed for the table test). copy_text appends s[0..n) as one
+ * field: backslash, tab, newline and CR escaped, invalid UTF-8 and NUL bytes replaced by
+ * U+FFFD (PostgreSQL text holds neither). json_str appends s[0..n) as a JSON string literal
+ * that jsonb accepts (same replacements: jsonb refuses an escaped NUL). */
+int export_pg_copy_text(struct core_buf *out, const char *s, size_t n);
+int export_pg_json_str(struct core_buf *out, const char *s, size_t n);
 const char *export_output_name(const struct export_output *o);
 /* Only for an output that was never handed to a hub (the hub frees its outputs). */
 void export_output_free(struct export_output *o);
@@ -158,8 +202,20 @@ int export_otlp_partial_success(const void *body, size_t n, int64_t *rejected, c
 
 /* ---- Prometheus pull listener ----------------------------------------------------------- */
 struct export_prom;
-/* addr "127.0.0.1:9464", ":9464" or "9464". NULL and err on failure. */
-struct export_prom *export_prom_start(const char *addr, char *err, size_t errlen);
+/* The largest /metrics answer served, world and self-metrics together (--prom-max-bytes
+ * changes it). A scrape that would be larger is answered 503, logged and counted in
+ * diorama_prom_scrapes_truncated_total, never cut short silently. */
+#define EXPORT_PROM_MAX_BYTES ((size_t)64 << 20)
+
+struct export_prom_cfg {
+    const char *listen;       /* httpd_addr_parse syntax: "127.0.0.1:9464", "9464" ... */
+    struct httpd_config http; /* cap and timeouts; zeros = the httpd defaults */
+    size_t max_bytes;         /* 0 = EXPORT_PROM_MAX_BYTES */
+};
+/* NULL and err on failure: *rc (may be NULL) is DIO_EINVAL for a bad address, DIO_EIO when
+ * it cannot be bound. */
+struct export_prom *export_prom_start(const struct export_prom_cfg *cfg, int *rc, char *err,
+                                      size_t errlen);
 /* Replace the exposition body served for the simulated world's metrics (copied). */
 void export_prom_publish(struct export_prom *p, const void *text, size_t len);
 /* The hub whose self-metrics (diorama_*) are appended to every scrape; may be NULL. */
@@ -167,5 +223,7 @@ void export_prom_set_hub(struct export_prom *p, const struct export_hub *h);
 void export_prom_stop(struct export_prom *p);
 /* The port actually bound (useful with port 0). */
 int export_prom_port(const struct export_prom *p);
+/* GET /metrics requests answered so far (any thread). */
+uint64_t export_prom_scrapes(const struct export_prom *p);
 
 #endif

@@ -20,8 +20,8 @@
  * Locking. One mutex guards pools, rings and the stopping flag; it is held for a few pointer
  * moves per batch (a batch is ~1000 records), never while encoding or sending. Counters are
  * atomics: `generated` is bumped before a batch becomes visible to an output, and outcomes
- * (delivered, dropped) use release order, so export_hub_stats reads outcomes first and
- * `generated` last and derives in_flight = generated - delivered - dropped >= 0. */
+ * (delivered, dropped, timed_out) use release order, so export_hub_stats reads outcomes first
+ * and `generated` last and derives in_flight = generated - delivered - dropped - timed_out >= 0. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -403,8 +403,9 @@ void export_hub_stats(const struct export_hub *h, size_t output, struct export_s
         st->delivered = load(&c->delivered);
         for (int r = 0; r < EXPORT_DROP_NREASONS; r++)
             st->dropped[r] = load(&c->dropped[r]);
+        st->timed_out = load(&c->timed_out);
         st->generated = load(&c->generated); /* last: see the comment at the top */
-        uint64_t done = st->delivered + export_dropped_total(st);
+        uint64_t done = st->delivered + export_dropped_total(st) + st->timed_out;
         st->in_flight = st->generated > done ? st->generated - done : 0;
         st->retried = load(&c->retried);
         st->requests = load(&c->requests);

@@ -31,6 +31,7 @@ struct export__counters {
     atomic_uint_fast64_t generated;
     atomic_uint_fast64_t delivered;
     atomic_uint_fast64_t dropped[EXPORT_DROP_NREASONS];
+    atomic_uint_fast64_t timed_out;
     atomic_uint_fast64_t retried;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t failed_requests;
@@ -104,6 +105,11 @@ static inline void export__delivered(struct export_output *o, int s, uint64_t n)
 static inline void export__dropped(struct export_output *o, int s, uint64_t n, int reason)
 {
     export__outcome(&o->c[s].dropped[reason], n);
+}
+/* Given up on after a request with them was sent in full and not answered: may have arrived. */
+static inline void export__timed_out(struct export_output *o, int s, uint64_t n)
+{
+    export__outcome(&o->c[s].timed_out, n);
 }
 /* Records one successful request's latency (exporter threads only). */
 void export__latency(struct export_output *o, int s, uint64_t ns);

@@ -15,7 +15,13 @@
  * Responses, as the OTLP spec says: 2xx delivered (minus partial_success rejected items,
  * counted dropped(rejected), never retried); 429/502/503/504 and transport failures retried
  * with export_retry_policy until cfg.retry_budget_ns from the first attempt is used up
- * (dropped(retries)); anything else dropped(rejected). */
+ * (dropped(retries)); anything else dropped(rejected).
+ *
+ * A request whose body was sent in full but that got no answer (timeout, connection lost, cut
+ * at the shutdown deadline) may have been processed by the peer. A batch with such an attempt
+ * that is finally given up on is counted timed_out, not dropped: the receiver may hold it, and
+ * saying "dropped" would be a wrong account. (One that later succeeds is delivered; the peer
+ * may then hold it twice, which is OTLP's at-least-once delivery.) */
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +32,8 @@
 #include "wire/wire.h"
 
 #define RESP_MAX 65536 /* response bytes kept for partial_success and error messages */
-#define LOG_EVERY_NS (10ULL * 1000000000ULL)
+#define DIGEST_NS (5ULL * 1000000000ULL) /* at most one problem line per output this often */
+#define DIGEST_CAUSES 6
 #define GZIP_LEVEL 1 /* telemetry compresses well at level 1; higher levels cost engine CPU */
 
 enum { SLOT_IDLE, SLOT_ACTIVE, SLOT_WAITING };
@@ -40,10 +47,23 @@ struct slot {
     struct core_buf body;
     struct core_buf resp;
     uint64_t n;          /* records in the body */
+    int maybe_sent;      /* an attempt sent the whole body and got no answer */
     uint64_t first_ns;   /* first attempt: the retry budget counts from here */
     uint64_t attempt_ns; /* this attempt */
     uint64_t due_ns;     /* waiting: when to try again */
     char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Problems seen in the current log interval (see note()). */
+struct digest {
+    uint64_t open_ns; /* 0: quiet; else when the current interval began */
+    uint64_t events, dropped, timed_out;
+    struct {
+        char what[40];
+        uint64_t n;
+    } cause[DIGEST_CAUSES];
+    uint64_t other_causes;
+    char last[400]; /* the latest problem in full */
 };
 
 struct http {
@@ -56,10 +76,7 @@ struct http {
     struct core_rng rng;
     pthread_t thread;
     int started;
-    /* Log throttling: a failing collector must not flood stderr. */
-    int failing;
-    uint64_t last_log_ns;
-    uint64_t suppressed;
+    struct digest dg;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -71,47 +88,168 @@ static void curl_init_once(void)
 
 /* ---- logging ------------------------------------------------------------------------------ */
 
-static void log_failure(struct http *x, uint64_t now, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void log_failure(struct http *x, uint64_t now, const char *fmt, ...)
+/* A flaky or failing collector must not flood stderr (with 20% of requests failing, one line
+ * per failure is dozens a minute). The first problem after a quiet interval is logged at once,
+ * in full; the ones after it are counted by cause and summed up in one line per DIGEST_NS
+ * ("12 failures in the last 5s (HTTP 503 x11, timeout x1), 1024 records dropped; last: ..."),
+ * so an output writes at most one line per interval however many requests fail. */
+static void add_cause(struct digest *d, const char *what)
 {
-    if (x->failing && now - x->last_log_ns < LOG_EVERY_NS) {
-        x->suppressed++;
-        return;
+    for (int i = 0; i < DIGEST_CAUSES; i++) {
+        if (!d->cause[i].n || !strcmp(d->cause[i].what, what)) {
+            if (!d->cause[i].n)
+                snprintf(d->cause[i].what, sizeof d->cause[i].what, "%s", what);
+            d->cause[i].n++;
+            return;
+        }
     }
-    char msg[512];
+    d->other_causes++;
+}
+
+static void note(struct http *x, uint64_t now, const char *cause, uint64_t dropped,
+                 uint64_t timed_out, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void note(struct http *x, uint64_t now, const char *cause, uint64_t dropped,
+                 uint64_t timed_out, const char *fmt, ...)
+{
+    struct digest *d = &x->dg;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(d->last, sizeof d->last, fmt, ap);
     va_end(ap);
-    if (x->suppressed)
-        core_warn("%s: %s (%llu similar messages suppressed)", x->o.name, msg,
-                  (unsigned long long)x->suppressed);
-    else
-        core_warn("%s: %s", x->o.name, msg);
-    x->failing = 1;
-    x->last_log_ns = now;
-    x->suppressed = 0;
-}
-
-static void log_success(struct http *x)
-{
-    if (!x->failing)
+    if (!d->open_ns) {
+        core_warn("%s: %s", x->o.name, d->last);
+        d->open_ns = now ? now : 1;
         return;
-    core_info("%s: the collector accepts requests again", x->o.name);
-    x->failing = 0;
-    x->suppressed = 0;
+    }
+    d->events++;
+    d->dropped += dropped;
+    d->timed_out += timed_out;
+    add_cause(d, cause);
 }
 
-/* A printable prefix of a response body, for error messages. */
+static void digest_causes(const struct digest *d, char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < DIGEST_CAUSES && d->cause[i].n && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s x%llu", i ? ", " : "", d->cause[i].what,
+                                (unsigned long long)d->cause[i].n);
+    if (d->other_causes && len < n)
+        snprintf(out + len, n - len, ", other x%llu", (unsigned long long)d->other_causes);
+}
+
+/* Ends the interval when it is over (or, with force, now): one line if anything happened. */
+static void digest_tick(struct http *x, uint64_t now, int force)
+{
+    struct digest *d = &x->dg;
+    if (!d->open_ns || (!force && now - d->open_ns < DIGEST_NS))
+        return;
+    if (d->events == 0) {
+        d->open_ns = 0; /* quiet: the next problem is logged at once again */
+        return;
+    }
+    char causes[300], span[32], extra[128] = "";
+    digest_causes(d, causes, sizeof causes);
+    core_format_duration(now - d->open_ns, span, sizeof span);
+    int k = 0;
+    if (d->dropped)
+        k = snprintf(extra, sizeof extra, ", %llu records dropped", (unsigned long long)d->dropped);
+    if (d->timed_out)
+        snprintf(extra + k, sizeof extra - (size_t)k, ", %llu records timed out (may have arrived)",
+                 (unsigned long long)d->timed_out);
+    core_warn("%s: %llu failures in the last %s (%s)%s; last: %s", x->o.name,
+              (unsigned long long)d->events, span, causes, extra, d->last);
+    memset(d, 0, sizeof *d);
+    d->open_ns = force ? 0 : now;
+}
+
+/* A short, stable name for what went wrong, to count by. */
+static void cause_of(CURLcode res, long status, char *out, size_t n)
+{
+    if (res == CURLE_OK)
+        snprintf(out, n, "HTTP %ld", status);
+    else if (res == CURLE_OPERATION_TIMEDOUT)
+        snprintf(out, n, "timeout");
+    else if (res == CURLE_COULDNT_CONNECT)
+        snprintf(out, n, "cannot connect");
+    else
+        snprintf(out, n, "%s", curl_easy_strerror(res));
+}
+
+/* A response body for an error message, never raw bytes: text as is (control characters as
+ * spaces, cut with "..."); an OTLP error (a protobuf google.rpc.Status { int32 code = 1;
+ * string message = 2; ... }) as its code and message; other binary as its length and first
+ * bytes in hex. out is always NUL-terminated and at most n bytes. */
+static int text_like(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') || p[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static void put_text(const uint8_t *p, size_t len, char *out, size_t n)
+{
+    size_t room = n - 4, k = 0; /* room for "..." */
+    for (size_t i = 0; i < len && k < room; i++)
+        out[k++] = p[i] < 0x20 ? ' ' : (char)p[i];
+    snprintf(out + k, n - k, "%s", len > k ? "..." : "");
+}
+
+static int varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
+{
+    *v = 0;
+    for (int sh = 0; *i < len && sh < 64; sh += 7) {
+        uint8_t c = p[(*i)++];
+        *v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* google.rpc.Status: code and message, if that is what p holds (only fields 1-3, valid). */
+static int rpc_status(const uint8_t *p, size_t len, uint64_t *code, const uint8_t **msg,
+                      size_t *mlen)
+{
+    size_t i = 0;
+    *code = 0, *msg = NULL, *mlen = 0;
+    while (i < len) {
+        uint8_t tag = p[i++];
+        uint64_t v;
+        if (varint(p, len, &i, &v))
+            return -1;
+        if (tag == 0x08)
+            *code = v;
+        else if ((tag == 0x12 || tag == 0x1a) && v <= len - i) {
+            if (tag == 0x12)
+                *msg = p + i, *mlen = (size_t)v;
+            i += (size_t)v;
+        } else
+            return -1;
+    }
+    return *msg && text_like(*msg, *mlen) ? 0 : -1;
+}
+
 static void body_snippet(const struct core_buf *b, char *out, size_t n)
 {
-    size_t len = b->len < n - 1 ? b->len : n - 1;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = b->p[i];
-        out[i] = (c < 0x20 || c >= 0x7f) ? '.' : (char)c;
+    uint64_t code;
+    const uint8_t *msg;
+    size_t mlen, k;
+    out[0] = 0;
+    if (b->len == 0 || n < 64)
+        return;
+    if (text_like(b->p, b->len)) {
+        put_text(b->p, b->len, out, n);
+    } else if (rpc_status(b->p, b->len, &code, &msg, &mlen) == 0) {
+        k = (size_t)snprintf(out, n, "status %llu: ", (unsigned long long)code);
+        put_text(msg, mlen, out + k, n - k);
+    } else {
+        k = (size_t)snprintf(out, n, "%zu bytes of binary:", b->len);
+        for (size_t i = 0; i < b->len && i < 12 && k + 4 < n; i++)
+            k += (size_t)snprintf(out + k, n - k, " %02x", b->p[i]);
+        snprintf(out + k, n - k, "%s", b->len > 12 ? " ..." : "");
     }
-    out[len] = 0;
 }
 
 /* ---- slots -------------------------------------------------------------------------------- */
@@ -234,16 +372,30 @@ static int fill(struct http *x, uint64_t now, int stopping, uint64_t deadline)
             progress = 1;
             if (slot_fill(x, sl, &it) != 0) {
                 export__dropped(&x->o, s, sl->n, EXPORT_DROP_ENCODE);
-                log_failure(x, now, "a batch of %llu %s is too large to encode; dropped",
-                            (unsigned long long)sl->n, rec_signal_names[s]);
+                note(x, now, "too large", sl->n, 0,
+                     "a batch of %llu %s is too large to encode; dropped",
+                     (unsigned long long)sl->n, rec_signal_names[s]);
                 continue;
             }
             sl->attempt = 0;
+            sl->maybe_sent = 0;
             sl->first_ns = now;
             slot_send(x, sl, now, stopping, deadline);
         }
     }
     return progress;
+}
+
+/* The slot's batch is given up on: timed_out when an attempt may have arrived (see the top),
+ * else dropped(reason). Returns which of the two it counted, for the log. */
+static int give_up(struct http *x, struct slot *sl, int reason)
+{
+    if (sl->maybe_sent)
+        export__timed_out(&x->o, sl->signal, sl->n);
+    else
+        export__dropped(&x->o, sl->signal, sl->n, reason);
+    sl->state = SLOT_IDLE;
+    return sl->maybe_sent;
 }
 
 /* Waiting slots whose time has come are sent again; once stopping, a retry that would come
@@ -258,8 +410,7 @@ static int kick_due(struct http *x, uint64_t now, int stopping, uint64_t deadlin
             if (sl->state != SLOT_WAITING)
                 continue;
             if (stopping && sl->due_ns >= deadline) {
-                export__dropped(&x->o, s, sl->n, EXPORT_DROP_SHUTDOWN);
-                sl->state = SLOT_IDLE;
+                give_up(x, sl, EXPORT_DROP_SHUTDOWN);
                 freed = 1;
             } else if (sl->due_ns <= now) {
                 slot_send(x, sl, now, stopping, deadline);
@@ -290,11 +441,9 @@ static void on_ok(struct http *x, struct slot *sl, uint64_t now)
     export__delivered(&x->o, s, sl->n - (uint64_t)rejected);
     if (rejected > 0) {
         export__dropped(&x->o, s, (uint64_t)rejected, EXPORT_DROP_REJECTED);
-        log_failure(x, now, "collector rejected %lld of %llu %s (partial success): %s",
-                    (long long)rejected, (unsigned long long)sl->n, rec_signal_names[s],
-                    msg[0] ? msg : "(no message)");
-    } else {
-        log_success(x);
+        note(x, now, "partial success", (uint64_t)rejected, 0,
+             "collector rejected %lld of %llu %s (partial success): %s", (long long)rejected,
+             (unsigned long long)sl->n, rec_signal_names[s], msg[0] ? msg : "(no message)");
     }
     sl->state = SLOT_IDLE;
 }
@@ -315,32 +464,45 @@ static void on_response(struct http *x, struct slot *sl, CURLcode res, long stat
         return;
     }
     export__count(&x->o.c[s].failed_requests, 1);
-    char what[CURL_ERROR_SIZE + 32];
+    char what[CURL_ERROR_SIZE + 32], cause[64];
     if (res != CURLE_OK)
         snprintf(what, sizeof what, "%s", sl->errbuf[0] ? sl->errbuf : curl_easy_strerror(res));
     else
         snprintf(what, sizeof what, "HTTP %ld", status);
+    cause_of(res, status, cause, sizeof cause);
     sl->state = SLOT_IDLE;
     if (v == EXPORT_FAIL) {
         char body[128];
         body_snippet(&sl->resp, body, sizeof body);
         export__dropped(&x->o, s, sl->n, EXPORT_DROP_REJECTED);
-        log_failure(x, now, "POST %s: %s%s%s; %llu %s dropped (not retryable)", x->cfg.url[s], what,
-                    body[0] ? ": " : "", body, (unsigned long long)sl->n, rec_signal_names[s]);
+        note(x, now, cause, sl->n, 0, "POST %s: %s%s%s; %llu %s dropped (not retryable)",
+             x->cfg.url[s], what, body[0] ? ": " : "", body, (unsigned long long)sl->n,
+             rec_signal_names[s]);
     } else if (now + delay > sl->first_ns + x->cfg.retry_budget_ns) {
-        export__dropped(&x->o, s, sl->n, EXPORT_DROP_RETRIES);
-        log_failure(x, now, "POST %s: %s; retry budget used up, %llu %s dropped", x->cfg.url[s],
-                    what, (unsigned long long)sl->n, rec_signal_names[s]);
+        int t = give_up(x, sl, EXPORT_DROP_RETRIES);
+        note(x, now, cause, t ? 0 : sl->n, t ? sl->n : 0,
+             "POST %s: %s; retry budget used up, %llu %s %s", x->cfg.url[s], what,
+             (unsigned long long)sl->n, rec_signal_names[s],
+             t ? "timed out (may have arrived)" : "dropped");
     } else if (stopping && now + delay >= deadline) {
-        export__dropped(&x->o, s, sl->n, EXPORT_DROP_SHUTDOWN);
+        give_up(x, sl, EXPORT_DROP_SHUTDOWN);
     } else {
         char d[32];
         core_format_duration(delay, d, sizeof d);
-        log_failure(x, now, "POST %s: %s; retrying in %s", x->cfg.url[s], what, d);
+        note(x, now, cause, 0, 0, "POST %s: %s; retrying in %s", x->cfg.url[s], what, d);
         sl->attempt++;
         sl->due_ns = now + delay;
         sl->state = SLOT_WAITING;
     }
+}
+
+/* A transfer ended without an answer: if the whole body went out, the peer may have it. */
+static void note_unanswered(struct slot *sl)
+{
+    curl_off_t up = 0;
+    if (curl_easy_getinfo(sl->easy, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up >= 0 &&
+        (size_t)up >= sl->body.len)
+        sl->maybe_sent = 1;
 }
 
 /* Handles finished transfers. 1 if there were any. */
@@ -359,6 +521,8 @@ static int collect(struct http *x)
         struct slot *sl = (struct slot *)priv;
         if (res == CURLE_OK)
             curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        else
+            note_unanswered(sl);
         struct curl_header *h = NULL;
         const char *ra = NULL;
         if (res == CURLE_OK &&
@@ -406,21 +570,30 @@ static int poll_ms(const struct http *x, uint64_t now, int stopping, uint64_t de
     return (int)((until - now + 999999) / 1000000); /* round up: never wake early and spin */
 }
 
-/* At the deadline: whatever is still held is dropped(shutdown). */
+/* At the deadline: whatever is still held is dropped(shutdown), or timed_out when a request
+ * with it was sent in full (the one cut now, or an earlier one). */
 static void abandon(struct http *x)
 {
+    uint64_t timed_out = 0;
     for (int s = 0; s < REC_NSIGNALS; s++) {
         for (int i = 0; x->slots[s] && i < x->cfg.max_concurrent; i++) {
             struct slot *sl = &x->slots[s][i];
             if (sl->state == SLOT_IDLE)
                 continue;
-            if (sl->state == SLOT_ACTIVE)
+            if (sl->state == SLOT_ACTIVE) {
+                note_unanswered(sl);
                 curl_multi_remove_handle(x->multi, sl->easy);
-            export__dropped(&x->o, s, sl->n, EXPORT_DROP_SHUTDOWN);
-            sl->state = SLOT_IDLE;
+            }
+            if (give_up(x, sl, EXPORT_DROP_SHUTDOWN))
+                timed_out += sl->n;
         }
     }
     export__drain_dropped(&x->o, EXPORT_DROP_SHUTDOWN);
+    digest_tick(x, core_mono_ns(), 1);
+    if (timed_out)
+        core_warn("%s: shutdown deadline: %llu records were sent but not answered in time "
+                  "(timed out, may have arrived)",
+                  x->o.name, (unsigned long long)timed_out);
 }
 
 static void *http_main(void *arg)
@@ -432,6 +605,7 @@ static void *http_main(void *arg)
         uint64_t now = core_mono_ns();
         if (stopping && now >= deadline)
             break;
+        digest_tick(x, now, 0);
         int progress = fill(x, now, stopping, deadline);
         progress |= kick_due(x, now, stopping, deadline);
         int running = 0;

@@ -1,4 +1,5 @@
-/* Prometheus pull listener (libmicrohttpd, its own polling thread).
+/* Prometheus pull listener (a listener of the httpd base: address syntax, connection cap and
+ * timeouts are decided there, docs/listeners.md).
  *
  * GET /metrics serves the last body the engine published plus diorama's self-metrics,
  * rendered from the hub's counters at scrape time. Publishing never waits for a scrape: the
@@ -6,21 +7,24 @@
  * reference-counted body and swaps one pointer under `body_mu`; a scrape takes a reference
  * under the same mutex and reads the body with no lock held. `hub_mu` only keeps the hub
  * pointer valid while a scrape reads its counters (export_prom_set_hub(p, NULL) waits for
- * such a scrape to finish, so the hub can be freed after it). */
+ * such a scrape to finish, so the hub can be freed after it).
+ *
+ * Size: an answer is at most max_bytes (EXPORT_PROM_MAX_BYTES unless --prom-max-bytes). A
+ * scrape that would be larger is answered 503 with the sizes in the body, logged (the first
+ * time, then at most once a minute) and counted in diorama_prom_scrapes_too_large_total:
+ * Prometheus must see a failed scrape, never a 200 that silently lacks the world's series. */
 #include <microhttpd.h>
-#include <netdb.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "export/export.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define SCRAPE_MAX ((size_t)64 << 20)
+#define SELF_MAX ((size_t)16 << 20) /* self-metrics: outputs x signals x families, small */
+#define LOG_EVERY_NS 60000000000ULL
 
 struct body {
     atomic_int refs;
@@ -29,12 +33,16 @@ struct body {
 };
 
 struct export_prom {
-    struct MHD_Daemon *d;
+    struct httpd *h;
+    size_t max_bytes;
+    _Atomic uint64_t too_large; /* scrapes answered 503: over max_bytes */
+    _Atomic uint64_t logged_ns; /* when the last too-large line was logged (mono) */
     pthread_mutex_t body_mu;
     struct body *body;
     pthread_mutex_t hub_mu;
     const struct export_hub *hub;
     int port;
+    atomic_uint_least64_t scrapes; /* GET /metrics answered: the run's status line shows it */
 };
 
 static void body_unref(struct body *b)
@@ -68,6 +76,11 @@ int export_prom_port(const struct export_prom *p)
     return p->port;
 }
 
+uint64_t export_prom_scrapes(const struct export_prom *p)
+{
+    return atomic_load_explicit(&p->scrapes, memory_order_relaxed);
+}
+
 /* ---- self-metrics ------------------------------------------------------------------------- */
 
 enum {
@@ -75,6 +88,7 @@ enum {
     F_DELIVERED,
     F_DROPPED,
     F_IN_FLIGHT,
+    F_TIMED_OUT,
     F_REQUESTS,
     F_RETRIES,
     F_FAILED,
@@ -89,6 +103,8 @@ static const struct family {
     {"diorama_records_delivered_total", "counter", "Records the output's peer accepted."},
     {"diorama_records_dropped_total", "counter", "Records given up on, by reason."},
     {"diorama_records_in_flight", "gauge", "Records queued, being sent or waiting for a retry."},
+    {"diorama_records_timed_out_total", "counter",
+     "Records given up on after a request with them was sent and not answered: may have arrived."},
     {"diorama_export_requests_total", "counter", "Export requests attempted, retries included."},
     {"diorama_export_retries_total", "counter", "Records sent again after a retryable failure."},
     {"diorama_export_failed_requests_total", "counter", "Export requests that did not succeed."},
@@ -104,6 +120,8 @@ static uint64_t value(const struct export_signal_stats *st, int f)
         return st->delivered;
     case F_IN_FLIGHT:
         return st->in_flight;
+    case F_TIMED_OUT:
+        return st->timed_out;
     case F_REQUESTS:
         return st->requests;
     case F_RETRIES:
@@ -154,6 +172,17 @@ static void render_self(struct export_prom *p, struct core_buf *out)
     }
     pthread_mutex_unlock(&p->hub_mu);
     core_buf_printf(out,
+                    "# HELP diorama_prom_scrapes_too_large_total Scrapes of /metrics answered 503 "
+                    "because the answer would exceed diorama_prom_max_bytes.\n"
+                    "# TYPE diorama_prom_scrapes_too_large_total counter\n"
+                    "diorama_prom_scrapes_too_large_total %llu\n"
+                    "# HELP diorama_prom_max_bytes The largest /metrics answer served "
+                    "(--prom-max-bytes).\n"
+                    "# TYPE diorama_prom_max_bytes gauge\n"
+                    "diorama_prom_max_bytes %llu\n",
+                    (unsigned long long)atomic_load(&p->too_large),
+                    (unsigned long long)p->max_bytes);
+    core_buf_printf(out,
                     "# HELP diorama_build_info The diorama version that serves these metrics.\n"
                     "# TYPE diorama_build_info gauge\n"
                     "diorama_build_info{version=\"%s\"} 1\n",
@@ -183,20 +212,48 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
     return ret;
 }
 
-static void scrape(struct export_prom *p, struct core_buf *out)
+/* The answer to GET /metrics into out: 0, or the size it would have had when that is over
+ * max_bytes (out is then left empty). */
+static size_t scrape(struct export_prom *p, struct core_buf *out)
 {
+    struct core_buf self;
+    core_buf_init(&self, SELF_MAX);
+    render_self(p, &self);
     pthread_mutex_lock(&p->body_mu);
     struct body *b = p->body;
     if (b)
         atomic_fetch_add(&b->refs, 1);
     pthread_mutex_unlock(&p->body_mu);
-    if (b) {
-        core_buf_append(out, b->text, b->len);
-        if (b->len > 0 && b->text[b->len - 1] != '\n')
+    size_t len = b ? b->len : 0;
+    int nl = len > 0 && b->text[len - 1] != '\n';
+    size_t need = len + (size_t)nl + self.len;
+    if (need <= p->max_bytes) {
+        if (b)
+            core_buf_append(out, b->text, len);
+        if (nl)
             core_buf_putc(out, '\n');
-        body_unref(b);
+        core_buf_append(out, self.p, self.len);
+        need = 0;
     }
-    render_self(p, out);
+    body_unref(b);
+    core_buf_free(&self);
+    return need;
+}
+
+/* Over the limit: 503 with the sizes, counted, logged the first time and then once a minute. */
+static void too_large(struct export_prom *p, size_t need, struct core_buf *out)
+{
+    uint64_t n = atomic_fetch_add(&p->too_large, 1) + 1;
+    core_buf_printf(out,
+                    "the /metrics answer would be %zu bytes, over the limit of %zu bytes "
+                    "(--prom-max-bytes; docs/listeners.md)\n",
+                    need, p->max_bytes);
+    uint64_t now = core_mono_ns(), last = atomic_load(&p->logged_ns);
+    if ((n == 1 || now - last >= LOG_EVERY_NS) &&
+        atomic_compare_exchange_strong(&p->logged_ns, &last, now))
+        core_warn("prometheus listener: scrape refused (503): the answer would be %zu bytes, "
+                  "over the limit of %zu (--prom-max-bytes); %llu refused so far",
+                  need, p->max_bytes, (unsigned long long)n);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -213,12 +270,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return r;
     }
     struct core_buf b;
-    core_buf_init(&b, SCRAPE_MAX);
+    core_buf_init(&b, p->max_bytes);
     unsigned code = MHD_HTTP_OK;
     const char *ctype = "text/plain; charset=utf-8";
-    if (strcmp(url, "/metrics") == 0) {
-        scrape(p, &b);
+    size_t need;
+    if (strcmp(url, "/metrics") == 0 && (need = scrape(p, &b)) != 0) {
+        too_large(p, need, &b);
+        code = MHD_HTTP_SERVICE_UNAVAILABLE;
+    } else if (strcmp(url, "/metrics") == 0) {
         ctype = CONTENT_TYPE;
+        atomic_fetch_add_explicit(&p->scrapes, 1, memory_order_relaxed);
     } else if (strcmp(url, "/") == 0) {
         core_buf_puts(&b, "diorama " DIORAMA_VERSION "\n\n/metrics  Prometheus metrics: the "
                           "simulated world and diorama's own delivery accounting\n");
@@ -231,65 +292,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return r;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+struct export_prom *export_prom_start(const struct export_prom_cfg *cfg, int *rc, char *err,
+                                      size_t errlen)
 {
-    core_vlog_from(CORE_LOG_DEBUG, "prometheus listener", fmt, ap);
-}
-
-/* "127.0.0.1:9464", ":9464", "9464", "[::1]:9464", "localhost:9464". */
-static int resolve_addr(const char *addr, struct addrinfo **res, char *err, size_t errlen)
-{
-    char host[256] = "", port[16];
-    const char *colon = strrchr(addr, ':');
-    const char *ps = colon ? colon + 1 : addr;
-    size_t hl = colon ? (size_t)(colon - addr) : 0;
-    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
-        addr++;
-        hl -= 2;
+    struct httpd_addr a;
+    struct export_prom *p = NULL;
+    int r = httpd_addr_parse(cfg->listen, &a, err, errlen);
+    if (r == 0) {
+        p = core_calloc(1, sizeof *p);
+        pthread_mutex_init(&p->body_mu, NULL);
+        pthread_mutex_init(&p->hub_mu, NULL);
+        p->max_bytes = cfg->max_bytes ? cfg->max_bytes : EXPORT_PROM_MAX_BYTES;
+        struct httpd_handlers hd = {on_request, NULL, p, "prometheus listener"};
+        r = httpd_start(&p->h, &a, &cfg->http, &hd, err, errlen);
     }
-    if (hl >= sizeof host || strlen(ps) == 0 || strlen(ps) >= sizeof port ||
-        strspn(ps, "0123456789") != strlen(ps) || atoi(ps) > 65535) {
-        snprintf(err, errlen, "bad listen address \"%s\" (want host:port, :port or port)", addr);
-        return DIO_EINVAL;
-    }
-    memcpy(host, addr, hl);
-    host[hl] = 0;
-    snprintf(port, sizeof port, "%s", ps);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    int rc = getaddrinfo(hl ? host : NULL, port, &hints, res);
-    if (rc != 0) {
-        snprintf(err, errlen, "listen address \"%s\": %s", addr, gai_strerror(rc));
-        return DIO_EINVAL;
-    }
-    return 0;
-}
-
-struct export_prom *export_prom_start(const char *addr, char *err, size_t errlen)
-{
-    struct addrinfo *ai = NULL;
-    if (resolve_addr(addr, &ai, err, errlen) != 0)
-        return NULL;
-    struct export_prom *p = core_calloc(1, sizeof *p);
-    pthread_mutex_init(&p->body_mu, NULL);
-    pthread_mutex_init(&p->hub_mu, NULL);
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    p->d =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, p, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)30, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, p, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!p->d) {
-        snprintf(err, errlen, "cannot listen on %s (address in use or not local?)", addr);
+    if (rc)
+        *rc = r;
+    if (r) {
         export_prom_stop(p);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(p->d, MHD_DAEMON_INFO_BIND_PORT);
-    p->port = info ? info->port : 0;
+    p->port = httpd_port(p->h);
     return p;
 }
 
@@ -297,8 +320,7 @@ void export_prom_stop(struct export_prom *p)
 {
     if (!p)
         return;
-    if (p->d)
-        MHD_stop_daemon(p->d);
+    httpd_stop(p->h);
     body_unref(p->body);
     pthread_mutex_destroy(&p->body_mu);
     pthread_mutex_destroy(&p->hub_mu);

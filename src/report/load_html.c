@@ -1,7 +1,9 @@
 /* `diorama load --html`: one self-contained page, nothing fetched from the network.
  *
  *   <head>   uPlot's CSS and ours, inlined
- *   <body>   summary tables rendered here (they read without JavaScript), two chart holders
+ *   <body>   summary tables rendered here (they read without JavaScript), four chart holders:
+ *            latency, rate and errors over time (by the second requests were due), and the
+ *            latency distribution
  *   <script type="application/json" id="load-data">  the --json document (load_json.c)
  *   <script> uPlot (web/node_modules/uplot/dist/uPlot.iife.min.js), then web/load_report.js
  *
@@ -111,7 +113,12 @@ static void html_head(const struct report_load *r, struct core_buf *b,
         core_buf_putc(b, ' ');
     }
     put_html(b, r->url);
-    core_buf_printf(b, " &middot; %d threads, %d connections", r->threads, r->connections);
+    if (r->connections_open > 0)
+        core_buf_printf(b, " &middot; %d threads, %d connections (at most %d)", r->threads,
+                        r->connections_open, r->connections);
+    else
+        core_buf_printf(b, " &middot; %d threads, at most %d connections", r->threads,
+                        r->connections);
     if (r->mode && *r->mode) {
         core_buf_puts(b, " &middot; mode ");
         put_html(b, r->mode);
@@ -123,9 +130,14 @@ static void html_run_table(const struct report_load *r, struct core_buf *b)
 {
     char s[64];
     core_buf_puts(b, "<table id=summary><tr><th colspan=2>Run</th></tr>");
+    if (r->planned_s > 0) {
+        snprintf(s, sizeof s, "%.1f s", r->planned_s);
+        row_str(b, "s-planned", "Duration asked", s);
+    }
     snprintf(s, sizeof s, "%.1f s", r->duration_s);
-    row_str(b, "s-duration", "Duration", s);
-    row_u64(b, "s-requests", "Requests", r->requests);
+    row_str(b, "s-duration", "Duration (measured)", s);
+    row_u64(b, "s-sent", "Sent", r->sent);
+    row_u64(b, "s-requests", "Responses", r->requests);
     if (r->closed_loop)
         snprintf(s, sizeof s, "closed loop");
     else
@@ -136,6 +148,7 @@ static void html_run_table(const struct report_load *r, struct core_buf *b)
     row_u64(b, "s-errors", "Errors", r->errors);
     row_u64(b, "s-late", "Late", r->late);
     row_u64(b, "s-dropped", "Dropped", r->dropped);
+    row_u64(b, "s-injected", "Injected", r->injected);
     report_si((double)r->bytes_read, s, sizeof s);
     row_str(b, "s-read", "Bytes read", s);
     report_si((double)r->bytes_written, s, sizeof s);
@@ -216,7 +229,11 @@ static void html_thresholds(const struct report_load *r, struct core_buf *b)
         core_buf_printf(b, "<tr class=%s><td>%s</td><td>", t->passed ? "ok" : "bad",
                         t->passed ? "&#x2713;" : "&#x2717;");
         put_html(b, t->expr);
-        core_buf_printf(b, "</td><td class=n>%g</td></tr>", t->actual);
+        char v[64];
+        report_threshold_format(t, v, sizeof v);
+        core_buf_puts(b, "</td><td class=n>");
+        put_html(b, v);
+        core_buf_puts(b, "</td></tr>");
     }
     core_buf_puts(b, "</table>\n");
 }
@@ -231,6 +248,8 @@ static int html_body(const struct report_load *r, struct core_buf *b, const stru
     html_routes(r, b);
     html_thresholds(r, b);
     core_buf_puts(b, "</div>\n<div class=chart id=chart-time></div>\n"
+                     "<div class=chart id=chart-rate></div>\n"
+                     "<div class=chart id=chart-errors></div>\n"
                      "<div class=chart id=chart-dist></div>\n"
                      "<script type=\"application/json\" id=load-data>");
     struct core_buf j;

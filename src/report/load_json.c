@@ -90,13 +90,22 @@ static void json_run(const struct report_load *r, struct core_buf *b)
     put_str(b, r->method ? r->method : "GET");
     core_buf_puts(b, ",\"mode\":");
     put_str(b, r->mode);
-    core_buf_printf(b, ",\"threads\":%d,\"connections\":%d,\"closed_loop\":%s,\"duration_s\":",
-                    r->threads, r->connections, r->closed_loop ? "true" : "false");
+    core_buf_printf(b,
+                    ",\"threads\":%d,\"connections\":%d,\"connections_open\":%d,"
+                    "\"closed_loop\":%s,\"duration_s\":",
+                    r->threads, r->connections, r->connections_open,
+                    r->closed_loop ? "true" : "false");
     put_num(b, r->duration_s);
+    core_buf_puts(b, ",\"planned_duration_s\":");
+    put_num(b, r->planned_s > 0 ? r->planned_s : r->duration_s);
     core_buf_puts(b, ",\"target_rate\":");
     put_num(b, r->closed_loop ? NAN : r->target_rate);
     core_buf_puts(b, ",\"achieved_rate\":");
     put_num(b, r->achieved_rate);
+    core_buf_putc(b, ',');
+    put_u64(b, "sent", r->sent);
+    core_buf_putc(b, ',');
+    put_u64(b, "unfinished", r->unfinished);
     core_buf_putc(b, ',');
     put_u64(b, "requests", r->requests);
     core_buf_putc(b, ',');
@@ -235,7 +244,10 @@ static void json_timeline(const struct report_load *r, struct core_buf *b)
         put_num(b, s->sent);
         core_buf_puts(b, ",\"done\":");
         put_num(b, s->done);
-        core_buf_printf(b, ",\"errors\":%llu", (unsigned long long)s->errors);
+        core_buf_printf(b, ",\"errors\":%llu,\"late\":%llu", (unsigned long long)s->errors,
+                        (unsigned long long)s->late);
+        core_buf_puts(b, ",\"width_s\":");
+        put_num(b, s->width_s > 0 ? s->width_s : 1);
         put_quantile(b, "p50_us", s->p50_us, s->done);
         put_quantile(b, "p90_us", s->p90_us, s->done);
         put_quantile(b, "p99_us", s->p99_us, s->done);
@@ -255,6 +267,8 @@ static void json_thresholds(const struct report_load *r, struct core_buf *b)
         put_str(b, t->expr);
         core_buf_puts(b, ",\"actual\":");
         put_num(b, t->actual);
+        core_buf_puts(b, ",\"unit\":");
+        put_str(b, t->unit ? t->unit : "");
         core_buf_printf(b, ",\"passed\":%s}", t->passed ? "true" : "false");
         passed &= !!t->passed;
     }

@@ -1,7 +1,7 @@
 /* `diorama load` text report, laid out like wrk's so it reads familiar:
  *
- *   Running 30s test @ http://127.0.0.1:8080/
- *     4 threads and 64 connections, open loop at 1000 req/s
+ *   Running 30s test @ GET http://127.0.0.1:8080/          (the duration asked for)
+ *     4 threads and 12 connections (at most 64), open loop at 1000.00 req/s
  *     Thread Stats   Avg      Stdev     Max   +/- Stdev
  *       Latency     1.20ms  350.00us  12.50ms   85.00%
  *     Latency Distribution (from the intended send time)
@@ -85,17 +85,24 @@ static void hdr_stdev(const struct core_hdr *h, double *stdev, double *within_pc
     *within_pct = 100.0 * (double)m.within / (double)h->total;
 }
 
+/* The header says what was asked (like wrk: the duration before the run starts); what was
+ * measured follows in the body. */
 static void text_header(const struct report_load *r, struct core_buf *b)
 {
     char dur[32];
-    core_format_duration((uint64_t)(r->duration_s * 1e9), dur, sizeof dur);
+    double want = r->planned_s > 0 ? r->planned_s : r->duration_s;
+    core_format_duration((uint64_t)llround(want * 1e9), dur, sizeof dur);
     if (r->scenario)
         core_buf_printf(b, "Running %s test @ scenario %s routes under %s\n", dur, r->scenario,
                         r->url ? r->url : "?");
     else
         core_buf_printf(b, "Running %s test @ %s %s\n", dur, r->method ? r->method : "GET",
                         r->url ? r->url : "?");
-    core_buf_printf(b, "  %d threads and %d connections, ", r->threads, r->connections);
+    if (r->connections_open > 0)
+        core_buf_printf(b, "  %d threads and %d connections (at most %d), ", r->threads,
+                        r->connections_open, r->connections);
+    else
+        core_buf_printf(b, "  %d threads and at most %d connections, ", r->threads, r->connections);
     if (r->closed_loop)
         core_buf_puts(b, "closed loop (--rate max)");
     else
@@ -145,16 +152,35 @@ static void text_starved(const struct report_load *r, struct core_buf *b)
                     r->connections, (unsigned long long)r->conn_waits, r->target_rate, hold);
 }
 
+/* "N requests in 10.2s: R responses, T timed out, ...": every request that went out (or
+ * failed to connect) is in N and in exactly one of the parts; the time is as measured. */
+static void text_count(const struct report_load *r, struct core_buf *b)
+{
+    uint64_t other = r->connect_errors + r->read_errors + r->write_errors;
+    uint64_t total = r->requests + r->timeouts + other + r->unfinished;
+    char dur[32];
+    snprintf(dur, sizeof dur, "%.2fs", r->duration_s);
+    core_buf_printf(b, "  %llu requests in %s: %llu responses", (unsigned long long)total, dur,
+                    (unsigned long long)r->requests);
+    if (r->timeouts)
+        core_buf_printf(b, ", %llu timed out", (unsigned long long)r->timeouts);
+    if (other)
+        core_buf_printf(b, ", %llu failed (connect %llu, read %llu, write %llu)",
+                        (unsigned long long)other, (unsigned long long)r->connect_errors,
+                        (unsigned long long)r->read_errors, (unsigned long long)r->write_errors);
+    if (r->unfinished)
+        core_buf_printf(b, ", %llu unanswered at the stop", (unsigned long long)r->unfinished);
+    core_buf_putc(b, '\n');
+}
+
 static void text_volume(const struct report_load *r, struct core_buf *b)
 {
     char rd[24], wr[24], per_s[24];
     fmt_bytes((double)r->bytes_read, rd, sizeof rd);
     fmt_bytes((double)r->bytes_written, wr, sizeof wr);
     fmt_bytes(r->duration_s > 0 ? (double)r->bytes_read / r->duration_s : 0, per_s, sizeof per_s);
-    char dur[32];
-    core_format_duration((uint64_t)(r->duration_s * 1e9), dur, sizeof dur);
-    core_buf_printf(b, "  %llu requests in %s, %s read, %s written\n",
-                    (unsigned long long)r->requests, dur, rd, wr);
+    text_count(r, b);
+    core_buf_printf(b, "  %s read, %s written\n", rd, wr);
     if (r->closed_loop)
         core_buf_printf(b, "Requests/sec: %10.2f (closed loop)\n", r->achieved_rate);
     else
@@ -228,6 +254,30 @@ static void text_errors(const struct report_load *r, struct core_buf *b)
                     (unsigned long long)r->status[5]);
 }
 
+/* The failure the mode injected, so the errors above can be read against it. */
+static void text_injected(const struct report_load *r, struct core_buf *b)
+{
+    if (!r->injected && (!r->mode || !strcmp(r->mode, "normal_traffic")))
+        return;
+    core_buf_printf(b, "  Injected (%s): %llu requests carried the mode's failure\n",
+                    r->mode ? r->mode : "?", (unsigned long long)r->injected);
+}
+
+void report_threshold_format(const struct report_threshold *t, char *out, size_t n)
+{
+    const char *u = t->unit ? t->unit : "";
+    if (!isfinite(t->actual))
+        snprintf(out, n, "n/a");
+    else if (!strcmp(u, "%"))
+        snprintf(out, n, "%.3g%%", t->actual);
+    else if (t->unit && !*u) /* an error share written as a fraction */
+        snprintf(out, n, "%.4g (%.3g%%)", t->actual, 100 * t->actual);
+    else if (!strcmp(u, "/s"))
+        snprintf(out, n, "%.1f/s", t->actual);
+    else
+        snprintf(out, n, "%.4g%s", t->actual, u);
+}
+
 static void text_thresholds(const struct report_load *r, struct core_buf *b)
 {
     if (r->nthresholds == 0)
@@ -235,8 +285,10 @@ static void text_thresholds(const struct report_load *r, struct core_buf *b)
     core_buf_puts(b, "Thresholds:\n");
     for (size_t i = 0; i < r->nthresholds; i++) {
         const struct report_threshold *t = &r->thresholds[i];
-        core_buf_printf(b, "  %s %-24s (actual %g)\n", t->passed ? "\u2713" : "\u2717",
-                        t->expr ? t->expr : "?", t->actual);
+        char v[64];
+        report_threshold_format(t, v, sizeof v);
+        core_buf_printf(b, "  %s %-24s (actual %s)\n", t->passed ? "\u2713" : "\u2717",
+                        t->expr ? t->expr : "?", v);
     }
 }
 
@@ -254,6 +306,7 @@ int report_load_text(const struct report_load *r, struct core_buf *out)
     text_status(r, &t);
     text_routes(r, &t);
     text_errors(r, &t);
+    text_injected(r, &t);
     text_thresholds(r, &t);
     int rc = core_buf_append(out, t.p, t.len);
     core_buf_free(&t);

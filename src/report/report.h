@@ -10,6 +10,7 @@
 
 struct report_signal {
     uint64_t generated, delivered, dropped, in_flight;
+    uint64_t timed_out; /* sent, never answered, given up on: may have arrived */
     uint64_t dropped_by[REPORT_MAX_DROP_REASONS];
     uint64_t retried, requests, failed_requests, bytes;
     uint64_t latency_p50_us, latency_p99_us, latency_max_us;
@@ -56,19 +57,23 @@ int report_status_line(const struct report_sample *prev, const struct report_sam
                        struct core_buf *out);
 
 /* ---- diorama load results (report/load_*.c) ------------------------------------------ */
-/* One second of a load run: the timeline behind "latency over time". */
+/* One second of a load run: the timeline behind the charts. By intended send time: the
+ * requests due in [t_s, t_s + width_s), whenever they went out or finished. */
 struct report_load_second {
     double t_s;  /* seconds since the start */
-    double sent; /* requests sent in this second */
-    double done; /* responses completed */
+    double sent; /* requests sent, per second */
+    double done; /* responses, per second */
     uint64_t errors;
     int64_t p50_us, p90_us, p99_us, max_us;
+    double width_s; /* seconds covered (0 = 1); below 1 for a last second cut short */
+    uint64_t late;  /* sent late */
 };
 
 struct report_threshold {
     const char *expr; /* as written: "p99<200ms" */
     double actual;    /* the measured value, in the expression's unit */
     int passed;
+    const char *unit; /* of actual: "ms", "us", "s", "m", "%", "/s"; "" a fraction; NULL none */
 };
 
 /* load --scenario: one route's share of the requests and its results. */
@@ -81,17 +86,21 @@ struct report_route {
 
 struct report_load {
     const char *url, *method, *mode;
-    const char *scenario; /* load --scenario: its name (the routes are under url), else NULL */
-    int threads, connections;
-    int closed_loop;    /* --rate max */
-    double target_rate; /* requests/s asked (mean over the stages); 0 when closed loop */
+    const char *scenario;     /* load --scenario: its name (the routes are under url), else NULL */
+    int threads, connections; /* connections: the cap (-c) */
+    int connections_open;     /* the most open at once (0: not known) */
+    int closed_loop;          /* --rate max */
+    double planned_s;         /* the duration asked for (0: not known) */
+    double target_rate;       /* requests/s asked (mean over the stages); 0 when closed loop */
     double achieved_rate;
     double duration_s;
-    uint64_t requests; /* responses received (any status) */
-    uint64_t errors;   /* connect + timeout + read/write + 4xx/5xx */
-    uint64_t late;     /* sent more than the lateness bound after their intended time */
-    uint64_t dropped;  /* never sent (no connection free before the run ended) */
-    uint64_t injected; /* sent carrying the mode's failure */
+    uint64_t sent;       /* requests written (each once, whatever became of it) */
+    uint64_t unfinished; /* sent, still waiting for the response when a stop ended the run */
+    uint64_t requests;   /* responses received (any status) */
+    uint64_t errors;     /* connect + timeout + read/write + 4xx/5xx */
+    uint64_t late;       /* sent more than the lateness bound after their intended time */
+    uint64_t dropped;    /* never sent (no connection free before the run ended) */
+    uint64_t injected;   /* sent carrying the mode's failure */
     uint64_t connect_errors, timeouts, read_errors, write_errors;
     uint64_t status[6];         /* by class: [1]=1xx ... [5]=5xx */
     uint64_t status_codes[600]; /* by code */
@@ -108,6 +117,10 @@ struct report_load {
     const struct report_threshold *thresholds;
     size_t nthresholds;
 };
+
+/* A threshold's measured value in the unit it was written in: "12.3ms", "2.5%", "990.1/s",
+ * "0.0012 (0.12%)" for an error share written as a fraction. */
+void report_threshold_format(const struct report_threshold *t, char *out, size_t n);
 
 /* wrk-style text report. */
 int report_load_text(const struct report_load *r, struct core_buf *out);

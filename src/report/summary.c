@@ -10,9 +10,10 @@ static void json_signal(struct core_buf *b, const struct report_run *r,
 {
     core_buf_printf(b,
                     "{\"generated\":%llu,\"delivered\":%llu,\"dropped\":%llu,\"in_flight\":%llu,"
-                    "\"dropped_by_reason\":{",
+                    "\"timed_out\":%llu,\"dropped_by_reason\":{",
                     (unsigned long long)s->generated, (unsigned long long)s->delivered,
-                    (unsigned long long)s->dropped, (unsigned long long)s->in_flight);
+                    (unsigned long long)s->dropped, (unsigned long long)s->in_flight,
+                    (unsigned long long)s->timed_out);
     for (int i = 0; i < r->ndrop_reasons; i++)
         core_buf_printf(b, "%s\"%s\":%llu", i ? "," : "", r->drop_reason_names[i],
                         (unsigned long long)s->dropped_by[i]);
@@ -89,6 +90,8 @@ static void text_signal(struct core_buf *b, const struct report_run *r, const ch
     core_buf_printf(b, "  %-14s generated %llu  delivered %llu  dropped %llu  in flight %llu", name,
                     (unsigned long long)s->generated, (unsigned long long)s->delivered,
                     (unsigned long long)s->dropped, (unsigned long long)s->in_flight);
+    if (s->timed_out)
+        core_buf_printf(b, "  timed out %llu (may have arrived)", (unsigned long long)s->timed_out);
     for (int i = 0; i < r->ndrop_reasons; i++)
         if (s->dropped_by[i])
             core_buf_printf(b, "  [%s %llu]", r->drop_reason_names[i],

@@ -77,6 +77,11 @@ const char *scn__suggest(const char *s, const void *base, int n, size_t stride, 
     return best;
 }
 
+const char *scenario_suggest(const char *s, const void *base, int n, size_t stride, size_t off)
+{
+    return scn__suggest(s, base, n, stride, off);
+}
+
 const char *scn__suggest_list(const char *s, const char *const *names)
 {
     int n = 0;
@@ -185,8 +190,8 @@ static void err_init(struct scn_error *err, const char *file)
     snprintf(err->file, sizeof(err->file), "%s", file);
 }
 
-int scenario_load_string(const char *file, const char *text, size_t len, struct scenario **out,
-                         struct scn_error *err)
+static int load_string(const char *file, const char *text, size_t len, uint64_t max_series,
+                       struct scenario **out, struct scn_error *err)
 {
     struct scn_error local;
     struct scn_tree t;
@@ -202,12 +207,15 @@ int scenario_load_string(const char *file, const char *text, size_t len, struct 
     }
     struct scenario *s = core_calloc(1, sizeof(*s));
     s->file = core_strdup(file);
+    s->hash = core_hash64(text, len);
     default_name(file, name, sizeof(name));
     int rc = scn__tree_build(&t, text, len, err);
     if (!rc)
         rc = scn__decode(&t, s, name, err);
     if (!rc)
         rc = scn__validate(&t, s, err);
+    if (!rc) /* while the tree is here to point at the key to blame */
+        rc = scn__check_series(&t, s, max_series, err);
     scn__tree_free(&t);
     if (rc) {
         scenario_free(s);
@@ -215,6 +223,12 @@ int scenario_load_string(const char *file, const char *text, size_t len, struct 
     }
     *out = s;
     return 0;
+}
+
+int scenario_load_string(const char *file, const char *text, size_t len, struct scenario **out,
+                         struct scn_error *err)
+{
+    return load_string(file, text, len, 0, out, err);
 }
 
 /* Reads at most SCENARIO_MAX_BYTES + 1 bytes: one more tells "too big" from "just fits". */
@@ -230,7 +244,8 @@ static int read_capped(FILE *f, struct core_buf *b)
     return ferror(f) ? DIO_EIO : 0; /* errno tells why */
 }
 
-int scenario_load_file(const char *path, struct scenario **out, struct scn_error *err)
+static int load_file(const char *path, uint64_t max_series, struct scenario **out,
+                     struct scn_error *err)
 {
     struct scn_error local;
     err = err ? err : &local;
@@ -250,9 +265,14 @@ int scenario_load_file(const char *path, struct scenario **out, struct scn_error
     else if (rc)
         scn__fail(err, 0, 0, "cannot read: %s", strerror(saved));
     else
-        rc = scenario_load_string(path, b.p ? (const char *)b.p : "", b.len, out, err);
+        rc = load_string(path, b.p ? (const char *)b.p : "", b.len, max_series, out, err);
     core_buf_free(&b);
     return rc;
+}
+
+int scenario_load_file(const char *path, struct scenario **out, struct scn_error *err)
+{
+    return load_file(path, 0, out, err);
 }
 
 const struct scenario_builtin *scenario_builtin_find(const char *name)
@@ -263,12 +283,18 @@ const struct scenario_builtin *scenario_builtin_find(const char *name)
     return NULL;
 }
 
-int scenario_load(const char *name_or_path, struct scenario **out, struct scn_error *err)
+int scenario_load_max(const char *name_or_path, uint64_t max_series, struct scenario **out,
+                      struct scn_error *err)
 {
     const struct scenario_builtin *b = scenario_builtin_find(name_or_path);
     if (!b)
-        return scenario_load_file(name_or_path, out, err);
+        return load_file(name_or_path, max_series, out, err);
     char file[128];
     snprintf(file, sizeof(file), "builtin:%s", b->name);
-    return scenario_load_string(file, b->text, b->len, out, err);
+    return load_string(file, b->text, b->len, max_series, out, err);
+}
+
+int scenario_load(const char *name_or_path, struct scenario **out, struct scn_error *err)
+{
+    return scenario_load_max(name_or_path, 0, out, err);
 }

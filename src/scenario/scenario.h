@@ -216,6 +216,7 @@ struct scenario {
     char *name;
     char *description;
     char *file;                      /* path or "builtin:<name>" */
+    uint64_t hash;                   /* core_hash64 of the source bytes (part of the run id) */
     uint64_t seed;                   /* default seed (1 when not given) */
     uint64_t duration_ns;            /* default run duration, 0 = until stopped */
     uint64_t metric_interval_ns;     /* default 10s */
@@ -241,10 +242,40 @@ struct scenario {
 int scenario_load_string(const char *file, const char *text, size_t len, struct scenario **out,
                          struct scn_error *err);
 int scenario_load_file(const char *path, struct scenario **out, struct scn_error *err);
-/* A built-in name ("inference") or else a path. */
+/* A built-in name ("inference") or else a path. All loads apply the SCENARIO_MAX_SERIES cap. */
 int scenario_load(const char *name_or_path, struct scenario **out, struct scn_error *err);
 void scenario_free(struct scenario *s);
 
 const struct scenario_builtin *scenario_builtin_find(const char *name);
+/* The name closest to s (edit distance <= 2) among n names read at base + i * stride + off (a
+ * char * field of an array of structs), or NULL: for "did you mean" hints elsewhere too. */
+const char *scenario_suggest(const char *s, const void *base, int n, size_t stride, size_t off);
+
+/* ---- metric series (series.c) -----------------------------------------------------------
+ * What a run's memory grows with is the world's metric series (about 220 bytes each, about
+ * 770 with --prom-listen; docs/scenario-format.md#limits), so loading refuses a scenario whose
+ * world could have more than a cap: SCENARIO_MAX_SERIES unless the caller gives another. */
+#define SCENARIO_MAX_SERIES 1000000ULL
+#define SCENARIO_ROUTE_STATUSES 8 /* status codes a route keeps series for (engine's limit) */
+
+enum scn_part { SCN_PART_HOST, SCN_PART_SERVICE, SCN_PART_MODEL };
+
+struct scenario_series {
+    uint64_t initial; /* series the engine creates at start (routes: status 200 only) */
+    uint64_t total;   /* most series the world can reach: routes with every status they can get */
+    uint64_t samples; /* Prometheus samples of `total` (histogram: a bucket each, _sum, _count) */
+    uint64_t prom_bytes; /* estimated /metrics size with all of them (host lines: +-3%) */
+    uint64_t hosts, services, models; /* `total` by where the series come from */
+    int worst_part;                   /* enum scn_part of the largest single contributor */
+    int worst;                        /* its index; -1 when the world has no series */
+    uint64_t worst_series;            /* its series */
+};
+
+/* Counts the series the way engine/metrics.c lays them out (the layout is in series.c). */
+void scenario_series_count(const struct scenario *s, struct scenario_series *out);
+/* scenario_load with a series cap: max_series 0 means SCENARIO_MAX_SERIES. Over the cap the
+ * error (DIO_EPARSE) points at the largest contributor (a host's cpus, a service's operations). */
+int scenario_load_max(const char *name_or_path, uint64_t max_series, struct scenario **out,
+                      struct scn_error *err);
 
 #endif

@@ -7,7 +7,8 @@
  *               (so any later error can name file:line:col) and enforces the input caps;
  *   decode.c    tree -> struct scenario, checking types, ranges and unknown keys;
  *   validate.c  resolves names to indices and checks the call graph (no cycles, model entries
- *               reach an inference operation).
+ *               reach an inference operation);
+ *   series.c    caps the metric series the world would have (what a run's memory grows with).
  * The first error stops everything; the partly built scenario is freed with scenario_free. */
 #include <stdarg.h>
 
@@ -147,5 +148,8 @@ int scn__decode_states(const struct scn_dec *d, int root, struct scenario *s);
 int scn__decode_timeline(const struct scn_dec *d, int root, struct scenario *s);
 /* The optional `shape` of an operation, model or host (absent: sh->set stays 0). */
 int scn__decode_shape(const struct scn_dec *d, int map, const char *path, struct scn_shape *sh);
+/* series.c: DIO_EPARSE when the world could have more than max series (0: the default). */
+int scn__check_series(const struct scn_tree *t, const struct scenario *s, uint64_t max,
+                      struct scn_error *err);
 
 #endif

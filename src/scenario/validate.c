@@ -73,6 +73,7 @@ static int index_find(const struct nindex *x, const char *name)
 static int index_dup(const struct nindex *x, int *first, int *second)
 {
     int found = 0, run = 0;
+    *first = *second = -1; /* always set: callers read them only when found, but say so */
     for (int k = 1; k < x->n; k++) {
         if (strcmp(x->v[k].name, x->v[k - 1].name)) {
             run = k;

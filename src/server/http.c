@@ -1,4 +1,6 @@
-/* The libmicrohttpd side: epoll worker threads (--threads), suspend/resume for held answers.
+/* The libmicrohttpd side: a listener of the httpd base (epoll worker threads, --threads; the
+ * base decides the address syntax, connection cap and timeouts), suspend/resume for held
+ * answers.
  *
  * A request goes through up to three calls of on_request:
  *   1. headers: state allocated; a declared Content-Length over max_body is answered 413 at
@@ -14,25 +16,17 @@
  * grace period, then held answers still waiting are resumed early and answered 503, and the
  * daemon stops. libmicrohttpd forbids stopping with suspended connections; timer_add refuses
  * new holds once the drain began, so none can be left behind. */
-#include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "server/internal.h"
 
 enum { READING, HELD };
 
 struct server__http {
-    struct MHD_Daemon *d;
-    int fd;     /* the listening socket: ours, passed to libmicrohttpd */
-    int closed; /* quiesced: we close fd after the daemon stopped */
+    struct httpd *d;
 };
 
 struct conn {
@@ -183,113 +177,33 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     *state = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static int start_daemon(struct server *s, struct server__http *h, char *err, size_t errlen)
 {
-    core_vlog_from(CORE_LOG_DEBUG, "serve", fmt, ap);
-}
-
-/* "127.0.0.1:8000", ":8000", "8000", "[::1]:8000", "localhost:0". */
-static int resolve(const char *addr, struct sockaddr_storage *sa, socklen_t *salen, char *err,
-                   size_t errlen)
-{
-    char host[256] = "";
-    const char *colon = strrchr(addr, ':');
-    const char *port = colon ? colon + 1 : addr;
-    size_t hl = colon ? (size_t)(colon - addr) : 0;
-    const char *h = addr;
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
-        h++, hl -= 2;
-    if (hl >= sizeof host || !*port || strlen(port) > 5 ||
-        strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535) {
-        snprintf(err, errlen, "bad listen address '%s' (want host:port, :port or port)", addr);
+    struct httpd_addr a;
+    if (httpd_addr_parse(s->cfg.listen, &a, err, errlen))
         return DIO_EINVAL;
-    }
-    memcpy(host, h, hl);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int rc = getaddrinfo(hl ? host : NULL, port, &hints, &ai);
-    if (rc != 0 || !ai || ai->ai_addrlen > sizeof *sa) {
-        snprintf(err, errlen, "listen address '%s': %s", addr, rc ? gai_strerror(rc) : "?");
-        if (ai)
-            freeaddrinfo(ai);
-        return DIO_EINVAL;
-    }
-    memcpy(sa, ai->ai_addr, ai->ai_addrlen);
-    *salen = ai->ai_addrlen;
-    freeaddrinfo(ai);
-    return 0;
-}
-
-/* Our own socket, so that a busy port is reported with the reason (errno), not guessed. */
-static int listen_on(const char *addr, int *fd_out, int *port, char *err, size_t errlen)
-{
-    struct sockaddr_storage sa;
-    socklen_t len;
-    if (resolve(addr, &sa, &len, err, errlen))
-        return DIO_EINVAL;
-    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-        bind(fd, (struct sockaddr *)&sa, len) || listen(fd, 4096)) {
-        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return DIO_EIO;
-    }
-    len = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    *port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                           : ((struct sockaddr_in *)&sa)->sin_port);
-    *fd_out = fd;
-    return 0;
-}
-
-static unsigned worker_threads(const struct server *s)
-{
-    if (s->cfg.threads)
-        return s->cfg.threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 64 ? (unsigned)n : 2;
-}
-
-static struct MHD_Daemon *start_daemon(struct server *s, int fd)
-{
-    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
-    unsigned threads = worker_threads(s);
-    /* Idle keep-alive connections close after 2 minutes; held ones never time out (suspended). */
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-        MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, s, threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
-        MHD_OPTION_END);
+    struct httpd_config c = s->cfg.http;
+    c.threads = s->cfg.threads;
+    c.suspend_resume = 1; /* held answers wait suspended, see timer.c */
+    struct httpd_handlers hd = {on_request, on_completed, s, "serve"};
+    int rc = httpd_start(&h->d, &a, &c, &hd, err, errlen);
+    if (!rc)
+        s->port = httpd_port(h->d);
+    return rc;
 }
 
 int server__http_start(struct server *s, char *err, size_t errlen)
 {
     struct server__http *h = core_calloc(1, sizeof *h);
-    int rc = listen_on(s->cfg.listen, &h->fd, &s->port, err, errlen);
-    if (rc) {
-        core_free(h);
-        return rc;
-    }
-    if (server__timer_start(&s->timer, (size_t)s->cfg.max_connections + 1, fire)) {
+    int rc = server__timer_start(&s->timer, (size_t)s->cfg.http.max_connections + 1, fire);
+    if (rc)
         snprintf(err, errlen, "cannot start the timer thread");
+    else
+        rc = start_daemon(s, h, err, errlen);
+    if (rc) {
         server__timer_stop(&s->timer);
-        close(h->fd);
         core_free(h);
-        return DIO_EIO;
-    }
-    h->d = start_daemon(s, h->fd);
-    if (!h->d) {
-        snprintf(err, errlen, "cannot start the HTTP server on %s", s->cfg.listen);
-        server__timer_stop(&s->timer);
-        close(h->fd);
-        core_free(h);
-        return DIO_EIO;
+        return rc == DIO_EINVAL ? DIO_EINVAL : DIO_EIO;
     }
     s->http = h;
     return 0;
@@ -308,13 +222,11 @@ void server__http_stop(struct server *s, uint64_t grace_ns)
     if (!h)
         return;
     atomic_store(&s->stopping, 1);
-    h->closed = MHD_quiesce_daemon(h->d) != MHD_INVALID_SOCKET;
+    httpd_quiesce(h->d);
     wait_idle(s, core_mono_ns() + grace_ns);
     server__timer_drain(&s->timer);
     wait_idle(s, core_mono_ns() + 500000000ULL); /* the 503s of the drain go out */
-    MHD_stop_daemon(h->d);
-    if (h->closed)
-        close(h->fd);
+    httpd_stop(h->d);
     server__timer_stop(&s->timer);
     core_free(h);
     s->http = NULL;

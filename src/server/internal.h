@@ -166,6 +166,19 @@ struct server__answer {
     struct core_buf body;
 };
 
+/* ---- the control API (control.c) ------------------------------------------------------- */
+struct server__control_req {
+    const char *method, *path;
+    const char *auth;  /* the Authorization header, or NULL */
+    const char *after; /* ?after= of /api/labels, or NULL */
+    const char *body;
+    size_t len;
+    int body_over; /* the body was over max_body (not kept) */
+};
+/* One request -> the answer (no sockets: the listener, the unit tests and the fuzzer). */
+void server__control_handle(struct server_control *c, const struct server__control_req *rq,
+                            struct server__answer *a);
+
 void server__answer_init(struct server__answer *a);
 void server__answer_free(struct server__answer *a);
 /* Routes, validates, plans and writes the answer; wait_ns says how long to hold it. */

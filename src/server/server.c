@@ -5,7 +5,6 @@
 #include "server/internal.h"
 
 #define DEFAULT_MAX_BODY ((size_t)1 << 20)
-#define DEFAULT_MAX_CONNECTIONS 4096
 
 int server_new(struct server **out, const struct world *w, const struct server_cfg *cfg, char *err,
                size_t errlen)
@@ -18,8 +17,8 @@ int server_new(struct server **out, const struct world *w, const struct server_c
     s->cfg = *cfg;
     if (!s->cfg.max_body)
         s->cfg.max_body = DEFAULT_MAX_BODY;
-    if (!s->cfg.max_connections)
-        s->cfg.max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (!s->cfg.http.max_connections) /* the timer's heap is sized by it */
+        s->cfg.http.max_connections = HTTPD_DEFAULT_MAX_CONNECTIONS;
     s->w = w;
     s->t0_ns = core_mono_ns();
     server__routes_build(&s->rt, w);

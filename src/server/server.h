@@ -1,7 +1,7 @@
 #ifndef DIORAMA_SERVER_H
 #define DIORAMA_SERVER_H
 /* server: the world as real HTTP services (`diorama serve`), the demo target of `diorama load`.
- * Uses core, world and wire (Prometheus text) and libmicrohttpd.
+ * Uses core, world, wire (Prometheus text), httpd (the listener base) and libmicrohttpd.
  *
  *   routes.c    the route table: every server operation named "METHOD /path" of every service,
  *               plus GET /metrics and GET /healthz; matching, 404 vs 405 + Allow
@@ -13,7 +13,7 @@
  *   handle.c    one request -> status, body and how long to hold the answer; no sockets
  *   timer.c     one thread and a min-heap of deadlines: held answers wait suspended in
  *               libmicrohttpd, never in a thread of their own
- *   http.c      the libmicrohttpd daemon: body accumulation with a cap, suspend/resume, stop
+ *   http.c      the listener (httpd base): body accumulation with a cap, suspend/resume, stop
  *
  * Memory is bounded by the configuration: a body by max_body per connection, held answers by
  * max_connections (one per connection), metric series by fixed tables (docs/serve.md).
@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "httpd/httpd.h"
 #include "world/world.h"
 
 /* Kinds counted in diorama_serve_faults_total{kind}: the world's fault kinds, then the
@@ -34,7 +35,7 @@ struct server_cfg {
     unsigned threads;         /* libmicrohttpd worker threads; 0 = number of CPUs */
     uint64_t max_delay_ns;    /* X-Diorama-Delay above this gets 400 */
     size_t max_body;          /* request bodies above this get 413; 0 = 1 MiB */
-    unsigned max_connections; /* open connections; 0 = 4096 */
+    struct httpd_config http; /* connection cap and timeouts; zeros = the httpd defaults */
 };
 
 struct server_stats {
@@ -62,6 +63,28 @@ int server_port(const struct server *s);
  * their deadline), answers those still held with 503, then stops the threads. Idempotent. */
 void server_stop(struct server *s, uint64_t grace_ns);
 void server_stats(const struct server *s, struct server_stats *out);
+
+/* ---- the control API (control.c, docs/control-api.md) ----------------------------------- */
+#define SERVER_CONTROL_DEFAULT_LISTEN "127.0.0.1:8080"
+struct server_control_cfg {
+    const char *listen;       /* NULL: SERVER_CONTROL_DEFAULT_LISTEN */
+    const char *token;        /* NULL or "": changes need none (loopback only) */
+    size_t max_body;          /* 0: 64 KiB */
+    double speed;             /* shown in GET /api/world */
+    struct httpd_config http; /* zeros: the httpd defaults */
+};
+struct server_control;
+/* Checks the address and the token rule (a non-loopback address needs a token): 0, or
+ * DIO_EINVAL with err. w must outlive it; its commands go to w's queue. */
+int server_control_new(struct server_control **out, struct world *w,
+                       const struct server_control_cfg *cfg, char *err, size_t errlen);
+/* Binds and serves. 0 or DIO_EIO with err. */
+int server_control_start(struct server_control *c, char *err, size_t errlen);
+int server_control_port(const struct server_control *c);
+/* The world's thread: every label, as it happens (fills GET /api/labels and the entity
+ * states GET shows). NULL c is fine. */
+void server_control_label(struct server_control *c, const struct world_label *l);
+void server_control_free(struct server_control *c);
 
 /* The routes in match order: i in [0, server_nroutes), "GET /metrics" style names owned by
  * the server. */

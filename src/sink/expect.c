@@ -60,6 +60,10 @@ int sink_expect_load(const char *path, struct sink_expect *e, char *err, size_t 
         snprintf(err, errlen, "%s: no run_id", path);
     else if (!read_signals(root, e, err, errlen)) {
         snprintf(e->run_id, sizeof e->run_id, "%s", run_id);
+        json_t *sp = json_object_get(root, "speed"); /* a number, or "max" */
+        e->speed = json_is_number(sp) ? json_number_value(sp)
+                   : json_is_string(sp) && !strcmp(json_string_value(sp), "max") ? 0
+                                                                                 : -1;
         rc = 0;
     }
     json_decref(root);

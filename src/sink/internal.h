@@ -48,6 +48,7 @@ void sink__names_init(struct sink__names *t, uint32_t max);
 void sink__names_free(struct sink__names *t);
 void sink__names_add(struct sink__names *t, const char *s, size_t n, uint64_t count);
 
+#define SINK__E2E_MAX_US 3600000000LL /* e2e histogram ceiling: 1 hour; later are clamped */
 #define SINK__NPROBLEMS 8
 #define SINK__RUNID 40
 
@@ -85,6 +86,20 @@ void sink__verify_item(struct sink__verify *v, const struct wire_item *it, uint6
                        struct sink__reqsnap *snap);
 struct sink__run *sink__verify_run(struct sink__verify *v, const char *id);
 
+/* ---- delay.c: --delay, held responses released at once when the sink stops ---------------- */
+struct sink__holds {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+    int released;      /* the sink is stopping: nothing is held any more */
+    int held;          /* handlers inside sink__hold */
+};
+void sink__hold_init(struct sink__holds *h);
+void sink__hold_free(struct sink__holds *h);
+/* Waits delay_ns, or less when released meanwhile (returns at once once released). */
+void sink__hold(struct sink__holds *h, uint64_t delay_ns);
+/* Ends every hold, now and later; returns once the held handlers answered (at most ~1 s). */
+void sink__hold_release(struct sink__holds *h);
+
 /* ---- the sink ------------------------------------------------------------------------------ */
 struct sink {
     struct sink_cfg cfg;
@@ -93,6 +108,7 @@ struct sink {
     atomic_uint_fast64_t requests, bytes, faults, refused, busy;
     atomic_size_t buffered; /* raw body bytes held by all connections */
     atomic_uint_fast64_t status[6];
+    struct sink__holds holds;
     int port; /* once started */
     /* server.c */
     struct sink__server *srv;

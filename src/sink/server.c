@@ -1,5 +1,6 @@
-/* The HTTP side: a libmicrohttpd daemon (epoll, internal thread pool; one thread per
- * connection when --delay holds responses, so a held response does not hold others).
+/* The HTTP side: a listener of the httpd base (epoll, internal thread pool; one thread per
+ * connection when --delay holds responses, so a held response does not hold others). The
+ * base decides the address syntax, the connection cap and the timeouts (docs/listeners.md).
  *
  * Bodies: a request's body is accumulated into a core_buf capped at max_request; a declared
  * Content-Length over the cap is answered 413 before any byte is read; a body that grows past
@@ -11,22 +12,15 @@
  * dropped (connection closed) before their body is counted. At T+D the old daemon is stopped
  * and a new one listens on the same port. */
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "sink/internal.h"
 
 struct sink__server {
-    struct MHD_Daemon *d;
-    struct sockaddr_storage addr;
-    int family;
-    int port;
+    struct httpd *h;
+    struct httpd_addr addr; /* the port is the one bound first */
     atomic_int down;
     int window; /* index of the down window in effect, -1 = none */
     uint64_t t0;
@@ -145,8 +139,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     else
         sink_handle(s, &rq, &rs);
     release(s, k);
-    if (s->cfg.delay_ns)
-        core_sleep_until_ns(core_mono_ns() + s->cfg.delay_ns);
+    sink__hold(&s->holds, s->cfg.delay_ns); /* --delay; cut short when the sink stops */
     enum MHD_Result r = queue(s, c, &rs);
     core_buf_free(&rs.body);
     return r;
@@ -163,79 +156,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     }
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static struct httpd_config http_config(const struct sink *s)
 {
-    core_vlog_from(CORE_LOG_DEBUG, "sink", fmt, ap);
+    struct httpd_config c = s->cfg.http;
+    c.threads = s->cfg.threads;
+    c.thread_per_connection = s->cfg.delay_ns > 0; /* a held response holds only its thread */
+    return c;
 }
 
-/* "127.0.0.1:4318", ":4318", "4318", "[::1]:4318", "localhost:0". */
-static int resolve(const char *addr, struct sink__server *sv, char *err, size_t errlen)
+static int start_daemon(struct sink *s, char *err, size_t errlen)
 {
-    char host[256] = "", port[16];
-    const char *colon = strrchr(addr, ':');
-    const char *ps = colon ? colon + 1 : addr;
-    size_t hl = colon ? (size_t)(colon - addr) : 0;
-    const char *h = addr;
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    if (hl >= sizeof host || !*ps || strlen(ps) >= sizeof port ||
-        strspn(ps, "0123456789") != strlen(ps) || atoi(ps) > 65535) {
-        snprintf(err, errlen, "bad listen address \"%s\" (want host:port, :port or port)", addr);
-        return DIO_EINVAL;
-    }
-    memcpy(host, h, hl);
-    snprintf(port, sizeof port, "%s", ps);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int rc = getaddrinfo(hl ? host : NULL, port, &hints, &ai);
-    if (rc != 0 || !ai || ai->ai_addrlen > sizeof sv->addr) {
-        snprintf(err, errlen, "listen address \"%s\": %s", addr, rc ? gai_strerror(rc) : "?");
-        if (ai)
-            freeaddrinfo(ai);
-        return DIO_EINVAL;
-    }
-    memcpy(&sv->addr, ai->ai_addr, ai->ai_addrlen);
-    sv->family = ai->ai_family;
-    freeaddrinfo(ai);
-    return 0;
-}
-
-static void set_port(struct sink__server *sv, int port)
-{
-    if (sv->family == AF_INET6)
-        ((struct sockaddr_in6 *)&sv->addr)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)&sv->addr)->sin_port = htons((uint16_t)port);
-}
-
-static struct MHD_Daemon *start_daemon(struct sink *s)
-{
-    struct sink__server *sv = s->srv;
-    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    unsigned threads = s->cfg.threads;
-    if (!threads) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 && n < 64 ? (unsigned)n : 2;
-    }
-    if (sv->family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (s->cfg.delay_ns) {
-        flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
-        threads = 1; /* no pool with thread-per-connection */
-    } else {
-        flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
-    }
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sv->addr,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_CONNECTION_LIMIT,
-        s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
+    struct httpd_config c = http_config(s);
+    struct httpd_handlers hd = {on_request, on_completed, s, "sink"};
+    return httpd_start(&s->srv->h, &s->srv->addr, &c, &hd, err, errlen);
 }
 
 int sink__server_start(struct sink *s, char *err, size_t errlen)
@@ -245,17 +178,14 @@ int sink__server_start(struct sink *s, char *err, size_t errlen)
     struct sink__server *sv = core_calloc(1, sizeof *sv);
     sv->window = -1;
     s->srv = sv;
-    if (resolve(s->cfg.listen ? s->cfg.listen : "127.0.0.1:4318", sv, err, errlen))
+    if (httpd_addr_parse(s->cfg.listen ? s->cfg.listen : "127.0.0.1:4318", &sv->addr, err, errlen))
         return DIO_EINVAL;
-    sv->d = start_daemon(s);
-    if (!sv->d) {
-        snprintf(err, errlen, "cannot listen on %s (address in use or not local?)", s->cfg.listen);
-        return DIO_EIO;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->d, MHD_DAEMON_INFO_BIND_PORT);
-    sv->port = info ? info->port : 0;
-    set_port(sv, sv->port); /* a restart after a down window gets the same port */
-    s->port = sv->port;
+    int rc = start_daemon(s, err, errlen);
+    if (rc)
+        return rc;
+    httpd_addr_set_port(&sv->addr, httpd_port(sv->h)); /* a restart after a down window
+                                                           gets the same port */
+    s->port = sv->addr.port;
     sv->t0 = core_mono_ns();
     return 0;
 }
@@ -269,9 +199,7 @@ static void go_down(struct sink *s, int i)
 {
     struct sink__server *sv = s->srv;
     atomic_store(&sv->down, 1);
-    MHD_socket fd = MHD_quiesce_daemon(sv->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    httpd_quiesce(sv->h);
     sv->window = i;
     core_info("sink: down (refusing connections)");
 }
@@ -281,10 +209,11 @@ static void go_up(struct sink *s)
     struct sink__server *sv = s->srv;
     sv->done[sv->window] = 1;
     sv->window = -1;
-    MHD_stop_daemon(sv->d);
-    sv->d = start_daemon(s);
-    if (!sv->d)
-        core_error("sink: could not listen again on port %d after the down window", sv->port);
+    httpd_stop(sv->h);
+    sv->h = NULL;
+    char err[256];
+    if (start_daemon(s, err, sizeof err))
+        core_error("sink: could not listen again after the down window: %s", err);
     atomic_store(&sv->down, 0);
     core_info("sink: up again");
 }
@@ -292,7 +221,7 @@ static void go_up(struct sink *s)
 void sink__server_poll(struct sink *s)
 {
     struct sink__server *sv = s->srv;
-    if (!sv || !sv->d)
+    if (!sv || !sv->h)
         return;
     uint64_t t = core_mono_ns() - sv->t0;
     if (sv->window >= 0) {
@@ -315,8 +244,7 @@ void sink__server_stop(struct sink *s)
     struct sink__server *sv = s->srv;
     if (!sv)
         return;
-    if (sv->d)
-        MHD_stop_daemon(sv->d);
+    httpd_stop(sv->h);
     core_free(sv);
     s->srv = NULL;
 }

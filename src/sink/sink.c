@@ -22,6 +22,10 @@ static int check_cfg(const struct sink_cfg *c, char *err, size_t errlen)
         snprintf(err, errlen, "fault shares add up to more than 100%%");
         return DIO_EINVAL;
     }
+    if (c->delay_ns > SINK_MAX_DELAY_NS) {
+        snprintf(err, errlen, "delay above %llu s", SINK_MAX_DELAY_NS / 1000000000ULL);
+        return DIO_EINVAL;
+    }
     if (c->nfaults < 0 || c->nfaults > SINK_MAX_FAULTS || c->ndown < 0 ||
         c->ndown > SINK_MAX_DOWN || c->window_log2 > 30 || (c->window_log2 && c->window_log2 < 6)) {
         snprintf(err, errlen, "bad sink configuration");
@@ -43,8 +47,6 @@ int sink_new(struct sink **out, const struct sink_cfg *cfg, char *err, size_t er
         s->cfg.max_buffered = 4 * s->cfg.max_request;
     if (s->cfg.max_buffered < s->cfg.max_request)
         s->cfg.max_buffered = s->cfg.max_request;
-    if (!s->cfg.max_connections)
-        s->cfg.max_connections = 256;
     if (!s->cfg.max_names)
         s->cfg.max_names = 1000;
     if (!s->cfg.max_runs)
@@ -52,6 +54,7 @@ int sink_new(struct sink **out, const struct sink_cfg *cfg, char *err, size_t er
     if (!s->cfg.window_log2)
         s->cfg.window_log2 = 20;
     sink__verify_init(&s->v, s->cfg.max_names, s->cfg.max_runs, s->cfg.window_log2);
+    sink__hold_init(&s->holds);
     *out = s;
     return 0;
 }
@@ -61,6 +64,7 @@ void sink_free(struct sink *s)
     if (!s)
         return;
     sink_stop(s);
+    sink__hold_free(&s->holds);
     sink__verify_free(&s->v);
     core_free(s);
 }
@@ -82,6 +86,7 @@ void sink_poll(struct sink *s)
 
 void sink_stop(struct sink *s)
 {
+    sink__hold_release(&s->holds); /* held responses go now: stopping does not wait --delay */
     sink__server_stop(s);
 }
 

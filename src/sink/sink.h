@@ -1,10 +1,10 @@
 #ifndef DIORAMA_SINK_H
 #define DIORAMA_SINK_H
 /* sink: an OTLP/HTTP and Prometheus remote-write receiver that verifies what arrived.
- * Uses core and wire (decoders) and libmicrohttpd.
+ * Uses core, wire (decoders), httpd (the listener base) and libmicrohttpd.
  *
- *   server.c   libmicrohttpd daemon: body accumulation with a hard cap, faults (delay, down
- *              windows), the listening socket
+ *   server.c   the listener (httpd base): body accumulation with a hard cap, faults (delay,
+ *              down windows)
  *   handle.c   one request -> route, content type/encoding, decode, verify, response bytes;
  *              works without sockets (sink_handle) for tests and the benchmark
  *   verify.c   counters per signal / service / name (bounded), per-stream sequence windows
@@ -21,10 +21,13 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "httpd/httpd.h"
 
 #define SINK_NSIGNALS 4 /* spans, metric points, logs, remote-write samples (WIRE_SAMPLES) */
 #define SINK_MAX_FAULTS 8
 #define SINK_MAX_DOWN 8
+/* --delay at most this: a held response holds a connection and a thread */
+#define SINK_MAX_DELAY_NS (30ULL * 1000000000ULL)
 
 extern const char *const sink_signal_names[SINK_NSIGNALS];
 
@@ -39,16 +42,16 @@ struct sink_window {
 };
 
 struct sink_cfg {
-    const char *listen;       /* "127.0.0.1:4318", ":0" ... */
+    const char *listen;       /* "127.0.0.1:4318", ":0" ... (httpd_addr_parse) */
     size_t max_request;       /* decompressed (and raw) body limit; 0 = 64 MiB */
     size_t max_buffered;      /* raw bodies held at once, all connections; 0 = 4 x max_request */
     unsigned threads;         /* MHD worker threads; 0 = number of CPUs */
-    unsigned max_connections; /* 0 = 256 */
+    struct httpd_config http; /* connection cap and timeouts; zeros = the httpd defaults */
     uint64_t seed;            /* fault choices */
     struct sink_fault faults[SINK_MAX_FAULTS];
     int nfaults;
     int64_t retry_after_s; /* Retry-After on fault responses; -1 = none */
-    uint64_t delay_ns;     /* hold every data response this long */
+    uint64_t delay_ns;     /* hold every data response this long (<= SINK_MAX_DELAY_NS) */
     struct sink_window down[SINK_MAX_DOWN];
     int ndown;
     uint32_t max_names;     /* distinct services / names kept per signal; 0 = 1000 */
@@ -67,7 +70,8 @@ int sink_start(struct sink *s, char *err, size_t errlen);
 int sink_port(const struct sink *s);
 /* Drives the --down-for windows; call every few tens of ms from one thread. */
 void sink_poll(struct sink *s);
-/* Stops accepting and waits for requests in progress (idempotent). */
+/* Stops accepting and waits for requests in progress (idempotent); responses held by --delay
+ * are answered at once. */
 void sink_stop(struct sink *s);
 
 /* ---- one request, without sockets -------------------------------------------------------- */
@@ -112,6 +116,7 @@ void sink_totals(struct sink *s, struct sink_totals *t);
 struct sink_expect {
     char run_id[64];
     uint64_t generated[3], delivered[3], dropped[3]; /* spans, metric_points, logs */
+    double speed; /* the run's --speed: 0 = max, -1 = not in the summary */
 };
 /* Reads a diorama.run.summary/v1 file. 0, DIO_ENOENT (missing or empty: not written yet),
  * DIO_EPARSE (not such a summary, or still being written) with err. */

@@ -10,7 +10,7 @@
 
 #include "sink/internal.h"
 
-#define E2E_MAX_US 3600000000LL /* 1 hour; later arrivals are clamped (and counted) */
+#define E2E_MAX_US SINK__E2E_MAX_US /* later arrivals are clamped (and counted) */
 
 /* ---- sequence windows ---------------------------------------------------------------------- */
 

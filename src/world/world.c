@@ -66,6 +66,43 @@ static uint32_t count_env_attrs(const char *s)
     return s ? n : 0;
 }
 
+/* A string (or integer) attribute already put, as text in buf; NULL when absent. */
+static const char *res_get(const struct res_builder *rb, const char *key, char *buf, size_t n)
+{
+    for (uint32_t k = 0; k < rb->n; k++) {
+        const struct rec_attr *a = &rb->a[k];
+        if (strcmp(a->key, key))
+            continue;
+        if (a->type == REC_STR)
+            snprintf(buf, n, "%.*s", (int)a->v.s.len, a->v.s.p);
+        else if (a->type == REC_INT)
+            snprintf(buf, n, "%lld", (long long)a->v.i);
+        else
+            return NULL;
+        return buf;
+    }
+    return NULL;
+}
+
+/* Prometheus job and instance as the OpenTelemetry Collector's Prometheus exporter sets them
+ * (the OTel-to-Prometheus compatibility spec): job = service.namespace/service.name, or
+ * service.name without a namespace; instance = service.instance.id, empty when absent. Read
+ * from the finished resource, so the scenario's attributes and OTEL_RESOURCE_ATTRIBUTES count
+ * as they do in OTLP. */
+static void prom_labels(struct world *w, const struct res_builder *rb, struct rec_resource *r)
+{
+    char name[256], ns[256], id[256], job[520];
+    const char *n = res_get(rb, "service.name", name, sizeof name);
+    const char *s = res_get(rb, "service.namespace", ns, sizeof ns);
+    const char *i = res_get(rb, "service.instance.id", id, sizeof id);
+    if (s && *s && n)
+        snprintf(job, sizeof job, "%s/%s", s, n);
+    else
+        snprintf(job, sizeof job, "%s", n ? n : "");
+    r->job = keep(w, job);
+    r->instance = keep(w, i ? i : "");
+}
+
 struct res_spec {
     const char *name; /* service.name or host.name */
     const char *ns;   /* service.namespace, NULL for hosts */
@@ -89,9 +126,10 @@ static int build_resource(struct world *w, const struct world_opts *o, const str
         res_put(&rb, "service.instance.id", buf, SCN_STR, 0, 0);
         if (sp->host)
             res_put(&rb, "host.name", sp->host, SCN_STR, 0, 0);
-    } else {
+    } else { /* each host's metrics agent is an instance of the host-metrics service */
         res_put(&rb, "host.name", sp->name, SCN_STR, 0, 0);
         res_put(&rb, "service.name", "host-metrics", SCN_STR, 0, 0);
+        res_put(&rb, "service.instance.id", sp->name, SCN_STR, 0, 0);
     }
     res_put_scn(&rb, s->resource_attrs, s->nresource_attrs);
     res_put_scn(&rb, sp->attrs, sp->nattrs);
@@ -103,15 +141,7 @@ static int build_resource(struct world *w, const struct world_opts *o, const str
     r->nattrs = rb.n;
     r->scope_name = "diorama";
     r->scope_version = DIORAMA_VERSION;
-    if (sp->ns) {
-        snprintf(buf, sizeof buf, "%s/%s", sp->ns, sp->name);
-        r->job = keep(w, buf);
-        snprintf(buf, sizeof buf, "%s-0", sp->name);
-        r->instance = keep(w, buf);
-    } else {
-        r->job = keep(w, "host-metrics");
-        r->instance = keep(w, sp->name);
-    }
+    prom_labels(w, &rb, r);
     return 0;
 }
 
@@ -216,17 +246,32 @@ static void build_entities(struct world *w)
     }
 }
 
+/* diorama.run_id names a run's streams at a receiver, so two runs that are not the same run
+ * must not share it. It hashes what makes output identical: the scenario's bytes (an edited
+ * copy with the same name is another run), seed, shard and simulated start. Reproducible runs
+ * (same --start, fast clock) keep their id and byte-identical output; real-time runs start
+ * "now" and so differ. --run-id replaces it. */
+static void make_run_id(struct world *w, const struct scenario *s, const struct world_opts *o)
+{
+    if (o->run_id && *o->run_id) {
+        snprintf(w->run_id, sizeof w->run_id, "%s", o->run_id);
+        return;
+    }
+    char id[512];
+    int n = snprintf(id, sizeof id, "%s/%016llx/%llu/%u/%u/%llu", s->name,
+                     (unsigned long long)s->hash, (unsigned long long)o->seed, o->shard, o->nshards,
+                     (unsigned long long)o->start_ns);
+    snprintf(w->run_id, sizeof w->run_id, "%016llx",
+             (unsigned long long)core_hash64(id, n < (int)sizeof id ? (size_t)n : sizeof id - 1));
+}
+
 int world_build(struct world **out, const struct scenario *s, const struct world_opts *o, char *err,
                 size_t errlen)
 {
     struct world *w = core_calloc(1, sizeof *w);
     w->scn = s;
     w->seed = o->seed;
-    char id[512];
-    int n = snprintf(id, sizeof id, "%s/%llu/%u/%u", s->name, (unsigned long long)o->seed, o->shard,
-                     o->nshards);
-    snprintf(w->run_id, sizeof w->run_id, "%016llx",
-             (unsigned long long)core_hash64(id, (size_t)n));
+    make_run_id(w, s, o);
     build_entities(w);
     build_faults(w);
     world__states_build(w);

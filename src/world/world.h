@@ -19,6 +19,8 @@ struct world_opts {
     const char *ns_override; /* OTEL_SERVICE_NAME: becomes every service's service.namespace */
     const char *extra_attrs; /* OTEL_RESOURCE_ATTRIBUTES "k=v,..." added to every resource */
     uint32_t shard, nshards; /* reserved for --shard i/N (run id only for now) */
+    uint64_t start_ns;       /* simulated start (unix ns): part of the run id */
+    const char *run_id;      /* --run-id (checked by the caller), or NULL to derive one */
 };
 
 /* What the faults firing on one request do to it. Doubles <= 0 and ints < 0 mean unset. */
@@ -124,7 +126,7 @@ struct world_out {
 struct world {
     const struct scenario *scn;
     uint64_t seed;
-    char run_id[17]; /* hex of hash(scenario, seed, shard): identifies this run's streams */
+    char run_id[64]; /* names this run's streams: see world_build */
     struct world_service *svcs;
     int nsvcs;
     struct world_host *hosts;

@@ -43,10 +43,10 @@ stop_pid() { # pid: SIGTERM, wait, exit status
     return $rc
 }
 
-# check_balance stats.json: generated == delivered + dropped + in_flight, in_flight == 0.
+# check_balance stats.json: generated == delivered + dropped + timed_out + in_flight, in_flight == 0.
 check_balance() {
-    jq -e '[.outputs[].signals[] | select(.generated != .delivered + .dropped_total + .in_flight
-             or .in_flight != 0)] | length == 0' "$1" >/dev/null ||
+    jq -e '[.outputs[].signals[] | select(.generated != .delivered + .dropped_total + .timed_out
+             + .in_flight or .in_flight != 0)] | length == 0' "$1" >/dev/null ||
         fail "accounting does not balance: $(cat "$1")"
 }
 
@@ -103,17 +103,27 @@ ms=$(jq .shutdown_ms "$d")
 [ "$ms" -le 2500 ] || fail "shutdown took ${ms} ms, deadline was 1000 ms (2.5 s allowed for a loaded machine)"
 shut=$(jq '[.outputs[0].signals[].dropped.shutdown] | add' "$d")
 del=$(jq '[.outputs[0].signals[].delivered] | add' "$d")
+tout=$(jq '[.outputs[0].signals[].timed_out] | add' "$d")
 got=$(jq '.items_ok' "$tmp/slow.stats")
 [ "$shut" -gt 0 ] || fail "expected records dropped at the deadline"
 [ "$got" -ge "$del" ] || fail "receiver got $got < delivered $del"
-echo "ok 2: slow receiver, delivered $del, dropped(shutdown) $shut, shutdown ${ms} ms"
+# A request cut at the deadline after the receiver took it is timed_out, never dropped.
+[ "$got" -le "$((del + tout))" ] || fail "receiver got $got > delivered $del + timed out $tout"
+echo "ok 2: slow receiver, delivered $del, timed out $tout, dropped(shutdown) $shut, shutdown ${ms} ms"
 
 # --- 3. no receiver, drop mode: queue_full drops are counted, nothing hangs --------------------
 "$DRIVER" --url "http://127.0.0.1:1" --drop --rate 400 --batch 10 --max-concurrent 1 \
-    --deadline-ms 500 --out "$tmp/driver3.json" &
+    --deadline-ms 500 --prom 127.0.0.1:0 --prom-port-file "$tmp/prom3.port" \
+    --out "$tmp/driver3.json" &
 drv=$!
 pids+=($drv)
-sleep 1
+wait_file "$tmp/prom3.port"
+# Until the queue has overflowed once (a loaded machine may take longer than a fixed sleep).
+for _ in $(seq 600); do
+    curl -sf "http://127.0.0.1:$(cat "$tmp/prom3.port")/metrics" |
+        grep -q '^diorama_records_dropped_total{.*reason="queue_full"} [1-9]' && break
+    sleep 0.05
+done
 stop_pid "$drv" || fail "driver exited with $?"
 check_balance "$tmp/driver3.json"
 [ "$(jq '.outputs[0].signals.spans.delivered' "$tmp/driver3.json")" = 0 ] || fail "delivered?"

@@ -27,6 +27,8 @@ usage_err "bad mode" http://127.0.0.1/ --mode chaos
 usage_err "bad duration" http://127.0.0.1/ --duration 5 parsecs
 usage_err "bad header" http://127.0.0.1/ -H 'no colon'
 usage_err "more threads than connections" http://127.0.0.1/ -c 2 -t 4
+usage_err "seed of 2^64 (not clamped)" http://127.0.0.1/ --seed 18446744073709551616
+usage_err "negative seed" http://127.0.0.1/ --seed -1
 "$DIORAMA" load --help | grep -q -- '--threshold'
 check "--help exits 0 and documents --threshold" [ "${PIPESTATUS[0]}" = 0 ]
 

@@ -20,14 +20,16 @@ start_target() { # start_target ARGS... : sets U and STATS
 stat() { curl -s "$STATS" >"$TMP/s.json" && json "$TMP/s.json" "$1"; }
 load() { "$DIORAMA" load "$U" -q --json "$TMP/r.json" "$@" >"$TMP/out" 2>&1; }
 
-# normal_traffic: JSON bodies with "text", tagged DIORAMA_NORMAL_TRAFFIC, all 200.
+# normal_traffic: JSON bodies with "text" (--mode asks for the corpus; a bare run sends GET),
+# tagged DIORAMA_NORMAL_TRAFFIC, all 200.
 start_target
-load --rate 100 -d 2
+load --rate 100 -d 2 --mode normal_traffic
 check "normal: exit 0" [ $? = 0 ]
 check "normal: 200 requests reached the target" [ "$(stat j.requests)" = 200 ]
 check "normal: every request tagged" [ "$(stat j.tagged)" = 200 ]
 check "normal: tag value" [ "$(stat j.tag_value)" = DIORAMA_NORMAL_TRAFFIC ]
 check "normal: all well-formed" [ "$(stat 'j.ok + "/" + j.malformed + "/" + j.wrong_content_type')" = 200/0/0 ]
+check "normal: every request carried a body" [ "$(stat j.body_min)" -gt 0 ]
 check "normal: report counts 200 x 200" [ "$(json "$TMP/r.json" 'j.status_codes["200"]')" = 200 ]
 
 # error_injection: about half malformed, and exactly those answered 4xx.

@@ -67,7 +67,7 @@ check "300 concurrent: each took >= 1 s" \
   [ "$(awk '$2 < 1.0' "$TMP/par" | wc -l)" = 0 ]
 
 # 1,000 held at once: 1,000 requests within a second, each held 2 s.
-"$DIORAMA" load "$U/classify" --rate 1000 -d 1 -c 1200 -H 'X-Diorama-Delay: 2s' -q \
+"$DIORAMA" load "$U/classify" -X POST --rate 1000 -d 1 -c 1200 -H 'X-Diorama-Delay: 2s' -q \
   --json "$TMP/k.json" >/dev/null 2>&1
 check "1000 held: all 200" [ "$(json "$TMP/k.json" 'j.status_codes["200"]')" = 1000 ]
 check "1000 held: none faster than 2 s" [ "$(json "$TMP/k.json" 'j.latency_us.min >= 2000000')" = true ]
@@ -117,7 +117,7 @@ check "latency: all 200" [ "$(json "$TMP/l.json" 'j.status_codes["200"]')" = 200
 # token_bloat: input tokens per request jump by an order of magnitude.
 tok() { metric 'llm_tokens_used_total\{route="POST /classify",direction="in"\}'; }
 t0=$(tok)
-"$DIORAMA" load "$U/classify" --rate 50 -d 2 -q --json "$TMP/n.json" >/dev/null 2>&1
+"$DIORAMA" load "$U/classify" -X POST --rate 50 -d 2 -q --json "$TMP/n.json" >/dev/null 2>&1
 t1=$(tok)
 "$DIORAMA" load "$U/classify" --mode token_bloat --rate 25 -d 2 -q --json "$TMP/b.json" >/dev/null 2>&1
 t2=$(tok)

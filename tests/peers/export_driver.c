@@ -116,15 +116,16 @@ static void print_stats(FILE *f, struct export_hub *h, uint64_t shutdown_ns)
                 export_output_name(export_hub_output(h, i)));
         for (int s = 0; s < REC_NSIGNALS; s++) {
             const struct export_signal_stats *x = &st.s[s];
-            fprintf(f,
-                    "%s\"%s\":{\"generated\":%llu,\"delivered\":%llu,\"in_flight\":%llu,"
-                    "\"requests\":%llu,\"failed_requests\":%llu,\"retried\":%llu,"
-                    "\"bytes\":%llu,\"dropped_total\":%llu,\"dropped\":{",
-                    s ? "," : "", rec_signal_names[s], (unsigned long long)x->generated,
-                    (unsigned long long)x->delivered, (unsigned long long)x->in_flight,
-                    (unsigned long long)x->requests, (unsigned long long)x->failed_requests,
-                    (unsigned long long)x->retried, (unsigned long long)x->bytes,
-                    (unsigned long long)export_dropped_total(x));
+            fprintf(
+                f,
+                "%s\"%s\":{\"generated\":%llu,\"delivered\":%llu,\"in_flight\":%llu,"
+                "\"timed_out\":%llu,\"requests\":%llu,\"failed_requests\":%llu,\"retried\":%llu,"
+                "\"bytes\":%llu,\"dropped_total\":%llu,\"dropped\":{",
+                s ? "," : "", rec_signal_names[s], (unsigned long long)x->generated,
+                (unsigned long long)x->delivered, (unsigned long long)x->in_flight,
+                (unsigned long long)x->timed_out, (unsigned long long)x->requests,
+                (unsigned long long)x->failed_requests, (unsigned long long)x->retried,
+                (unsigned long long)x->bytes, (unsigned long long)export_dropped_total(x));
             for (int r = 0; r < EXPORT_DROP_NREASONS; r++)
                 fprintf(f, "%s\"%s\":%llu", r ? "," : "", export_drop_reason_names[r],
                         (unsigned long long)x->dropped[r]);
@@ -138,7 +139,8 @@ static void print_stats(FILE *f, struct export_hub *h, uint64_t shutdown_ns)
 static struct export_prom *start_prom(const struct opts *o)
 {
     char err[256];
-    struct export_prom *p = export_prom_start(o->prom, err, sizeof err);
+    struct export_prom_cfg pc = {.listen = o->prom};
+    struct export_prom *p = export_prom_start(&pc, NULL, err, sizeof err);
     if (!p) {
         fprintf(stderr, "export_driver: %s\n", err);
         exit(1);

@@ -35,12 +35,15 @@ static void fill_second(struct report_load_second *s, const struct core_hdr *h, 
     s->p90_us = core_hdr_value_at(h, 90);
     s->p99_us = core_hdr_value_at(h, 99);
     s->max_us = core_hdr_value_at(h, 100);
+    s->width_s = 1;
+    s->late = (uint64_t)(t >= 12 && t < 15) * 5;
 }
 
 static void make_run(struct report_load *r, struct core_hdr *all, struct report_load_second *tl)
 {
-    static const struct report_threshold th[] = {
-        {"p99<50ms", 31.2, 1}, {"errors<0.1%", 0.23, 0}, {"p50<3ms </script>\"'", 2.1, 1}};
+    static const struct report_threshold th[] = {{"p99<50ms", 31.2, 1, "ms"},
+                                                 {"errors<0.1%", 0.23, 0, "%"},
+                                                 {"p50<3ms </script>\"'", 2.1, 1, "ms"}};
     static uint64_t codes[600];
     struct core_rng rng;
     struct core_hdr sec;
@@ -64,10 +67,13 @@ static void make_run(struct report_load *r, struct core_hdr *all, struct report_
     r->mode = "normal_traffic";
     r->threads = 4;
     r->connections = 64;
+    r->connections_open = 9;
+    r->planned_s = SECONDS;
     r->target_rate = RATE;
     r->achieved_rate = 999.87;
     r->duration_s = SECONDS;
     r->requests = SECONDS * RATE;
+    r->sent = SECONDS * RATE + 5 + 2 + 1;
     r->connect_errors = 3, r->timeouts = 5, r->read_errors = 2, r->write_errors = 1;
     r->status[2] = codes[200], r->status[4] = 12, r->status[5] = 57;
     r->errors = 3 + 5 + 2 + 1 + 12 + 57;

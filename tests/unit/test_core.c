@@ -201,6 +201,41 @@ static void hdr_bucket_invariants(void **state)
     core_hdr_free(&h);
 }
 
+/* JSON strings stay valid JSON whatever the bytes: escapes, control characters, and invalid
+ * UTF-8 (stray continuation bytes, truncated and overlong sequences, surrogates) as U+FFFD;
+ * valid multi-byte text passes through. */
+static void json_str_always_valid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"plain", "\"plain\""},
+        {"q\"b\\", "\"q\\\"b\\\\\""},
+        {"tab\tnl\n", "\"tab\\u0009nl\\u000a\""},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+         "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+        {"pp\x93"
+         "b",
+         "\"pp\\ufffd"
+         "b\""},
+        {"end\xc3", "\"end\\ufffd\""},
+        {"\xf7\x8c\x8c",
+         "\"\\ufffd\\ufffd\\ufffd\""},      /* no lead byte above 0xf4 (found by fuzzing) */
+        {"\xc0\xaf", "\"\\ufffd\\ufffd\""}, /* overlong '/' */
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},            /* a surrogate */
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* past U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct core_buf b;
+        core_buf_init(&b, 1024);
+        core_buf_put_json_str(&b, cases[i].in);
+        core_buf_putc(&b, 0);
+        assert_string_equal((const char *)b.p, cases[i].want);
+        core_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +246,7 @@ int main(void)
         cmocka_unit_test(rates_table),
         cmocka_unit_test(kv_lists),
         cmocka_unit_test(buf_is_capped),
+        cmocka_unit_test(json_str_always_valid),
         cmocka_unit_test(hdr_bucket_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -159,7 +159,7 @@ static void run_export(int port, struct export_otlp_http_cfg *cfg, int signal, i
     export_hub_stats(h, 0, &out->st);
     export_hub_free(h);
     const struct export_signal_stats *s = &out->st.s[signal];
-    if (s->generated != s->delivered + export_dropped_total(s) + s->in_flight)
+    if (s->generated != s->delivered + export_dropped_total(s) + s->timed_out + s->in_flight)
         fail_msg("unbalanced accounting");
     assert_int_equal(s->in_flight, 0);
     assert_int_equal(s->generated, (uint64_t)nbatches * per);
@@ -432,11 +432,13 @@ static void shutdown_flushes_until_deadline(void **state)
     const struct export_signal_stats *s = &r.st.s[REC_SPANS];
     /* 2 in parallel, 200 ms each: some batches fit in 900 ms, never all 16. */
     assert_true(s->delivered > 0 && s->delivered < 160);
-    assert_int_equal(s->delivered + s->dropped[EXPORT_DROP_SHUTDOWN], 160);
+    assert_int_equal(s->delivered + s->dropped[EXPORT_DROP_SHUTDOWN] + s->timed_out, 160);
     assert_true(s->dropped[EXPORT_DROP_SHUTDOWN] > 0);
     assert_true(r.shutdown_ns < 900 * MS + S); /* returns near its deadline, not at the end */
-    /* The receiver may have taken requests whose answer came too late: never fewer. */
+    /* Requests cut at the deadline after the peer had them are timed_out, not dropped: the
+     * receiver holds at least what was delivered and at most that plus what timed out. */
     assert_true(jget(js, "items_ok") >= s->delivered);
+    assert_true(jget(js, "items_ok") <= s->delivered + s->timed_out);
 
     /* A fast peer: everything queued is flushed before the deadline. */
     peer_start(&p, NULL);
@@ -445,6 +447,29 @@ static void shutdown_flushes_until_deadline(void **state)
     peer_stop(&p, js, sizeof js);
     assert_int_equal(r.st.s[REC_METRICS].delivered, 1600);
     assert_int_equal(jget(js, "points"), 1600);
+}
+
+/* A peer that takes every request and answers after the client gave up: each attempt times
+ * out with the body sent, so when the retry budget runs out the records are timed_out (they
+ * may have arrived: here they did), never dropped. */
+static void unanswered_requests_are_timed_out_not_dropped(void **state)
+{
+    static const char *const args[] = {"--delay-ms", "5000", NULL};
+    struct peer p;
+    peer_start(&p, args);
+    struct export_otlp_http_cfg c = fast_retries(2);
+    c.timeout_ns = 300 * MS;
+    c.retry_budget_ns = 700 * MS;
+    struct run r;
+    run_export(p.port, &c, REC_SPANS, 2, 10, 10 * S, &r);
+    char js[2048];
+    peer_stop(&p, js, sizeof js);
+    const struct export_signal_stats *s = &r.st.s[REC_SPANS];
+    assert_int_equal(s->delivered, 0);
+    assert_int_equal(export_dropped_total(s), 0);
+    assert_int_equal(s->timed_out, 20);
+    assert_true(s->failed_requests >= 2);
+    assert_true(jget(js, "spans") >= 20); /* they did arrive (maybe more than once) */
 }
 
 int main(void)
@@ -463,6 +488,7 @@ int main(void)
         cmocka_unit_test(unreachable_retries_exhausted_within_budget),
         cmocka_unit_test(shutdown_gives_up_late_retries_at_once),
         cmocka_unit_test(shutdown_flushes_until_deadline),
+        cmocka_unit_test(unanswered_requests_are_timed_out_not_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

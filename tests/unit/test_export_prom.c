@@ -57,9 +57,15 @@ static const char world[] = "# HELP app_requests_total Requests.\n"
 static void routes_and_self_metrics(void **state)
 {
     char err[256];
-    assert_null(export_prom_start("no-port-here:x", err, sizeof err));
-    assert_null(export_prom_start("127.0.0.1:99999", err, sizeof err));
-    struct export_prom *p = export_prom_start("127.0.0.1:0", err, sizeof err);
+    int why;
+    struct export_prom_cfg bad1 = {.listen = "no-port-here:x"},
+                           bad2 = {.listen = "127.0.0.1:99999"};
+    assert_null(export_prom_start(&bad1, &why, err, sizeof err));
+    assert_int_equal(why, DIO_EINVAL);
+    assert_null(export_prom_start(&bad2, &why, err, sizeof err));
+    assert_int_equal(why, DIO_EINVAL);
+    struct export_prom_cfg cfg = {.listen = "127.0.0.1:0"};
+    struct export_prom *p = export_prom_start(&cfg, &why, err, sizeof err);
     assert_non_null(p);
     int port = export_prom_port(p);
     assert_true(port > 0);
@@ -143,12 +149,42 @@ static void routes_and_self_metrics(void **state)
     export_prom_stop(p);
 }
 
+/* Over the size limit: 503 saying why and a counter, never a 200 without the world's series;
+ * once the body fits again, 200 with the counter showing the refused scrape. */
+static void too_large_is_503(void **state)
+{
+    char err[256];
+    struct export_prom_cfg cfg = {.listen = "127.0.0.1:0", .max_bytes = 8192};
+    struct export_prom *p = export_prom_start(&cfg, NULL, err, sizeof err);
+    assert_non_null(p);
+    int port = export_prom_port(p);
+    static char big[16384];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 2] = '\n';
+    export_prom_publish(p, big, sizeof big - 1);
+    struct resp r;
+    get(port, "/metrics", NULL, &r);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "over the limit of 8192 bytes"));
+    free(r.body);
+
+    export_prom_publish(p, world, sizeof world - 1);
+    get(port, "/metrics", NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "app_requests_total{"));
+    assert_non_null(strstr(r.body, "diorama_prom_scrapes_too_large_total 1\n"));
+    assert_non_null(strstr(r.body, "diorama_prom_max_bytes 8192\n"));
+    free(r.body);
+    export_prom_stop(p);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     core_log_level = -1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(routes_and_self_metrics),
+        cmocka_unit_test(too_large_is_503),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

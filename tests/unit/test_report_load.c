@@ -29,12 +29,12 @@ static int setup(void **state)
     assert_int_equal(core_hdr_init(&f.h, 1, 60000000, 3), 0);
     for (int v = 1; v <= 1000; v++)
         core_hdr_record(&f.h, v);
-    f.tl[0] = (struct report_load_second){0, 100, 98, 1, 400, 800, 950, 990};
-    f.tl[1] = (struct report_load_second){1, 100, 0, 0, 0, 0, 0, 0}; /* nothing completed */
-    f.tl[2] = (struct report_load_second){2, 100, 100, 0, 500, 900, 990, 1000};
-    f.th[0] = (struct report_threshold){"p99<1s", 0.99, 1};
-    f.th[1] = (struct report_threshold){"errors<0.1%", 2.5, 0};
-    f.th[2] = (struct report_threshold){"rate>10", NAN, 1};
+    f.tl[0] = (struct report_load_second){0, 100, 98, 1, 400, 800, 950, 990, 1, 2};
+    f.tl[1] = (struct report_load_second){1, 100, 0, 0, 0, 0, 0, 0, 1, 0}; /* none completed */
+    f.tl[2] = (struct report_load_second){2, 100, 100, 0, 500, 900, 990, 1000, 0.5, 0};
+    f.th[0] = (struct report_threshold){"p99<1s", 0.99, 1, "s"};
+    f.th[1] = (struct report_threshold){"errors<0.1%", 2.5, 0, "%"};
+    f.th[2] = (struct report_threshold){"rate>10", NAN, 1, "/s"};
     struct report_load *r = &f.r;
     r->url = "http://x/";
     r->method = "GET";
@@ -105,14 +105,16 @@ static void test_text(void **state)
     struct fixture *f = *state;
     char *t = render(report_load_text, &f->r);
     assert_non_null(strstr(t, "Running 30s test @ GET http://x/\n"));
-    assert_non_null(strstr(t, "2 threads and 10 connections, open loop at 100.00 req/s"));
+    assert_non_null(strstr(t, "2 threads and at most 10 connections, open loop at 100.00 req/s"));
     assert_non_null(strstr(t, "Latency      500us"));
     assert_non_null(strstr(t, "      50%     500us\n"));
     assert_non_null(strstr(t, "      90%     900us\n"));
     assert_non_null(strstr(t, "      99%     990us\n"));
     assert_non_null(strstr(t, "    99.9%     999us\n"));
     assert_non_null(strstr(t, "      max    1.00ms\n"));
-    assert_non_null(strstr(t, "2990 requests in 30s, 3.00MB read, 1.00MB written"));
+    assert_non_null(strstr(t, "3000 requests in 30.00s: 2990 responses, 2 timed out, 8 failed "
+                              "(connect 1, read 3, write 4)\n"));
+    assert_non_null(strstr(t, "  3.00MB read, 1.00MB written\n"));
     assert_non_null(strstr(t, "Requests/sec:      99.50 (target 100.00, 99.5%)"));
     assert_non_null(strstr(t, "Late (sent after their intended time): 7, dropped (never sent): 3"));
     assert_non_null(strstr(t, "200=2900 404=40 503=50"));
@@ -120,6 +122,40 @@ static void test_text(void **state)
         strstr(t, "Errors: 100 (connect 1, timeout 2, read 3, write 4, 4xx 40, 5xx 50)"));
     assert_non_null(strstr(t, "\u2713 p99<1s"));
     assert_non_null(strstr(t, "\u2717 errors<0.1%"));
+    assert_null(strstr(t, "Injected")); /* normal traffic injects nothing */
+    core_free(t);
+}
+
+/* What a reader needs to trust the text (issue 8, item 17): the duration asked for up front and
+ * the measured one below, connections actually opened next to the cap, timeouts counted among
+ * the requests, the injected count, threshold values with their units. */
+static void test_text_wording(void **state)
+{
+    struct fixture *f = *state;
+    struct report_load r = f->r;
+    r.planned_s = 10, r.duration_s = 12.8;
+    r.connections_open = 5, r.connections = 256;
+    r.mode = "latency_injection", r.injected = 123;
+    r.unfinished = 6;
+    struct report_threshold th[] = {{"p99<200ms", 12.25, 1, "ms"},
+                                    {"errors<0.1%", 2.5, 0, "%"},
+                                    {"errors<0.001", 0.025, 0, ""},
+                                    {"rate>10", 99.54, 1, "/s"},
+                                    {"max<2s", 1.5, 1, "s"}};
+    r.thresholds = th, r.nthresholds = 5;
+    char *t = render(report_load_text, &r);
+    assert_non_null(strstr(t, "Running 10s test @ GET http://x/\n"));
+    assert_non_null(strstr(t, "2 threads and 5 connections (at most 256), open loop"));
+    assert_non_null(strstr(t, "3006 requests in 12.80s: 2990 responses, 2 timed out, 8 failed "
+                              "(connect 1, read 3, write 4), 6 unanswered at the stop\n"));
+    assert_non_null(
+        strstr(t, "Injected (latency_injection): 123 requests carried the mode's failure\n"));
+    assert_non_null(strstr(t, "p99<200ms                (actual 12.25ms)"));
+    assert_non_null(strstr(t, "errors<0.1%              (actual 2.5%)"));
+    assert_non_null(strstr(t, "errors<0.001             (actual 0.025 (2.5%))"));
+    assert_non_null(strstr(t, "rate>10                  (actual 99.5/s)"));
+    assert_non_null(strstr(t, "max<2s                   (actual 1.5s)"));
+    assert_null(strstr(t, "Running 12.8s"));
     core_free(t);
 }
 
@@ -148,6 +184,9 @@ static void test_json_fields(void **state)
     assert_int_equal(jint(j, "errors"), 100);
     assert_int_equal(jint(j, "late"), 7);
     assert_int_equal(jint(j, "dropped"), 3);
+    assert_int_equal(jint(j, "connections"), 10);
+    assert_int_equal(jint(j, "connections_open"), 0);
+    assert_int_equal(jint(j, "planned_duration_s"), 30); /* unknown: the measured one */
     assert_int_equal(jint(j, "status_codes.404"), 40);
     assert_int_equal(json_object_size(json_object_get(j, "status_codes")), 3);
     assert_int_equal(jint(j, "status_classes.5xx"), 50);
@@ -177,6 +216,11 @@ static void test_json_timeline_thresholds(void **state)
     assert_int_equal(jint(j, "timeline.0.p99_us"), 950);
     assert_int_equal(jint(j, "timeline.2.max_us"), 1000);
     assert_true(json_is_null(json_object_get(json_array_get(tl, 1), "p50_us")));
+    assert_int_equal(jint(j, "timeline.0.late"), 2);
+    assert_true(json_number_value(json_object_get(json_array_get(tl, 2), "width_s")) == 0.5);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "thresholds"), 1), "unit")),
+                        "%");
     json_t *th = json_object_get(j, "thresholds");
     assert_int_equal(json_array_size(th), 3);
     assert_true(json_is_false(json_object_get(json_array_get(th, 1), "passed")));
@@ -277,6 +321,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text),
+        cmocka_unit_test(test_text_wording),
         cmocka_unit_test(test_text_closed_loop_empty),
         cmocka_unit_test(test_json_fields),
         cmocka_unit_test(test_json_timeline_thresholds),

@@ -704,6 +704,120 @@ static void test_long_value_is_cut_in_message(void **state)
     assert_true(strlen(e.msg) < 200);
 }
 
+/* ---- metric series ---------------------------------------------------------------------- */
+/* Counted by hand from the layout in series.c: hosts cpus x 3 + 2; per non-client operation
+ * 1 + 2 per status code (here 200, 503 from an error rate and the built-in critical state, 429
+ * from a fault, 500 from the built-in degrading state: 4); per model 4, + 2 with tokens.
+ * Histograms have 14 bounds (17 samples) except batch size (9: 12). */
+static const char series_yaml[] =
+    "hosts:\n"
+    "  - {name: a, cpus: 2}\n"
+    "  - {name: b}\n"
+    "services:\n"
+    "  - name: api\n"
+    "    host: a\n"
+    "    operations:\n"
+    "      - {name: GET /x, rate: 10/s, error_rate: 1%, "
+    "error_status: 503, calls: [llm/infer]}\n"
+    "      - {name: out, kind: client}\n"
+    "  - name: llm\n"
+    "    operations: [{name: infer, inference: true}]\n"
+    "models:\n"
+    "  - {name: m, entry: api/GET /x, rate: 1/s, base_latency: 50ms, tokens_in: 10, "
+    "tokens_out: 5}\n"
+    "faults:\n"
+    "  - {name: f, target: llm, every: 10, effect: {error_status: "
+    "429}}\n";
+
+static void test_series_count(void **state)
+{
+    (void)state;
+    struct scenario *s = load_ok(series_yaml);
+    struct scenario_series c;
+    scenario_series_count(s, &c);
+    assert_int_equal(c.hosts, (2 * 3 + 2) + (4 * 3 + 2));
+    assert_int_equal(c.services, 2 * (1 + 2 * 4)); /* GET /x and infer; the client op has none */
+    assert_int_equal(c.models, 4 + 2);
+    assert_int_equal(c.total, 22 + 18 + 6);
+    assert_int_equal(c.initial, 22 + 2 * (1 + 2) + 6);
+    /* samples: hosts 1 each; per op 1 + 4 x (17 + 1); model 18 + 13 + 2 x 17 */
+    assert_int_equal(c.samples, 22 + 2 * (1 + 4 * 18) + (18 + 13 + 34));
+    assert_int_equal(c.worst_part, SCN_PART_HOST);
+    assert_int_equal(c.worst, 1); /* b: 4 cpus (default) beats a: 2 */
+    assert_int_equal(c.worst_series, 14);
+    assert_true(c.prom_bytes > c.samples * 100 && c.prom_bytes < c.samples * 200);
+    scenario_free(s);
+}
+
+/* Status codes per route stop at SCENARIO_ROUTE_STATUSES, as the engine's do. */
+static void test_series_statuses_capped(void **state)
+{
+    (void)state;
+    struct core_buf b;
+    core_buf_init(&b, 1 << 16);
+    core_buf_puts(&b, "services: [{name: a, operations: [{name: x, rate: 1}]}]\nfaults:\n");
+    for (int i = 0; i < 12; i++)
+        core_buf_printf(&b, "  - {name: f%d, target: a, every: 2, effect: {error_status: %d}}\n", i,
+                        500 + i);
+    struct scenario *s = NULL;
+    struct scn_error e;
+    assert_int_equal(scenario_load_string("t.yaml", (const char *)b.p, b.len, &s, &e), 0);
+    struct scenario_series c;
+    scenario_series_count(s, &c);
+    assert_int_equal(c.total, 1 + 2 * SCENARIO_ROUTE_STATUSES);
+    scenario_free(s);
+    core_buf_free(&b);
+}
+
+/* scenario_load_max on yaml written to a temporary file (it takes a path or a built-in). */
+static int load_max(const char *yaml, uint64_t max, struct scn_error *e)
+{
+    char path[] = "/tmp/diorama-series-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    struct scenario *s = NULL;
+    int rc = scenario_load_max(path, max, &s, e);
+    unlink(path);
+    assert_true(rc ? s == NULL : s != NULL);
+    scenario_free(s);
+    return rc;
+}
+
+/* Over the cap: refused, pointing at the largest contributor; a higher cap lets it through. */
+static void test_series_cap(void **state)
+{
+    (void)state;
+    const char *yaml = "services:\n"
+                       "  - name: a\n"
+                       "    operations: [{name: x, rate: 1}, {name: y}]\n"
+                       "hosts:\n"
+                       "  - {name: small, cpus: 1}\n"
+                       "  - name: big\n"
+                       "    cpus: 100\n";
+    struct scn_error e;
+    /* 2 ops x (1 + 2 x 3 codes: 200 and the built-in states' 500, 503) + hosts */
+    uint64_t total = 2 * 7 + (1 * 3 + 2) + (100 * 3 + 2); /* 321 */
+    assert_int_equal(load_max(yaml, total - 1, &e), DIO_EPARSE);
+    assert_int_equal(e.line, 7);
+    assert_int_equal(e.col, 11);
+    assert_non_null(strstr(e.msg, "hosts[1].cpus: the world would have up to 321 metric series"));
+    assert_non_null(strstr(e.msg, "over the limit of 320"));
+    assert_non_null(strstr(e.msg, "--max-series"));
+    assert_int_equal(load_max(yaml, total, &e), 0);
+    /* a service with many operations is blamed at its operations list */
+    const char *ops = "hosts: [{name: h, cpus: 1}]\n"
+                      "services:\n"
+                      "  - name: a\n"
+                      "    operations: [{name: x, rate: 1}, {name: y}, {name: z}]\n";
+    assert_int_equal(load_max(ops, 8, &e), DIO_EPARSE);
+    assert_int_equal(e.line, 4);
+    assert_non_null(strstr(e.msg, "services[0].operations: the world would have up to 26"));
+    /* 0 is the default cap */
+    assert_int_equal(load_max(ops, 0, &e), 0);
+}
+
 static void test_null_is_absent(void **state)
 {
     (void)state;
@@ -747,6 +861,9 @@ int main(void)
         cmocka_unit_test(test_too_many_services),
         cmocka_unit_test(test_long_value_is_cut_in_message),
         cmocka_unit_test(test_null_is_absent),
+        cmocka_unit_test(test_series_count),
+        cmocka_unit_test(test_series_statuses_capped),
+        cmocka_unit_test(test_series_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

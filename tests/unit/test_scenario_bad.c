@@ -121,6 +121,10 @@ static const struct bad_case cases[] = {
      "timeline[0].target: unknown target 'ppdb02' (not a host, service or model) (did you mean "
      "'ppdb002'?)"},
     {"bad/too_deep.yaml", 5, 38, "nesting deeper than 32 levels"},
+    {"bad/too_many_series.yaml", 338, 11,
+     "hosts[333].cpus: the world would have up to 1,002,740 metric series (hosts 1,002,740, "
+     "services 0, models 0), over the limit of 1,000,000; the largest part is this host, with "
+     "3,074."},
     {"bad/top_sequence.yaml", 1, 1, "top level: expected a mapping, got a list"},
     {"bad/two_documents.yaml", 4, 1, "only one YAML document per file is supported"},
     {"bad/unknown_host.yaml", 5, 11,

@@ -1,0 +1,429 @@
+/* The control API: read the live world, change it (docs/control-api.md).
+ *
+ *   GET  /api/world                       the scenario, the entities with their state, the states
+ *   GET  /api/entities/{name}             one entity
+ *   PUT  /api/entities/{name}/state       {"state": "degrading", "over": "30s"}: 202
+ *   GET  /api/labels?after=ID             labels since ID (the last WORLD_LABELS kept)
+ *
+ * Changes never touch the world here: they become world commands (world_command), applied by
+ * the world's thread at its next tick and labelled there (source: command), like scheduled
+ * changes. What GET shows of entity states is a mirror kept from that label stream under this
+ * module's mutex, so an HTTP thread never reads what the world's thread is writing.
+ *
+ * Auth: with a token set, changes need "Authorization: Bearer TOKEN"; a listener on a
+ * non-loopback address refuses to start without a token, and then reads need it too. Bodies
+ * are capped (413); errors are JSON {"error": "..."} naming the problem, unknown entities get
+ * 404 with the closest names. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/internal.h"
+
+#define LABELS_KEPT 1024
+#define DEFAULT_MAX_BODY 65536
+
+struct mirror {
+    int state;      /* index into scenario->states */
+    uint64_t since; /* unix ns (simulated) */
+    int source;
+};
+
+struct label_rec {
+    uint64_t id;
+    char *json; /* one line, without the newline */
+};
+
+struct server_control {
+    struct world *w;
+    struct server_control_cfg cfg;
+    struct httpd_addr addr;
+    int loopback;
+    struct httpd *d;
+    pthread_mutex_t mu; /* guards everything below */
+    struct mirror *ents;
+    struct label_rec ring[LABELS_KEPT];
+    uint64_t nlabels; /* labels seen; ids are 1.. */
+    uint64_t commands, refused;
+    struct core_buf lbuf;
+};
+
+/* ---- answers ---------------------------------------------------------------------------- */
+static void answer(struct server__answer *a, int status, const char *json)
+{
+    a->status = status;
+    a->content_type = "application/json";
+    core_buf_reset(&a->body);
+    core_buf_puts(&a->body, json);
+}
+
+static void fail(struct server__answer *a, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct server__answer *a, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    a->status = status;
+    a->content_type = "application/json";
+    core_buf_reset(&a->body);
+    core_buf_puts(&a->body, "{\"error\":");
+    core_buf_put_json_str(&a->body, msg);
+    core_buf_puts(&a->body, "}\n");
+}
+
+static const char *const kind_names[] = {"host", "service", "model"};
+
+static void put_entity(const struct server_control *c, int i, struct core_buf *b)
+{
+    const struct world_entity *en = &c->w->ents[i];
+    const struct mirror *m = &c->ents[i];
+    char t[40];
+    world_format_time(m->since, t, sizeof t);
+    core_buf_puts(b, "{\"name\":");
+    core_buf_put_json_str(b, en->name);
+    core_buf_printf(b, ",\"kind\":\"%s\",\"state\":", kind_names[en->kind]);
+    core_buf_put_json_str(b, c->w->scn->states[m->state].name);
+    core_buf_printf(b, ",\"since\":%s%s%s,\"source\":\"%s\"}", m->since ? "\"" : "",
+                    m->since ? t : "null", m->since ? "\"" : "",
+                    m->since ? world_source_name(m->source) : "start");
+}
+
+static void get_world(struct server_control *c, struct server__answer *a)
+{
+    const struct scenario *s = c->w->scn;
+    struct core_buf *b = &a->body;
+    answer(a, 200, "{\"scenario\":");
+    core_buf_put_json_str(b, s->name);
+    core_buf_printf(b, ",\"run_id\":\"%s\",\"speed\":%g,\"states\":[", c->w->run_id, c->cfg.speed);
+    for (int i = 0; i < s->nstates; i++) {
+        core_buf_puts(b, i ? "," : "");
+        core_buf_put_json_str(b, s->states[i].name);
+    }
+    core_buf_puts(b, "],\"entities\":[");
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->w->nents; i++) {
+        core_buf_puts(b, i ? "," : "");
+        put_entity(c, i, b);
+    }
+    core_buf_printf(b, "],\"labels\":%llu,\"commands\":%llu}\n", (unsigned long long)c->nlabels,
+                    (unsigned long long)c->commands);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* 404 naming the closest entity name. */
+static void unknown_entity(struct server_control *c, const char *name, struct server__answer *a)
+{
+    const struct world *w = c->w;
+    const char *best = scenario_suggest(name, w->ents, w->nents, sizeof *w->ents,
+                                        offsetof(struct world_entity, name));
+    if (best)
+        fail(a, 404, "no entity '%.128s' (did you mean '%s'?)", name, best);
+    else
+        fail(a, 404, "no entity '%.128s' (GET /api/world lists them)", name);
+}
+
+/* {"state": NAME, "over": DURATION?} -> a command. */
+static void put_state(struct server_control *c, int ent, const char *body, size_t len,
+                      struct server__answer *a)
+{
+    json_error_t je;
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    const char *st = j ? json_string_value(json_object_get(j, "state")) : NULL;
+    json_t *over = j ? json_object_get(j, "over") : NULL;
+    uint64_t over_ns = 0;
+    int idx = st ? world_state_find(c->w, st) : -1;
+    if (!j)
+        fail(a, 400, "the body is not JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    else if (!json_is_object(j) || !st)
+        fail(a, 400, "expected {\"state\": \"NAME\"} with an optional \"over\": \"30s\"");
+    else if (idx < 0)
+        fail(a, 400, "unknown state '%.64s' (GET /api/world lists the states)", st);
+    else if (over &&
+             (!json_is_string(over) || core_parse_duration(json_string_value(over), &over_ns)))
+        fail(a, 400, "\"over\" must be a duration like \"30s\" or \"10m\"");
+    if (!j || a->status) {
+        json_decref(j);
+        return;
+    }
+    json_decref(j);
+    struct world_cmd cmd = {WORLD_CMD_STATE, ent, idx, over_ns, WORLD_SRC_COMMAND};
+    int rc = world_command(c->w, &cmd);
+    pthread_mutex_lock(&c->mu);
+    c->commands += rc == 0;
+    c->refused += rc != 0;
+    pthread_mutex_unlock(&c->mu);
+    if (rc) {
+        fail(a, 503, "%d changes are already waiting for the next tick; try again",
+             WORLD_CMD_QUEUE);
+        return;
+    }
+    answer(a, 202, "{\"accepted\":true,\"entity\":");
+    core_buf_put_json_str(&a->body, c->w->ents[ent].name);
+    core_buf_puts(&a->body, ",\"state\":");
+    core_buf_put_json_str(&a->body, c->w->scn->states[idx].name); /* st died with j */
+    core_buf_printf(&a->body, ",\"over_ns\":%llu,\"applies\":\"at the next tick\"}\n",
+                    (unsigned long long)over_ns);
+}
+
+static void get_labels(struct server_control *c, const char *after, struct server__answer *a)
+{
+    char *end = NULL;
+    unsigned long long from = after ? strtoull(after, &end, 10) : 0;
+    if (after && (!*after || *end)) {
+        fail(a, 400, "after: expected a label id (an integer), got '%.32s'", after);
+        return;
+    }
+    answer(a, 200, "{\"labels\":[");
+    pthread_mutex_lock(&c->mu);
+    uint64_t first = c->nlabels > LABELS_KEPT ? c->nlabels - LABELS_KEPT + 1 : 1;
+    int n = 0;
+    for (uint64_t id = from + 1 > first ? from + 1 : first; id <= c->nlabels; id++) {
+        const struct label_rec *r = &c->ring[(id - 1) % LABELS_KEPT];
+        core_buf_printf(&a->body, "%s{\"id\":%llu,\"label\":%s}", n++ ? "," : "",
+                        (unsigned long long)r->id, r->json);
+    }
+    core_buf_printf(&a->body, "],\"last\":%llu,\"oldest_kept\":%llu}\n",
+                    (unsigned long long)c->nlabels, (unsigned long long)first);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- routing ---------------------------------------------------------------------------- */
+static int authorised(const struct server_control *c, const char *auth)
+{
+    if (!c->cfg.token || !*c->cfg.token)
+        return 1;
+    return auth && !strncmp(auth, "Bearer ", 7) && !strcmp(auth + 7, c->cfg.token);
+}
+
+/* "/api/entities/NAME[/state]": the entity index (-1 unknown, name copied to out) and whether
+ * the path ends in /state. -2 when the path has another shape. */
+static int entity_path(const struct server_control *c, const char *path, char *out, size_t n,
+                       int *is_state)
+{
+    const char *p = path + strlen("/api/entities/");
+    const char *slash = strchr(p, '/');
+    size_t len = slash ? (size_t)(slash - p) : strlen(p);
+    *is_state = slash && !strcmp(slash, "/state");
+    if (!len || len >= n || (slash && !*is_state))
+        return -2;
+    memcpy(out, p, len);
+    out[len] = 0;
+    return world_entity_find(c->w, out);
+}
+
+static void route_entity(struct server_control *c, const struct server__control_req *rq,
+                         struct server__answer *a)
+{
+    char name[256];
+    int is_state;
+    int e = entity_path(c, rq->path, name, sizeof name, &is_state);
+    int want_put = is_state;
+    if (e == -2) {
+        fail(a, 404, "no such resource: %.200s", rq->path);
+    } else if (strcmp(rq->method, want_put ? "PUT" : "GET")) {
+        fail(a, 405, "%s is not allowed here; use %s", rq->method, want_put ? "PUT" : "GET");
+        snprintf(a->allow, sizeof a->allow, "%s", want_put ? "PUT" : "GET");
+    } else if (e < 0) {
+        unknown_entity(c, name, a);
+    } else if (want_put && !authorised(c, rq->auth)) {
+        fail(a, 401, "changes need \"Authorization: Bearer TOKEN\" (--control-token)");
+    } else if (want_put) {
+        put_state(c, e, rq->body, rq->len, a);
+    } else {
+        answer(a, 200, "");
+        pthread_mutex_lock(&c->mu);
+        put_entity(c, e, &a->body);
+        pthread_mutex_unlock(&c->mu);
+        core_buf_putc(&a->body, '\n');
+    }
+}
+
+void server__control_handle(struct server_control *c, const struct server__control_req *rq,
+                            struct server__answer *a)
+{
+    a->status = 0;
+    a->allow[0] = 0;
+    if (rq->body_over) {
+        fail(a, 413, "the body is over the limit of %zu bytes", c->cfg.max_body);
+    } else if (!c->loopback && !authorised(c, rq->auth)) {
+        fail(a, 401, "this listener is not on loopback: every request needs the token");
+    } else if (!strncmp(rq->path, "/api/entities/", 14)) {
+        route_entity(c, rq, a);
+    } else if (!strcmp(rq->path, "/api/world") || !strcmp(rq->path, "/api/labels")) {
+        if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD")) {
+            fail(a, 405, "%s is not allowed here; use GET", rq->method);
+            snprintf(a->allow, sizeof a->allow, "GET");
+        } else if (rq->path[5] == 'w') {
+            get_world(c, a);
+        } else {
+            get_labels(c, rq->after, a);
+        }
+    } else {
+        fail(a, 404, "no such resource: %.200s (try GET /api/world)", rq->path);
+    }
+}
+
+/* ---- the world's side -------------------------------------------------------------------- */
+void server_control_label(struct server_control *c, const struct world_label *l)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    core_buf_reset(&c->lbuf);
+    world_label_json(l, &c->lbuf);
+    if (c->lbuf.len && c->lbuf.p[c->lbuf.len - 1] == '\n')
+        c->lbuf.len--;
+    struct label_rec *r = &c->ring[c->nlabels % LABELS_KEPT];
+    core_free(r->json);
+    r->json = core_malloc(c->lbuf.len + 1);
+    memcpy(r->json, c->lbuf.p, c->lbuf.len);
+    r->json[c->lbuf.len] = 0;
+    r->id = ++c->nlabels;
+    if (!l->fault) { /* a state period began or ended: the entity's state as of now */
+        int e = world_entity_find(c->w, l->target);
+        if (e >= 0) {
+            c->ents[e].state = l->open ? (int)(l->state - c->w->scn->states) : SCN_STATE_HEALTHY;
+            c->ents[e].since = l->open ? l->start_ns : l->end_ns;
+            c->ents[e].source = l->source;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- the listener ------------------------------------------------------------------------- */
+struct creq {
+    struct core_buf body;
+    int over;
+};
+
+static enum MHD_Result respond(struct MHD_Connection *mc, struct server__answer *a)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(a->body.len, a->body.p, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (a->allow[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, a->allow);
+    enum MHD_Result ret = MHD_queue_response(mc, (unsigned)a->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **state)
+{
+    struct server_control *c = cls;
+    struct creq *q = *state;
+    if (!q) {
+        q = core_calloc(1, sizeof *q);
+        core_buf_init(&q->body, c->cfg.max_body);
+        *state = q;
+        const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
+        q->over = cl && strtoull(cl, NULL, 10) > c->cfg.max_body;
+        if (!q->over)
+            return MHD_YES;
+    } else if (*size) {
+        if (!q->over && core_buf_append(&q->body, data, *size))
+            q->over = 1; /* the rest is read and dropped; the answer is 413 */
+        *size = 0;
+        return MHD_YES;
+    }
+    struct server__control_req rq = {
+        .method = method,
+        .path = url,
+        .auth = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
+        .after = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "after"),
+        .body = (const char *)q->body.p,
+        .len = q->body.len,
+        .body_over = q->over};
+    struct server__answer a;
+    server__answer_init(&a);
+    server__control_handle(c, &rq, &a);
+    enum MHD_Result ret = respond(mc, &a);
+    server__answer_free(&a);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **state,
+                         enum MHD_RequestTerminationCode why)
+{
+    struct creq *q = *state;
+    if (!q)
+        return;
+    core_buf_free(&q->body);
+    core_free(q);
+    *state = NULL;
+}
+
+static int is_loopback(const struct httpd_addr *a)
+{
+    if (a->sa.ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)&a->sa)->sin_addr.s_addr) >> 24) == 127;
+    return a->sa.ss_family == AF_INET6 &&
+           IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&a->sa)->sin6_addr);
+}
+
+int server_control_new(struct server_control **out, struct world *w,
+                       const struct server_control_cfg *cfg, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct httpd_addr addr;
+    const char *listen = cfg->listen ? cfg->listen : SERVER_CONTROL_DEFAULT_LISTEN;
+    if (httpd_addr_parse(listen, &addr, err, errlen))
+        return DIO_EINVAL;
+    if (!is_loopback(&addr) && (!cfg->token || !*cfg->token)) {
+        snprintf(err, errlen,
+                 "the control API on %s (not loopback) needs a token: --control-token or "
+                 "DIORAMA_CONTROL_TOKEN",
+                 listen);
+        return DIO_EINVAL;
+    }
+    struct server_control *c = core_calloc(1, sizeof *c);
+    c->w = w;
+    c->cfg = *cfg;
+    c->cfg.listen = listen;
+    if (!c->cfg.max_body)
+        c->cfg.max_body = DEFAULT_MAX_BODY;
+    c->loopback = is_loopback(&addr);
+    pthread_mutex_init(&c->mu, NULL);
+    c->ents = core_calloc((size_t)w->nents + 1, sizeof *c->ents);
+    core_buf_init(&c->lbuf, 1 << 16); /* one label line */
+    c->addr = addr;
+    *out = c;
+    return 0;
+}
+
+int server_control_start(struct server_control *c, char *err, size_t errlen)
+{
+    struct httpd_handlers h = {on_request, on_completed, c, "control"};
+    return httpd_start(&c->d, &c->addr, &c->cfg.http, &h, err, errlen);
+}
+
+int server_control_port(const struct server_control *c)
+{
+    return c && c->d ? httpd_port(c->d) : 0;
+}
+
+void server_control_free(struct server_control *c)
+{
+    if (!c)
+        return;
+    httpd_stop(c->d);
+    for (int i = 0; i < LABELS_KEPT; i++)
+        core_free(c->ring[i].json);
+    core_free(c->ents);
+    core_buf_free(&c->lbuf);
+    pthread_mutex_destroy(&c->mu);
+    core_free(c);
+}
