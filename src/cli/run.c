@@ -78,7 +78,7 @@ static void cb_label(void *ctx, const struct world_label *l)
         !r->label_errors++)
         core_error("labels file: write failed");
     server_control_label(r->ctl, l);
-    if (r->pg) {
+    if (r->pg && !l->open) { /* a state period is a row once complete (its end line) */
         struct export_label el = {l->start_ns,
                                   l->end_ns,
                                   l->target,
@@ -102,7 +102,8 @@ static int load_world(struct run *r)
     r->seed = r->o.has_seed ? r->o.seed : r->scn->seed;
     r->duration_ns = r->o.has_duration ? r->o.duration_ns : r->scn->duration_ns;
     r->start_ns = r->o.has_start ? r->o.start_ns : r->o.speed == 0 ? MAX_START_NS : core_wall_ns();
-    if (r->duration_ns > RUN_MAX_TIME_NS - r->start_ns) /* timestamps would wrap */
+    if (r->start_ns > RUN_MAX_TIME_NS ||
+        r->duration_ns > RUN_MAX_TIME_NS - r->start_ns) /* timestamps would wrap */
         return cli_fail(CLI_ERR_USAGE,
                         "--start plus --duration ends after %s, the last time a "
                         "nanosecond timestamp can hold",
@@ -473,6 +474,7 @@ static int execute(struct run *r)
     struct run_status *st =
         r->o.quiet ? NULL : run_status_start(r->eng, r->hub, r->prom ? &r->ps : NULL, r->o.speed);
     engine_run(r->eng);
+    server_control_end(r->ctl);
     export_hub_shutdown(r->hub, core_mono_ns() + r->o.shutdown_ns);
     run_status_stop(st);
     if (r->labels && fflush(r->labels) && !r->label_errors++)

@@ -177,7 +177,7 @@ int run_parse_time(const char *s, uint64_t *unix_ns)
     if (t < 0 || (uint64_t)t > RUN_MAX_TIME_NS / 1000000000ULL)
         return -1;
     *unix_ns = (uint64_t)t * 1000000000ULL + (uint64_t)(frac * 1e9);
-    return 0;
+    return *unix_ns > RUN_MAX_TIME_NS ? -1 : 0; /* the fraction may cross the last second */
 }
 
 /* --run-id: receivers key streams by it and it is written into JSON and labels unescaped, so

@@ -204,7 +204,7 @@ int export_otlp_partial_success(const void *body, size_t n, int64_t *rejected, c
 struct export_prom;
 /* The largest /metrics answer served, world and self-metrics together (--prom-max-bytes
  * changes it). A scrape that would be larger is answered 503, logged and counted in
- * diorama_prom_scrapes_truncated_total, never cut short silently. */
+ * diorama_prom_scrapes_too_large_total, never cut short silently. */
 #define EXPORT_PROM_MAX_BYTES ((size_t)64 << 20)
 
 struct export_prom_cfg {

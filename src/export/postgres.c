@@ -131,6 +131,7 @@ struct pg_out {
     struct pg_label *labels; /* ring of PG_LABEL_CAP */
     uint32_t lhead, llen;
     uint64_t labels_dropped, labels_written, label_batches;
+    char sqlstate[8]; /* of the last failed step (pg_fail) */
 };
 
 /* ---- URL handling --------------------------------------------------------------------------- */
@@ -742,8 +743,8 @@ static void pg_disconnect(struct pg_out *x)
 static int pg_fail(struct pg_out *x, PGresult *r, char *msg, size_t n)
 {
     const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    char st[8] = ""; /* a copy: code dies with r */
-    snprintf(st, sizeof st, "%s", code ? code : "");
+    char *st = x->sqlstate; /* a copy: code dies with r */
+    snprintf(st, sizeof x->sqlstate, "%s", code ? code : "");
     /* The primary message only: DETAIL would print a whole failing row. */
     const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (primary) {
@@ -817,6 +818,10 @@ static int attempt(struct pg_out *x, const char *sql, const char *sig, uint64_t 
     rc = exec_ok(x, q, msg, n);
     if (rc == PG_RETRY && !x->conn)
         x->doubt = 1; /* the COMMIT may have landed before the connection died */
+    /* This batch's key is already there: an earlier attempt's COMMIT was still running when
+     * the check before this retry looked. This transaction rolled back, so nothing doubled. */
+    if (rc == PG_REJECTED && !strcmp(x->sqlstate, "23505"))
+        return PG_OK;
     return rc;
 }
 
@@ -1009,10 +1014,12 @@ static void flush_labels(struct pg_out *x)
     for (uint32_t i = 0; i < n; i++)
         label_row(x, &batch[i]);
     int reason = deliver(x, -1, copy_labels_sql, "labels", ++x->label_batches, n);
+    pthread_mutex_lock(&x->lmu); /* export_pg_label counts drops too, on the engine's thread */
     if (reason < 0)
         x->labels_written += n;
     else
         x->labels_dropped += n;
+    pthread_mutex_unlock(&x->lmu);
     for (uint32_t i = 0; i < n; i++)
         label_free(&batch[i]);
 }

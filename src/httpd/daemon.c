@@ -38,7 +38,7 @@
 struct conn {
     struct conn *prev, *next;
     int fd;
-    int cut;                   /* shut down by us (over the cap, or its deadline passed) */
+    atomic_int cut;            /* shut down by us (over the cap, or its deadline passed) */
     int in_request;            /* the handler saw this request's headers (connection thread) */
     unsigned rejected;         /* status of the framing checks' answer (connection thread) */
     const char *why;           /* its reason */
@@ -91,8 +91,9 @@ static void conn_open(struct httpd *h, struct MHD_Connection *c, void **ctx)
         h->conns->prev = k;
     h->conns = k;
     int64_t n = atomic_fetch_add(&h->open, 1) + 1;
-    k->cut = n > (int64_t)h->cfg.max_connections && k->fd >= 0;
-    if (k->cut) { /* a best-effort answer: the client may have sent more than we read */
+    atomic_store(&k->cut, n > (int64_t)h->cfg.max_connections && k->fd >= 0);
+    if (atomic_load(
+            &k->cut)) { /* a best-effort answer: the client may have sent more than we read */
         atomic_fetch_add(&h->over_cap, 1);
         (void)send(k->fd, over_cap_answer, sizeof over_cap_answer - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         shutdown(k->fd, SHUT_RDWR);
@@ -141,8 +142,8 @@ static void sweep_once(struct httpd *h, uint64_t now)
 {
     for (struct conn *k = h->conns; k; k = k->next) {
         uint64_t due = atomic_load(&k->deadline);
-        if (due && now >= due && !k->cut && k->fd >= 0) {
-            k->cut = 1;
+        if (due && now >= due && !atomic_load(&k->cut) && k->fd >= 0) {
+            atomic_store(&k->cut, 1);
             atomic_fetch_add(&h->header_timeouts, 1); /* counted before the client can see it */
             shutdown(k->fd, SHUT_RDWR);
         }
@@ -300,6 +301,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct httpd *h = cls;
     struct conn *k = conn_of(c);
     enum MHD_Result ret;
+    /* A connection we shut down (over the cap, header deadline) may still have a whole request
+     * in its receive buffer, which libmicrohttpd reads before it sees the end: it must not run,
+     * or the client that was told 503 would find its request applied (and retry it). */
+    if (k && atomic_load(&k->cut))
+        return MHD_NO;
     if (k && k->rejected)
         return refused_body(h, c, k, upload_len);
     if (k && !k->in_request && first_call(h, c, k, version, &ret))

@@ -16,6 +16,7 @@
  * 404 with the closest names. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,7 @@ struct server_control {
     struct label_rec ring[LABELS_KEPT];
     uint64_t nlabels; /* labels seen; ids are 1.. */
     uint64_t commands, refused;
+    atomic_int ended; /* the world stopped: changes would never apply */
     struct core_buf lbuf;
 };
 
@@ -154,6 +156,10 @@ static void put_state(struct server_control *c, int ent, const char *body, size_
         return;
     }
     json_decref(j);
+    if (atomic_load(&c->ended)) {
+        fail(a, 503, "the run has ended: the world takes no more changes");
+        return;
+    }
     struct world_cmd cmd = {WORLD_CMD_STATE, ent, idx, over_ns, WORLD_SRC_COMMAND};
     int rc = world_command(c->w, &cmd);
     pthread_mutex_lock(&c->mu);
@@ -177,7 +183,7 @@ static void get_labels(struct server_control *c, const char *after, struct serve
 {
     char *end = NULL;
     unsigned long long from = after ? strtoull(after, &end, 10) : 0;
-    if (after && (!*after || *end)) {
+    if (after && (!*after || *end || *after == '-' || from == ULLONG_MAX)) {
         fail(a, 400, "after: expected a label id (an integer), got '%.32s'", after);
         return;
     }
@@ -185,7 +191,7 @@ static void get_labels(struct server_control *c, const char *after, struct serve
     pthread_mutex_lock(&c->mu);
     uint64_t first = c->nlabels > LABELS_KEPT ? c->nlabels - LABELS_KEPT + 1 : 1;
     int n = 0;
-    for (uint64_t id = from + 1 > first ? from + 1 : first; id <= c->nlabels; id++) {
+    for (uint64_t id = from >= first ? from + 1 : first; id <= c->nlabels; id++) {
         const struct label_rec *r = &c->ring[(id - 1) % LABELS_KEPT];
         core_buf_printf(&a->body, "%s{\"id\":%llu,\"label\":%s}", n++ ? "," : "",
                         (unsigned long long)r->id, r->json);
@@ -408,6 +414,12 @@ int server_control_start(struct server_control *c, char *err, size_t errlen)
 {
     struct httpd_handlers h = {on_request, on_completed, c, "control"};
     return httpd_start(&c->d, &c->addr, &c->cfg.http, &h, err, errlen);
+}
+
+void server_control_end(struct server_control *c)
+{
+    if (c)
+        atomic_store(&c->ended, 1);
 }
 
 int server_control_port(const struct server_control *c)

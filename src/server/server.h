@@ -84,6 +84,9 @@ int server_control_port(const struct server_control *c);
 /* The world's thread: every label, as it happens (fills GET /api/labels and the entity
  * states GET shows). NULL c is fine. */
 void server_control_label(struct server_control *c, const struct world_label *l);
+/* The world stopped (its run ended; GETs still answer, e.g. during --linger): changes get 503.
+ * NULL c is fine. */
+void server_control_end(struct server_control *c);
 void server_control_free(struct server_control *c);
 
 /* The routes in match order: i in [0, server_nroutes), "GET /metrics" style names owned by

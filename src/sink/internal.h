@@ -50,7 +50,7 @@ void sink__names_add(struct sink__names *t, const char *s, size_t n, uint64_t co
 
 #define SINK__E2E_MAX_US 3600000000LL /* e2e histogram ceiling: 1 hour; later are clamped */
 #define SINK__NPROBLEMS 8
-#define SINK__RUNID 40
+#define SINK__RUNID 64
 
 struct sink__run {
     char id[SINK__RUNID];

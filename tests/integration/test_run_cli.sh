@@ -60,6 +60,8 @@ expect_rc 0 "" run minimal --seed 18446744073709551615 --null --speed max --dura
 expect_rc 2 "--start: expected RFC 3339, unix seconds or now, before 2262-04-11T23:47:16Z, got '2600-01-01T00:00:00Z'" \
   run minimal --start 2600-01-01T00:00:00Z --speed max --duration 10s --null
 expect_rc 2 "--start" run minimal --start 20000000000 --speed max --duration 10s --null
+# the last second with a fraction past INT64_MAX ns (found in review: the check came before it)
+expect_rc 2 "--start" run minimal --start 2262-04-11T23:47:16.9Z --speed max --duration 10s --null
 expect_rc 2 "--start plus --duration ends after 2262-04-11T23:47:16Z" \
   run minimal --start 2262-04-11T23:00:00Z --speed max --duration 2h --null
 "$DIORAMA" run minimal --start 2262-04-11T23:00:00Z --speed max --duration 10m --metric-interval 1m \

@@ -69,6 +69,17 @@ labels=$(json "$TMP/s1.json" 'j.labels')
 lrows=$(sql "SELECT count(*) FROM diorama_labels WHERE run_id = '$RUN'")
 check "labels: $lrows rows == $labels labels injected (> 0)" [ "$labels" -gt 0 -a "$lrows" = "$labels" ]
 
+# State periods (tests/data/states.yaml: degrading 2m-4m, critical 4m-5m) are one row each,
+# once complete, never a half with an end in 1970.
+"$DIORAMA" run "$SRC/tests/data/states.yaml" --speed max --duration 6m --seed 1 --postgres "$URL"   -q --summary-json "$TMP/st.json" >/dev/null 2>"$TMP/st.err"
+check "states run exits 0 ($(tail -2 "$TMP/st.err"))" [ $? = 0 ]
+SRUN=$(json "$TMP/st.json" 'j.run_id')
+check "states: 2 periods as 2 rows" [ "$(sql "SELECT count(*) FROM diorama_labels WHERE run_id = '$SRUN' AND kind = 'state'")" = 2 ]
+check "states: every period ends after it starts" \
+  [ "$(sql "SELECT count(*) FROM diorama_labels WHERE run_id = '$SRUN' AND end_time <= start_time")" = 0 ]
+check "states: critical lasted a minute" \
+  [ "$(sql "SELECT extract(epoch FROM end_time - start_time)::int FROM diorama_labels WHERE run_id = '$SRUN' AND fault = 'critical'")" = 60 ]
+
 # The p99 per operation query from docs/postgres.md.
 sql "SELECT service_name, name, count(*),
             round((percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ns) / 1e6)::numeric, 3)

@@ -51,6 +51,10 @@ check "clean: every span counted under its service" \
 check "clean: gen time seen on every span, log and metric" \
   [ "$(json "$TMP/clean.json" j.e2e_latency_us.count)" -gt 0 ]
 
+# the longest --run-id the run accepts (63 characters) is tracked by the sink too
+one longid 0 "--speed max --duration 30s --run-id r123456789-123456789-123456789-123456789-123456789-12345678"
+balanced longid
+
 one fail503 0 "--speed max --duration 3m" --fail 503:20% --retry-after 0 --seed 3
 balanced fail503
 check "fail503: faults were injected" [ "$(json "$TMP/fail503.json" j.faults_injected)" -gt 0 ]

@@ -2,6 +2,7 @@
  * port, every rejected form with its message), the framing checks of RFC 9112, and a real
  * listener: the cap answers 503 at once, and the header deadline closes a slow client. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -135,10 +136,13 @@ static void test_framing(void **state)
 
 /* ---- a real listener ------------------------------------------------------------------- */
 
+static atomic_int answered; /* requests that reached the handler */
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_len, void **state)
 {
+    atomic_fetch_add(&answered, 1);
     struct MHD_Response *r = MHD_create_response_from_buffer(3, "ok\n", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
@@ -189,10 +193,14 @@ static void test_listener_caps(void **state)
     int s1 = dial(port), s2 = dial(port);
     assert_int_equal(write(s1, "GET / HTTP/1.1\r\n", 16), 16);
     usleep(100000);
-    int s3 = dial(port);
+    int s3 = dial(port); /* with a whole request already sent: it must not run */
+    const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(write(s3, req, sizeof req - 1), (ssize_t)sizeof req - 1);
     read_to_close(s3, buf, sizeof buf);
     assert_non_null(strstr(buf, "HTTP/1.1 503"));
+    assert_null(strstr(buf, "HTTP/1.1 200"));
     close(s3);
+    assert_int_equal(atomic_load(&answered), 0);
 
     /* The slow ones are closed by the header deadline, without an answer. */
     assert_int_equal(read_to_close(s1, buf, sizeof buf), 0);

@@ -105,6 +105,11 @@ static void test_read(void **state)
     assert_int_equal(req(&f, "GET", "/api/entities/ppdb002/state", NULL, NULL), 405);
     assert_string_equal(f.a.allow, "PUT");
     assert_int_equal(req(&f, "GET", "/api/labels?after=x", NULL, NULL), 400);
+    /* no wrap-around to "everything" */
+    assert_int_equal(req(&f, "GET", "/api/labels?after=-1", NULL, NULL), 400);
+    assert_int_equal(req(&f, "GET", "/api/labels?after=18446744073709551615", NULL, NULL), 400);
+    assert_int_equal(req(&f, "GET", "/api/labels?after=7", NULL, NULL), 200);
+    assert_non_null(strstr(body(&f), "\"labels\":[]"));
     fx_close(&f);
 }
 
@@ -151,6 +156,12 @@ static void test_change(void **state)
         accepted += req(&f, "PUT", p, "{\"state\":\"critical\"}", NULL) == 202;
     assert_int_equal(accepted, WORLD_CMD_QUEUE);
     assert_int_equal(f.a.status, 503);
+    /* after the run (e.g. --linger) changes are refused: they would never apply */
+    tick(&f, 7000000000ULL);
+    server_control_end(f.c);
+    assert_int_equal(req(&f, "PUT", p, "{\"state\":\"critical\"}", NULL), 503);
+    assert_non_null(strstr(body(&f), "the run has ended"));
+    assert_int_equal(req(&f, "GET", "/api/world", NULL, NULL), 200);
     fx_close(&f);
 }
 
