@@ -58,6 +58,9 @@ int cli_write_port_file(const char *path, int port);
 enum { CLI_LISTEN_MAX_CONNECTIONS, CLI_LISTEN_HEADER_TIMEOUT, CLI_LISTEN_IDLE_TIMEOUT };
 struct httpd_config;
 int cli_parse_listen(const char *flag, const char *arg);
+/* "http://HOST:PORT/path" for a listen address as given and the port bound (a bare port or
+ * ":port" shows as localhost). */
+void cli_listen_url(const char *addr, int port, const char *path, char *out, size_t n);
 int cli_listener_opt(int which, const char *flag, const char *arg, struct httpd_config *c);
 
 /* The getopt_long loop of a subcommand: -h prints help and returns CLI_OK; unknown options

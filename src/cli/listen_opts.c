@@ -2,6 +2,7 @@
  * the flag is read, so a malformed one is a usage error (exit 2) before anything starts; a
  * port that cannot be bound is found at start and is a runtime error (exit 1). */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "core/core.h"
@@ -43,4 +44,11 @@ int cli_listener_opt(int which, const char *flag, const char *arg, struct httpd_
     default:
         return parse_timeout(flag, arg, 1000000000ULL, &c->idle_timeout_ns);
     }
+}
+
+void cli_listen_url(const char *a, int port, const char *path, char *out, size_t n)
+{
+    const char *colon = strrchr(a, ':');
+    int hl = colon ? (int)(colon - a) : 0;
+    snprintf(out, n, "http://%.*s:%d%s", hl ? hl : 9, hl ? a : "localhost", port, path);
 }

@@ -282,15 +282,6 @@ static int make_engine(struct run *r)
 
 /* "http://HOST:PORT/metrics" with the port really bound (--prom-listen may say :0) and the
  * host as given ("localhost" for a bare port). */
-/* "http://HOST:PORT/path" for a listen address as given and the port bound (a bare port or
- * ":port" shows as localhost). */
-static void listen_url(const char *a, int port, const char *path, char *out, size_t n)
-{
-    const char *colon = strrchr(a, ':');
-    int hl = colon ? (int)(colon - a) : 0;
-    snprintf(out, n, "http://%.*s:%d%s", hl ? hl : 9, hl ? a : "localhost", port, path);
-}
-
 /* One line per endpoint on stderr before the run starts, so a user knows where to look and a
  * script can find the port it got. */
 static void print_banner(const struct run *r)
@@ -317,11 +308,11 @@ static void print_banner(const struct run *r)
     if (r->o.null_out)
         core_buf_printf(&b, "  %-13s %s\n", "null", "encoded and discarded");
     if (r->prom) {
-        listen_url(r->o.prom_listen, export_prom_port(r->prom), "/metrics", line, sizeof line);
+        cli_listen_url(r->o.prom_listen, export_prom_port(r->prom), "/metrics", line, sizeof line);
         core_buf_printf(&b, "  %-13s %s\n", "/metrics", line);
     }
     if (r->ctl) {
-        listen_url(r->o.control, server_control_port(r->ctl), "/api/world", line, sizeof line);
+        cli_listen_url(r->o.control, server_control_port(r->ctl), "/api/world", line, sizeof line);
         core_buf_printf(&b, "  %-13s %s\n", "control API", line);
     }
     if (r->o.labels)
@@ -444,7 +435,7 @@ static void linger(const struct run *r)
     if (!r->prom || !r->o.linger_ns || cli_stop)
         return;
     char url[300];
-    listen_url(r->o.prom_listen, export_prom_port(r->prom), "/metrics", url, sizeof url);
+    cli_listen_url(r->o.prom_listen, export_prom_port(r->prom), "/metrics", url, sizeof url);
     fflush(stdout); /* the summary, before a wait that may be long */
     if (!r->o.quiet)
         fprintf(stderr, "diorama: serving the final metrics at %s for %g s (Ctrl-C to stop)\n", url,

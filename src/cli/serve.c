@@ -28,6 +28,10 @@ static const char help[] =
     "  --header-timeout D     time to send a request's headers (default 10s)\n"
     "  --idle-timeout D       close a connection silent for D (default 60s)\n"
     "  --max-series N         refuse a scenario with more metric series (default 1000000)\n"
+    "  --control ADDR         the control API on ADDR (docs/control-api.md): change entity\n"
+    "                         states live; the answers of the routes follow them\n"
+    "  --control-token T      changes need 'Authorization: Bearer T' (default\n"
+    "                         $DIORAMA_CONTROL_TOKEN; required off loopback)\n"
     "  -q, --quiet            no start line, no status line    -v, --verbose  log more\n"
     "\n"
     "exit codes: 0 stopped by a signal, 1 cannot listen, 2 usage, 3 bad scenario.\n"
@@ -44,6 +48,8 @@ enum {
     O_MAX_SERIES,
     O_HEADER_TIMEOUT,
     O_IDLE_TIMEOUT,
+    O_CONTROL,
+    O_CONTROL_TOKEN,
 };
 
 static const struct option longopts[] = {
@@ -57,6 +63,8 @@ static const struct option longopts[] = {
     {"header-timeout", 1, 0, O_HEADER_TIMEOUT},
     {"idle-timeout", 1, 0, O_IDLE_TIMEOUT},
     {"max-series", 1, 0, O_MAX_SERIES},
+    {"control", 1, 0, O_CONTROL},
+    {"control-token", 1, 0, O_CONTROL_TOKEN},
     {"quiet", 0, 0, 'q'},
     {"verbose", 0, 0, 'v'},
     {"help", 0, 0, 'h'},
@@ -68,6 +76,7 @@ struct serve_opts {
     const char *scenario;
     const char *port_file;
     uint64_t max_series; /* 0: the scenario module's default cap */
+    const char *control, *control_token;
     int has_seed, quiet, verbose;
 };
 
@@ -111,6 +120,12 @@ static int apply(void *ctx, int c, const char *a)
         return cli_parse_listen("--listen", a);
     case O_PORT_FILE:
         o->port_file = a;
+        return 0;
+    case O_CONTROL:
+        o->control = a;
+        return cli_parse_listen("--control", a);
+    case O_CONTROL_TOKEN:
+        o->control_token = a;
         return 0;
     case O_SEED:
         o->has_seed = 1;
@@ -199,14 +214,31 @@ static void status_tick(const struct server *s, struct server_stats *last, uint6
     *last_ns = now;
 }
 
-static void run_until_stopped(const struct serve_opts *o, const struct server *s)
+static void on_label(void *ctx, const struct world_label *l)
 {
+    server_control_label(ctx, l);
+}
+
+static uint64_t wall_now(void *ctx)
+{
+    (void)ctx;
+    return core_wall_ns();
+}
+
+/* This thread is the world's: every 100 ms it applies the timeline and the control API's
+ * commands (world_advance), so the routes' answers follow the entities' states. */
+static void run_until_stopped(const struct serve_opts *o, const struct server *s, struct world *w,
+                              struct server_control *ctl)
+{
+    uint64_t t0 = core_mono_ns(), wall0 = core_wall_ns();
+    struct world_out out = {ctl, wall0, ctl ? on_label : NULL, wall_now};
     const char *ci = getenv("CI");
     int status = !o->quiet && isatty(STDERR_FILENO) && !(ci && !strcmp(ci, "true"));
     struct server_stats last = {0};
     uint64_t last_ns = core_mono_ns(), next = last_ns + 2000000000ULL;
     while (!cli_stop) {
         core_sleep_until_ns(core_mono_ns() + 100000000ULL);
+        world_advance(w, core_mono_ns() - t0, &out);
         if (status && core_mono_ns() >= next) {
             status_tick(s, &last, &last_ns);
             next = last_ns + 2000000000ULL;
@@ -235,19 +267,38 @@ static void summary(const struct server *s, double secs)
     fflush(stdout);
 }
 
-static int execute(struct serve_opts *o, struct server *s)
+static int start_control(const struct serve_opts *o, struct world *w, struct server_control **ctl)
+{
+    char err[512];
+    const char *token = o->control_token ? o->control_token : getenv("DIORAMA_CONTROL_TOKEN");
+    struct server_control_cfg cc = {.listen = o->control, .token = token, .speed = 1};
+    if (server_control_new(ctl, w, &cc, err, sizeof err))
+        return cli_fail(CLI_ERR_USAGE, "serve: --control %s: %s", o->control, err);
+    if (server_control_start(*ctl, err, sizeof err))
+        return cli_fail(CLI_ERR_RUNTIME, "serve: --control %s: %s", o->control, err);
+    if (!o->quiet) {
+        cli_listen_url(o->control, server_control_port(*ctl), "/api/world", err, sizeof err);
+        fprintf(stderr, "diorama serve: control API on %s\n", err);
+    }
+    return 0;
+}
+
+static int execute(struct serve_opts *o, struct server *s, struct world *w,
+                   struct server_control **ctl)
 {
     char err[512];
     cli_install_signals();
     int rc = server_start(s, err, sizeof err);
     if (rc) /* a malformed --listen is a usage error, a busy port a runtime one */
         return cli_fail(rc == DIO_EINVAL ? CLI_ERR_USAGE : CLI_ERR_RUNTIME, "serve: %s", err);
+    if (o->control && (rc = start_control(o, w, ctl)) != 0)
+        return rc;
     if (o->port_file && cli_write_port_file(o->port_file, server_port(s)))
         return cli_fail(CLI_ERR_RUNTIME, "--port-file %s: cannot write", o->port_file);
     if (!o->quiet)
         start_line(o, s);
     uint64_t t0 = core_mono_ns();
-    run_until_stopped(o, s);
+    run_until_stopped(o, s, w, *ctl);
     server_stop(s, 1000000000ULL); /* in-flight requests get a second to finish */
     summary(s, (double)(core_mono_ns() - t0) / 1e9);
     return CLI_OK;
@@ -263,12 +314,14 @@ int cli_serve(int argc, char **argv)
     struct scenario *scn = NULL;
     struct world *w = NULL;
     struct server *s = NULL;
+    struct server_control *ctl = NULL;
     char err[256];
     rc = load_world(&o, &scn, &w);
     if (rc == 0 && server_new(&s, w, &o.cfg, err, sizeof err))
         rc = cli_fail(CLI_ERR_USAGE, "serve: %s", err);
     if (rc == 0)
-        rc = execute(&o, s);
+        rc = execute(&o, s, w, &ctl);
+    server_control_free(ctl);
     server_free(s);
     world_free(w);
     scenario_free(scn);
