@@ -61,6 +61,12 @@ int cli_parse_listen(const char *flag, const char *arg);
 /* "http://HOST:PORT/path" for a listen address as given and the port bound (a bare port or
  * ":port" shows as localhost). */
 void cli_listen_url(const char *addr, int port, const char *path, char *out, size_t n);
+struct world;
+struct server_control;
+/* --control ADDR for run and serve: the control API for w, token from --control-token (NULL:
+ * $DIORAMA_CONTROL_TOKEN). 0, or the exit code after printing why. */
+int cli_control_start(const char *addr, const char *token, double speed, struct world *w,
+                      struct server_control **out);
 int cli_listener_opt(int which, const char *flag, const char *arg, struct httpd_config *c);
 
 /* The getopt_long loop of a subcommand: -h prints help and returns CLI_OK; unknown options

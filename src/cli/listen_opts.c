@@ -2,11 +2,13 @@
  * the flag is read, so a malformed one is a usage error (exit 2) before anything starts; a
  * port that cannot be bound is found at start and is a runtime error (exit 1). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/core.h"
 #include "httpd/httpd.h"
+#include "server/server.h"
 
 int cli_parse_listen(const char *flag, const char *arg)
 {
@@ -51,4 +53,18 @@ void cli_listen_url(const char *a, int port, const char *path, char *out, size_t
     const char *colon = strrchr(a, ':');
     int hl = colon ? (int)(colon - a) : 0;
     snprintf(out, n, "http://%.*s:%d%s", hl ? hl : 9, hl ? a : "localhost", port, path);
+}
+
+int cli_control_start(const char *addr, const char *token, double speed, struct world *w,
+                      struct server_control **out)
+{
+    char err[512];
+    if (!token)
+        token = getenv("DIORAMA_CONTROL_TOKEN");
+    struct server_control_cfg cc = {.listen = addr, .token = token, .speed = speed};
+    if (server_control_new(out, w, &cc, err, sizeof err))
+        return cli_fail(CLI_ERR_USAGE, "--control %s: %s", addr, err);
+    if (server_control_start(*out, err, sizeof err))
+        return cli_fail(CLI_ERR_RUNTIME, "--control %s: %s", addr, err);
+    return 0;
 }

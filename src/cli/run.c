@@ -232,18 +232,6 @@ static int start_hub(struct run *r)
     return 0;
 }
 
-static int open_control(struct run *r)
-{
-    char err[512];
-    const char *token = r->o.control_token ? r->o.control_token : getenv("DIORAMA_CONTROL_TOKEN");
-    struct server_control_cfg cc = {.listen = r->o.control, .token = token, .speed = r->o.speed};
-    if (server_control_new(&r->ctl, r->w, &cc, err, sizeof err))
-        return cli_fail(CLI_ERR_USAGE, "--control %s: %s", r->o.control, err);
-    if (server_control_start(r->ctl, err, sizeof err))
-        return cli_fail(CLI_ERR_RUNTIME, "--control %s: %s", r->o.control, err);
-    return 0;
-}
-
 static int open_extras(struct run *r)
 {
     char err[512];
@@ -256,7 +244,9 @@ static int open_extras(struct run *r)
     }
     if (r->o.labels && !(r->labels = fopen(r->o.labels, "w")))
         return cli_fail(CLI_ERR_RUNTIME, "--labels %s: cannot open for writing", r->o.labels);
-    return r->o.control ? open_control(r) : 0;
+    return r->o.control
+               ? cli_control_start(r->o.control, r->o.control_token, r->o.speed, r->w, &r->ctl)
+               : 0;
 }
 
 static int make_engine(struct run *r)

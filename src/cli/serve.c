@@ -269,18 +269,13 @@ static void summary(const struct server *s, double secs)
 
 static int start_control(const struct serve_opts *o, struct world *w, struct server_control **ctl)
 {
-    char err[512];
-    const char *token = o->control_token ? o->control_token : getenv("DIORAMA_CONTROL_TOKEN");
-    struct server_control_cfg cc = {.listen = o->control, .token = token, .speed = 1};
-    if (server_control_new(ctl, w, &cc, err, sizeof err))
-        return cli_fail(CLI_ERR_USAGE, "serve: --control %s: %s", o->control, err);
-    if (server_control_start(*ctl, err, sizeof err))
-        return cli_fail(CLI_ERR_RUNTIME, "serve: --control %s: %s", o->control, err);
-    if (!o->quiet) {
-        cli_listen_url(o->control, server_control_port(*ctl), "/api/world", err, sizeof err);
-        fprintf(stderr, "diorama serve: control API on %s\n", err);
+    int rc = cli_control_start(o->control, o->control_token, 1, w, ctl);
+    if (rc == 0 && !o->quiet) {
+        char url[300];
+        cli_listen_url(o->control, server_control_port(*ctl), "/api/world", url, sizeof url);
+        fprintf(stderr, "diorama serve: control API on %s\n", url);
     }
-    return 0;
+    return rc;
 }
 
 static int execute(struct serve_opts *o, struct server *s, struct world *w,
