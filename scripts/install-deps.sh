@@ -8,7 +8,7 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libcurl4-openssl-dev libyaml-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
   libsnappy-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev chromium prometheus nginx-light wrk curl procps jq
-  libpq-dev postgresql)
+  libpq-dev postgresql libnghttp2-dev nghttp2-client victoria-metrics influxdb)
 # Node.js for the npm test peers: Debian's packages only when no node/npm is there already (a
 # NodeSource nodejs bundles npm and conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs)
@@ -27,7 +27,9 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian's nginx starts a system service on install; tests run their own on loopback.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now nginx victoria-metrics influxdb >/dev/null 2>&1 || true
+fi
 
 # Test peers from npm (the OTLP decoder generated from opentelemetry-proto, the OTel JS SDK).
 for d in web tests/node bench/node; do
