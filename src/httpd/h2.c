@@ -1,0 +1,615 @@
+/* HTTP/2 cleartext (h2c with prior knowledge) on libnghttp2: the base's second protocol, for
+ * listeners that must speak HTTP/2 (the sink's OTLP/gRPC). libmicrohttpd has no HTTP/2, so
+ * this file runs its own event loop, but the rules are the base's: the same address parser and
+ * listening socket (addr.c), the same config struct and defaults (max connections, header
+ * deadline, idle timeout), the same stats; plus a body cap per request and a budget of body
+ * bytes held by all streams together.
+ *
+ * Threads: cfg.threads workers (0 = CPUs), each with its own epoll set; the listening socket is
+ * in every set with EPOLLEXCLUSIVE, so a connection is accepted, served and closed by one
+ * worker, and its state is that worker's alone (no locks but the atomic counters).
+ *
+ * Caps, as docs/listeners.md says for HTTP/1.1:
+ *   - over max_connections: the connection gets our SETTINGS and a GOAWAY (REFUSED_STREAM,
+ *     "too many open connections (--max-connections)") and is closed at once;
+ *   - header deadline: a connection must complete a request's header block within
+ *     header_timeout of opening, or of its last stream ending (so an idle connection lives at
+ *     most that long); else it gets a GOAWAY and is closed. A deadline, not an inactivity
+ *     timer: HEADERS trickled in CONTINUATION frames do not extend it;
+ *   - idle timeout: nothing read or written for idle_timeout: closed;
+ *   - a request body over max_body, or over what is left of max_buffered, is read to its end
+ *     and dropped; the handler is told (refused 413 / 503) and answers without it.
+ * Memory per connection: nghttp2's session (our SETTINGS cap concurrent streams at
+ * H2_MAX_STREAMS and header lists at H2_MAX_HEADERS bytes) and the write buffer. */
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "httpd/internal.h"
+
+#define H2_MAX_STREAMS 128
+#define H2_MAX_HEADERS 16384 /* header list bytes per request (SETTINGS_MAX_HEADER_LIST_SIZE) */
+#define H2_MAX_FIELDS 32     /* header fields kept per request; more are ignored */
+#define H2_WINDOW (1 << 20)  /* per stream; the connection gets 16x */
+#define H2_OUT_CHUNK 65536
+#define H2_TICK_MS 100 /* deadline checks while connections are open */
+#define OVER_CAP_MSG "too many open connections (--max-connections)"
+
+struct h2_worker;
+
+struct h2_stream {
+    struct h2_stream *prev, *next; /* the connection's open streams */
+    int32_t id;
+    struct httpd_h2_request rq;
+    struct httpd_h2_field fields[H2_MAX_FIELDS];
+    int nfields;
+    char hbuf[H2_MAX_HEADERS]; /* the kept fields' bytes */
+    size_t hlen;
+    struct core_buf body;
+    size_t held; /* bytes counted in the server's budget */
+    struct httpd_h2_response rs;
+    size_t roff;
+    int answered;
+};
+
+struct h2_conn {
+    struct h2_conn *prev, *next;
+    struct h2_worker *w;
+    int fd;
+    nghttp2_session *h2;
+    struct core_buf out;
+    struct h2_stream *streams;
+    uint64_t deadline; /* header block due (mono ns); 0 = a stream is open */
+    uint64_t last_io;
+    int nstreams;
+    int got_request; /* any request header block completed */
+    uint32_t events; /* what epoll watches for now */
+};
+
+struct h2_worker {
+    struct httpd_h2 *srv;
+    pthread_t t;
+    int ep, ev;
+    struct h2_conn *conns;
+    int nconns;
+};
+
+struct httpd_h2 {
+    struct httpd_config cfg;
+    struct httpd_h2_handlers hd;
+    int fd, port;
+    unsigned nworkers;
+    struct h2_worker *w;
+    atomic_int stopping;
+    _Atomic int64_t open;
+    _Atomic uint64_t accepted, over_cap, header_timeouts, bad_framing;
+    _Atomic size_t buffered;
+};
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+static void stream_release(struct httpd_h2 *s, struct h2_stream *st)
+{
+    atomic_fetch_sub(&s->buffered, st->held);
+    st->held = 0;
+    core_buf_free(&st->body);
+    core_buf_init(&st->body, 0);
+}
+
+static void stream_free(struct httpd_h2 *s, struct h2_conn *c, struct h2_stream *st)
+{
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        c->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    c->nstreams--;
+    stream_release(s, st);
+    core_buf_free(&st->rs.body);
+    core_free(st);
+}
+
+const char *httpd_h2_header(const struct httpd_h2_request *rq, const char *name)
+{
+    const struct h2_stream *st =
+        (const struct h2_stream *)((const char *)rq - offsetof(struct h2_stream, rq));
+    for (int i = 0; i < st->nfields; i++)
+        if (!strcmp(st->fields[i].name, name))
+            return st->fields[i].value;
+    return NULL;
+}
+
+/* Keeps name and value (both NUL-terminated) in the stream's header bytes. */
+static void keep_field(struct h2_stream *st, const uint8_t *name, size_t nl, const uint8_t *value,
+                       size_t vl)
+{
+    if (st->nfields >= H2_MAX_FIELDS || st->hlen + nl + vl + 2 > sizeof st->hbuf)
+        return;
+    char *n = st->hbuf + st->hlen;
+    memcpy(n, name, nl);
+    n[nl] = 0;
+    char *v = n + nl + 1;
+    memcpy(v, value, vl);
+    v[vl] = 0;
+    st->hlen += nl + vl + 2;
+    st->fields[st->nfields++] = (struct httpd_h2_field){n, v};
+    if (!strcmp(n, ":method"))
+        st->rq.method = v;
+    else if (!strcmp(n, ":path"))
+        st->rq.path = v;
+    else if (!strcmp(n, "content-type"))
+        st->rq.content_type = v;
+}
+
+static ssize_t read_answer(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+                           uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    struct h2_stream *st = src->ptr;
+    size_t left = st->rs.body.len - st->roff, n = left < len ? left : len;
+    memcpy(buf, st->rs.body.p + st->roff, n);
+    st->roff += n;
+    if (st->roff == st->rs.body.len) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->rs.ntrailers) {
+            nghttp2_nv nv[HTTPD_H2_MAX_TRAILERS];
+            for (int i = 0; i < st->rs.ntrailers; i++)
+                nv[i] = (nghttp2_nv){(uint8_t *)st->rs.trailers[i].name,
+                                     (uint8_t *)st->rs.trailers[i].value,
+                                     strlen(st->rs.trailers[i].name),
+                                     strlen(st->rs.trailers[i].value), NGHTTP2_NV_FLAG_NONE};
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(h2, id, nv, (size_t)st->rs.ntrailers);
+        }
+    }
+    return (ssize_t)n;
+}
+
+/* The request is complete: the handler answers, the answer is queued. */
+static void answer(struct h2_conn *c, struct h2_stream *st)
+{
+    struct httpd_h2 *s = c->w->srv;
+    st->answered = 1;
+    st->rq.body = st->body.p;
+    st->rq.len = st->body.len;
+    if (!st->rq.method)
+        st->rq.method = "";
+    if (!st->rq.path)
+        st->rq.path = "";
+    core_buf_init(&st->rs.body, (size_t)16 << 20);
+    st->rs.status = 200;
+    s->hd.on_request(s->hd.cls, &st->rq, &st->rs);
+    stream_release(s, st); /* the request body is not needed any more */
+    char status[8];
+    snprintf(status, sizeof status, "%u", st->rs.status);
+    nghttp2_nv nv[1 + HTTPD_H2_MAX_HEADERS];
+    size_t k = 0;
+    nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status), 0};
+    for (int i = 0; i < st->rs.nheaders && i < HTTPD_H2_MAX_HEADERS; i++)
+        nv[k++] = (nghttp2_nv){(uint8_t *)st->rs.headers[i].name,
+                               (uint8_t *)st->rs.headers[i].value, strlen(st->rs.headers[i].name),
+                               strlen(st->rs.headers[i].value), NGHTTP2_NV_FLAG_NONE};
+    nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_answer};
+    nghttp2_submit_response(c->h2, st->id, nv, k, &dp);
+}
+
+/* ---- nghttp2 callbacks ---------------------------------------------------------------- */
+
+static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
+{
+    struct h2_conn *c = ud;
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct h2_stream *st = core_calloc(1, sizeof *st);
+    st->id = f->hd.stream_id;
+    core_buf_init(&st->body, c->w->srv->hd.max_body);
+    nghttp2_session_set_stream_user_data(h2, st->id, st);
+    st->next = c->streams;
+    if (c->streams)
+        c->streams->prev = st;
+    c->streams = st;
+    c->nstreams++;
+    return 0;
+}
+
+static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+    if (st && f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+        keep_field(st, name, nl, value, vl);
+    return 0;
+}
+
+static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+                   void *ud)
+{
+    struct h2_conn *c = ud;
+    struct httpd_h2 *s = c->w->srv;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(h2, id);
+    if (!st || st->rq.refused)
+        return 0;
+    size_t was = atomic_fetch_add(&s->buffered, len);
+    st->held += len;
+    if (was + len > s->hd.max_buffered)
+        st->rq.refused = 503;
+    else if (core_buf_append(&st->body, data, len))
+        st->rq.refused = 413;
+    if (st->rq.refused)
+        stream_release(s, st); /* read the rest, keep none of it */
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
+{
+    struct h2_conn *c = ud;
+    if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
+        return 0;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+    if (!st)
+        return 0;
+    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        c->got_request = 1;
+        c->deadline = 0; /* a header block came in time */
+    }
+    if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && !st->answered)
+        answer(c, st);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct h2_stream *st = nghttp2_session_get_stream_user_data(h2, id);
+    if (!st)
+        return 0;
+    nghttp2_session_set_stream_user_data(h2, id, NULL);
+    stream_free(c->w->srv, c, st);
+    if (c->nstreams == 0)
+        c->deadline = core_mono_ns() + c->w->srv->cfg.header_timeout_ns;
+    return 0;
+}
+
+static int on_invalid(nghttp2_session *h2, const nghttp2_frame *f, int lib_error, void *ud)
+{
+    struct h2_conn *c = ud;
+    atomic_fetch_add(&c->w->srv->bad_framing, 1);
+    return 0;
+}
+
+static nghttp2_session *new_session(struct h2_conn *c)
+{
+    nghttp2_session_callbacks *cb;
+    nghttp2_session *h2 = NULL;
+    if (nghttp2_session_callbacks_new(&cb))
+        return NULL;
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid);
+    nghttp2_option *opt;
+    nghttp2_option_new(&opt);
+    nghttp2_option_set_max_outbound_ack(opt, 1000); /* SETTINGS/PING floods end the session */
+    int rc = nghttp2_session_server_new2(&h2, cb, c, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cb);
+    if (rc)
+        return NULL;
+    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
+                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_WINDOW},
+                                   {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_HEADERS}};
+    nghttp2_submit_settings(h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof *iv);
+    nghttp2_session_set_local_window_size(h2, NGHTTP2_FLAG_NONE, 0, 16 * H2_WINDOW);
+    return h2;
+}
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+static void conn_free(struct h2_conn *c)
+{
+    struct h2_worker *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    if (c->h2)
+        nghttp2_session_del(c->h2);
+    close(c->fd);
+    core_buf_free(&c->out);
+    atomic_fetch_sub(&w->srv->open, 1);
+    core_free(c);
+}
+
+/* Frames from nghttp2 to the socket until it would block. -1: the connection is done. */
+static int conn_flush(struct h2_conn *c)
+{
+    for (;;) {
+        while (c->h2 && c->out.len < H2_OUT_CHUNK) {
+            const uint8_t *d;
+            ssize_t n = nghttp2_session_mem_send(c->h2, &d);
+            if (n < 0)
+                return -1;
+            if (n == 0)
+                break;
+            if (core_buf_append(&c->out, d, (size_t)n))
+                return -1;
+        }
+        if (!c->out.len)
+            return 0;
+        ssize_t w = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL);
+        if (w < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        c->last_io = core_mono_ns();
+        memmove(c->out.p, c->out.p + w, c->out.len - (size_t)w);
+        c->out.len -= (size_t)w;
+    }
+}
+
+static int conn_read(struct h2_conn *c)
+{
+    uint8_t buf[65536];
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (n == 0)
+            return -1;
+        c->last_io = core_mono_ns();
+        ssize_t r = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
+        if (r < 0) {
+            atomic_fetch_add(&c->w->srv->bad_framing, 1);
+            conn_flush(c); /* nghttp2 queued a GOAWAY saying why */
+            return -1;
+        }
+    }
+}
+
+/* Sends what it can and closes: SETTINGS + GOAWAY(code, msg) on a fresh or live session. */
+static void conn_goaway(struct h2_conn *c, uint32_t code, const char *msg)
+{
+    nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->h2),
+                          code, (const uint8_t *)msg, strlen(msg));
+    conn_flush(c);
+}
+
+static void conn_done(struct h2_conn *c)
+{
+    while (c->streams) /* nghttp2_session_del does not call back for open streams */
+        stream_free(c->w->srv, c, c->streams);
+    conn_free(c);
+}
+
+/* Asks for EPOLLOUT only while there is something to write; one epoll_ctl per change, not per
+ * event (a syscall saved on every read of a busy connection). */
+static void conn_update(struct h2_conn *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (c->out.len || nghttp2_session_want_write(c->h2))
+        ev.events |= EPOLLOUT;
+    if (ev.events != c->events && !epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev))
+        c->events = ev.events;
+}
+
+static void conn_event(struct h2_conn *c, uint32_t ev)
+{
+    int bad = 0;
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        bad = conn_read(c) != 0;
+    if (!bad)
+        bad = conn_flush(c) != 0;
+    if (bad ||
+        (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) && !c->out.len)) {
+        conn_done(c);
+        return;
+    }
+    conn_update(c);
+}
+
+static void accept_one(struct h2_worker *w, int fd)
+{
+    struct httpd_h2 *s = w->srv;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct h2_conn *c = core_calloc(1, sizeof *c);
+    c->w = w;
+    c->fd = fd;
+    c->last_io = core_mono_ns();
+    c->deadline = c->last_io + s->cfg.header_timeout_ns;
+    core_buf_init(&c->out, (size_t)64 << 20);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    atomic_fetch_add(&s->accepted, 1);
+    int64_t open = atomic_fetch_add(&s->open, 1) + 1;
+    if (!(c->h2 = new_session(c))) {
+        conn_free(c);
+        return;
+    }
+    if (open > (int64_t)s->cfg.max_connections) {
+        atomic_fetch_add(&s->over_cap, 1);
+        conn_goaway(c, NGHTTP2_REFUSED_STREAM, OVER_CAP_MSG);
+        shutdown(fd, SHUT_WR);
+        char drain[4096]; /* unread input would turn the close into a reset that loses it */
+        while (recv(fd, drain, sizeof drain, 0) > 0)
+            ;
+        conn_done(c);
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    c->events = ev.events;
+    epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void accept_all(struct h2_worker *w)
+{
+    for (int i = 0; i < 64; i++) { /* a turn accepts at most 64: others get served too */
+        int fd = accept4(w->srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        accept_one(w, fd);
+    }
+}
+
+/* Header deadlines and idle timeouts. */
+static void sweep(struct h2_worker *w, uint64_t now)
+{
+    const struct httpd_config *cfg = &w->srv->cfg;
+    struct h2_conn *next;
+    for (struct h2_conn *c = w->conns; c; c = next) {
+        next = c->next;
+        if (c->deadline && now >= c->deadline) {
+            atomic_fetch_add(&w->srv->header_timeouts, c->got_request ? 0 : 1);
+            if (c->got_request) /* an idle kept-alive connection: a polite goodbye */
+                conn_goaway(c, NGHTTP2_NO_ERROR, "idle");
+            conn_done(c);
+        } else if (now - c->last_io >= cfg->idle_timeout_ns) {
+            conn_done(c);
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct h2_worker *w = arg;
+    struct epoll_event evs[64];
+    uint64_t last_sweep = core_mono_ns();
+    while (!atomic_load(&w->srv->stopping)) {
+        int n = epoll_wait(w->ep, evs, 64, w->nconns ? H2_TICK_MS : -1);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == &w->srv->fd)
+                accept_all(w);
+            else if (evs[i].data.ptr != &w->ev)
+                conn_event(evs[i].data.ptr, evs[i].events);
+        }
+        uint64_t now = core_mono_ns();
+        if (now - last_sweep >= H2_TICK_MS * 1000000ULL) {
+            sweep(w, now);
+            last_sweep = now;
+        }
+    }
+    while (w->conns)
+        conn_done(w->conns);
+    return NULL;
+}
+
+/* ---- life cycle ----------------------------------------------------------------------- */
+
+static unsigned nworkers(const struct httpd_config *c)
+{
+    if (c->threads)
+        return c->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 64 ? (unsigned)n : 2;
+}
+
+static int start_workers(struct httpd_h2 *s)
+{
+    s->nworkers = nworkers(&s->cfg);
+    s->w = core_calloc(s->nworkers, sizeof *s->w);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct h2_worker *w = &s->w[i];
+        w->srv = s;
+        w->ep = epoll_create1(EPOLL_CLOEXEC);
+        w->ev = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &s->fd};
+        struct epoll_event wake = {.events = EPOLLIN, .data.ptr = &w->ev};
+        if (w->ep < 0 || w->ev < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, s->fd, &ev) ||
+            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->ev, &wake) ||
+            pthread_create(&w->t, NULL, worker_main, w)) {
+            s->nworkers = i;
+            return DIO_EIO;
+        }
+    }
+    return 0;
+}
+
+int httpd_h2_start(struct httpd_h2 **out, const struct httpd_addr *a, const struct httpd_config *c,
+                   const struct httpd_h2_handlers *hd, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct httpd_config cfg = *c;
+    if (httpd__config_check(&cfg, err, errlen))
+        return DIO_EINVAL;
+    httpd__raise_fd_limit(cfg.max_connections);
+    struct httpd_h2 *s = core_calloc(1, sizeof *s);
+    s->cfg = cfg;
+    s->hd = *hd;
+    if (!s->hd.max_body)
+        s->hd.max_body = (size_t)64 << 20;
+    if (!s->hd.max_buffered)
+        s->hd.max_buffered = 4 * s->hd.max_body;
+    int rc = httpd__listen(a, cfg.max_connections, &s->fd, &s->port, err, errlen);
+    if (rc) {
+        core_free(s);
+        return rc;
+    }
+    if (start_workers(s)) {
+        snprintf(err, errlen, "cannot start the HTTP/2 listener's threads");
+        httpd_h2_stop(s);
+        return DIO_EIO;
+    }
+    *out = s;
+    return 0;
+}
+
+int httpd_h2_port(const struct httpd_h2 *s)
+{
+    return s->port;
+}
+
+void httpd_h2_quiesce(struct httpd_h2 *s)
+{
+    if (!s || s->fd < 0)
+        return;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        epoll_ctl(s->w[i].ep, EPOLL_CTL_DEL, s->fd, NULL);
+    close(s->fd);
+    s->fd = -1;
+}
+
+void httpd_h2_stop(struct httpd_h2 *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stopping, 1);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        uint64_t one = 1;
+        if (write(s->w[i].ev, &one, sizeof one) < 0)
+            continue;
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        pthread_join(s->w[i].t, NULL);
+        close(s->w[i].ep);
+        close(s->w[i].ev);
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    core_free(s->w);
+    core_free(s);
+}
+
+void httpd_h2_stats(const struct httpd_h2 *s, struct httpd_stats *o)
+{
+    memset(o, 0, sizeof *o);
+    o->open = atomic_load(&s->open);
+    o->accepted = atomic_load(&s->accepted);
+    o->over_cap = atomic_load(&s->over_cap);
+    o->header_timeouts = atomic_load(&s->header_timeouts);
+    o->bad_framing = atomic_load(&s->bad_framing);
+}
