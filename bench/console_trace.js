@@ -1,0 +1,81 @@
+// Records how smoothly the web console draws: opens CONSOLE_URL in headless Chromium, lets it
+// settle, then for SECONDS records a Chromium performance trace (devtools.timeline) while the
+// page measures its own animation frames. Prints one JSON object:
+//   longest_task_ms   the longest RunTask on the page's renderer main thread (from the trace)
+//   tasks_over_50ms   how many main-thread tasks took longer than 50 ms
+//   longest_frame_ms  the longest gap between two requestAnimationFrame callbacks
+//   frames_over_50ms  frames that took longer than 50 ms
+//   aggregates        per-second aggregates the page received while recording
+//
+//   NODE_PATH=tests/node/node_modules node bench/console_trace.js CONSOLE_URL SECONDS [TRACE.json]
+'use strict';
+const fs = require('fs');
+const { chromium } = require('playwright-core');
+
+const [url, secondsArg, traceOut] = process.argv.slice(2);
+const seconds = Number(secondsArg || 20);
+
+function mainThreadTasks(trace) {
+    const events = trace.traceEvents || trace;
+    const mains = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' &&
+        e.args && e.args.name === 'CrRendererMain').map((e) => e.pid + ':' + e.tid));
+    return events.filter((e) => e.ph === 'X' && e.name === 'RunTask' && mains.has(e.pid + ':' + e.tid))
+        .map((e) => e.dur / 1000);
+}
+
+(async () => {
+    const browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+        const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+        await page.goto(url);
+        // (waitForFunction would eval a string in the page, which the console's CSP forbids)
+        for (let i = 0; i < 120 && await page.evaluate(() => Number(document.body.dataset.aggs || 0)) < 3; i++)
+            await page.waitForTimeout(250);
+        await page.waitForTimeout(2000);
+        const aggs0 = await page.evaluate(() => Number(document.body.dataset.aggs || 0));
+        await page.evaluate(() => {
+            window.__frames = [];
+            let last = performance.now();
+            const tick = (t) => {
+                window.__frames.push(t - last);
+                last = t;
+                if (!window.__stop)
+                    requestAnimationFrame(tick);
+            };
+            requestAnimationFrame(tick);
+        });
+        const path = traceOut || require('os').tmpdir() + '/console-trace-' + process.pid + '.json';
+        await browser.startTracing(page, { path, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+        // what a presenter does meanwhile: scroll, select hosts (each selection re-targets a host chart)
+        const names = await page.evaluate(() => [...document.querySelectorAll('#hosts .host')].map((h) => h.dataset.entity));
+        const t0 = Date.now();
+        for (let i = 0; Date.now() - t0 < seconds * 1000; i++) {
+            await page.locator(`#hosts .host[data-entity="${names[(i * 37) % names.length]}"]`).click();
+            await page.mouse.wheel(0, i % 2 ? 600 : -600);
+            await page.waitForTimeout(1000);
+        }
+        await browser.stopTracing();
+        const frames = await page.evaluate(() => { window.__stop = true; return window.__frames.slice(1); });
+        const aggs = (await page.evaluate(() => Number(document.body.dataset.aggs || 0))) - aggs0;
+        const tasks = mainThreadTasks(JSON.parse(fs.readFileSync(path, 'utf8')));
+        if (!traceOut)
+            fs.rmSync(path, { force: true });
+        const r = (v) => Math.round(v * 10) / 10;
+        console.log(JSON.stringify({
+            seconds, hosts: names.length,
+            longest_task_ms: r(Math.max(0, ...tasks)), tasks: tasks.length,
+            tasks_over_50ms: tasks.filter((d) => d > 50).length,
+            longest_frame_ms: r(Math.max(0, ...frames)), frames: frames.length,
+            frames_over_50ms: frames.filter((d) => d > 50).length, aggregates: aggs,
+        }));
+    } finally {
+        await browser.close();
+    }
+})().catch((e) => {
+    console.error(e && e.stack || e);
+    process.exit(1);
+});

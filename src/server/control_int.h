@@ -1,0 +1,82 @@
+#ifndef DIORAMA_SERVER_CONTROL_INT_H
+#define DIORAMA_SERVER_CONTROL_INT_H
+/* The control API's own internals, shared by control.c (requests, the world's mirror) and
+ * control_sse.c (the event stream). Not API. */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server/internal.h"
+
+#define CONTROL_LABELS_KEPT 1024
+#define CONTROL_SSE_MAX 64                      /* event-stream clients at once; more get 503 */
+#define CONTROL_SSE_KEEPALIVE_NS 15000000000ULL /* a comment line when nothing else was sent */
+#define CONTROL_SSE_TIMEOUT_S 60                /* no byte sent for this long: closed */
+
+struct control_mirror {
+    int state;      /* index into scenario->states */
+    uint64_t since; /* unix ns (simulated) */
+    int source;
+};
+
+struct control_label {
+    uint64_t id;
+    char *json; /* one line, without the newline */
+};
+
+struct server_control {
+    struct world *w;
+    struct server_control_cfg cfg;
+    struct httpd_addr addr;
+    int loopback;
+    struct httpd *d;
+    pthread_mutex_t mu;  /* guards everything below */
+    pthread_cond_t wake; /* a label, a snapshot or the stop: event streams look again */
+    struct control_mirror *ents;
+    struct control_label ring[CONTROL_LABELS_KEPT];
+    uint64_t nlabels;   /* labels seen; ids are 1.. */
+    uint64_t world_gen; /* changes that alter GET /api/world (streams send "world" again) */
+    uint64_t commands, refused;
+    int nsse, stopping;
+    uint64_t sse_opened, sse_refused, sse_dropped;
+    atomic_int ended; /* the world stopped: changes would never apply */
+    struct core_buf lbuf;
+};
+
+void control__answer(struct server__answer *a, int status, const char *json);
+/* A JSON error answer: {"error": "..."}. */
+void control__fail(struct server__answer *a, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The token rule: 1 when no token is set or auth carries it. */
+int control__authorised(const struct server_control *c, const char *auth);
+/* Queues cmd for the world's next tick: 0, or the error answered (503 ended or queue full). */
+int control__command(struct server_control *c, const struct world_cmd *cmd,
+                     struct server__answer *a);
+
+/* ---- live changes (control_cmd.c) ---------------------------------------------------------- */
+/* One of the change routes (PUT /api/rate ...), method and token already checked. */
+void control__change(struct server_control *c, const struct server__control_req *rq,
+                     struct server__answer *a);
+/* 1 when path is one control__change answers. */
+int control__is_change(const char *path, const char **method);
+/* ---- faults (control_fault.c) ------------------------------------------------------------ */
+struct json_t;
+/* Start (start = 1) or stop fault f; j: the body ({"for", "variant"}). */
+void control__fault_command(struct server_control *c, int f, int start, struct json_t *j,
+                            struct server__answer *a);
+/* ,"active":..,"until":..,"variant":.. of fault f. */
+void control__put_fault_state(struct server_control *c, int f, struct core_buf *b);
+/* "faults": [...] of GET /api/world. */
+void control__put_faults(struct server_control *c, struct core_buf *b);
+
+/* GET /api/world's object (and the stream's "world" event) into b; c->mu held. */
+void control__put_world(struct server_control *c, struct core_buf *b);
+
+/* ---- the event stream (control_sse.c) ---------------------------------------------------- */
+/* GET /api/stream: a text/event-stream response, or NULL with a answered (503 over the cap). */
+struct MHD_Response *control__sse_open(struct server_control *c, struct server__answer *a);
+/* Wakes every stream (c->mu not held). */
+void control__sse_wake(struct server_control *c);
+/* A stream ended by a timeout (its client stopped reading): counted as dropped. */
+void control__sse_timed_out(struct server_control *c);
+
+#endif
