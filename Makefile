@@ -1,10 +1,11 @@
 # Convenience targets; the build itself is CMake (CMakeLists.txt).
-#   make run    install deps, build, run the default scenario to local files (no services needed)
+#   make run    install deps, build (Release), start `diorama up`: the live fleet, its web console
+#               on http://127.0.0.1:8080/ and /metrics on :9464, until Ctrl-C (no services needed)
 #   make test   install deps, build, run the whole test suite (ctest)
 BUILD ?= build
 JOBS ?= $(shell nproc)
-RUN_ARGS ?= inference --duration 1m --otlp-file out/inference.otlp.jsonl \
-	--labels out/labels.jsonl --prom-listen 127.0.0.1:9464 --summary-json out/summary.json
+RELEASE ?= build-release
+RUN_ARGS ?= fleet --labels out/labels.jsonl
 
 .PHONY: all deps build run test test-sanitize fuzz bench format format-check clean
 
@@ -17,9 +18,12 @@ build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-run: deps build
+# The last line `diorama up` prints before it waits is "console: http://127.0.0.1:8080/".
+run: deps
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS)
 	@mkdir -p out
-	$(BUILD)/diorama run $(RUN_ARGS)
+	@exec $(RELEASE)/diorama up $(RUN_ARGS)
 
 test: deps build
 	@cd $(BUILD) && ctest --output-on-failure -j 2

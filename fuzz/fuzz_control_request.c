@@ -1,7 +1,9 @@
 /* libFuzzer: the control API's request handling without sockets. The first byte picks the
  * method, path shape and whether a token is sent; the rest is the entity name / ?after= value
  * (up to the first NUL) and the body. Commands are applied every call (the world's thread's
- * part), so queue, mirror and label ring all get exercised.
+ * part), so queue, mirror and label ring all get exercised; "/api/" + the name reaches the
+ * live changes (rate, pause, resume, speed, chaos, faults/NAME/start) and the aggregates,
+ * which get a snapshot every call.
  * Properties: no crash; every answer has a real status and is valid JSON; a 2xx change was
  * queued; the label ring never claims more than it keeps. */
 #include <jansson.h>
@@ -16,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct server_control *c;
 static struct world *w;
+static struct world_agg *agg;
 
 static void on_label(void *ctx, const struct world_label *l)
 {
@@ -26,10 +29,13 @@ static void setup(void)
 {
     static struct scenario *scn;
     struct world_opts wo = {.seed = 4, .nshards = 1};
-    struct server_control_cfg cfg = {.listen = "127.0.0.1:0", .token = "t0k", .max_body = 4096};
+    struct server_control_cfg cfg = {
+        .listen = "127.0.0.1:0", .token = "t0k", .max_body = 4096, .speed = 1};
     char err[256];
-    if (scenario_load("fleet", &scn, NULL) || world_build(&w, scn, &wo, err, sizeof err) ||
-        server_control_new(&c, w, &cfg, err, sizeof err))
+    if (scenario_load("fleet", &scn, NULL) || world_build(&w, scn, &wo, err, sizeof err))
+        __builtin_trap();
+    cfg.agg = agg = world_agg_new(w);
+    if (server_control_new(&c, w, &cfg, err, sizeof err))
         __builtin_trap();
 }
 
@@ -56,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(path, sizeof path, "/api/entities/%s", str);
         break;
     case 2:
-        snprintf(path, sizeof path, "/api/labels");
+        snprintf(path, sizeof path, "/api/%s", (sel & 1) ? "aggregates" : "labels");
         break;
     default:
         snprintf(path, sizeof path, "/api/%s", str);
@@ -83,5 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     server__answer_free(&a);
     struct world_out out = {c, 1767225600000000000ULL, on_label, NULL};
     world_advance(w, now += 1000000000ULL, &out);
+    world_agg_count(agg, (int)(sel % 3), (uint64_t)sel * 1000000ULL, sel & 1);
+    world_agg_publish(agg, now, 1767225600000000000ULL);
     return 0;
 }

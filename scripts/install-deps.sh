@@ -8,7 +8,8 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libcurl4-openssl-dev libyaml-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
   libsnappy-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev chromium prometheus nginx-light wrk curl procps jq
-  libpq-dev postgresql libnghttp2-dev nghttp2-client victoria-metrics influxdb)
+  libpq-dev postgresql libnghttp2-dev nghttp2-client victoria-metrics influxdb
+  strace) # strace: test_run_tui counts write(2)s per --tui frame
 # Node.js for the npm test peers: Debian's packages only when no node/npm is there already (a
 # NodeSource nodejs bundles npm and conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs)

@@ -65,8 +65,9 @@ struct world;
 struct server_control;
 /* --control ADDR for run and serve: the control API for w, token from --control-token (NULL:
  * $DIORAMA_CONTROL_TOKEN). 0, or the exit code after printing why. */
-int cli_control_start(const char *addr, const char *token, double speed, struct world *w,
-                      struct server_control **out);
+struct world_agg;
+int cli_control_start(const char *addr, const char *token, double speed, uint64_t start_unix_ns,
+                      struct world *w, struct world_agg *agg, struct server_control **out);
 int cli_listener_opt(int which, const char *flag, const char *arg, struct httpd_config *c);
 
 /* The getopt_long loop of a subcommand: -h prints help and returns CLI_OK; unknown options

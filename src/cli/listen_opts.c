@@ -55,13 +55,14 @@ void cli_listen_url(const char *a, int port, const char *path, char *out, size_t
     snprintf(out, n, "http://%.*s:%d%s", hl ? hl : 9, hl ? a : "localhost", port, path);
 }
 
-int cli_control_start(const char *addr, const char *token, double speed, struct world *w,
-                      struct server_control **out)
+int cli_control_start(const char *addr, const char *token, double speed, uint64_t start_unix_ns,
+                      struct world *w, struct world_agg *agg, struct server_control **out)
 {
     char err[512];
     if (!token)
         token = getenv("DIORAMA_CONTROL_TOKEN");
-    struct server_control_cfg cc = {.listen = addr, .token = token, .speed = speed};
+    struct server_control_cfg cc = {
+        .listen = addr, .token = token, .speed = speed, .agg = agg, .start_unix_ns = start_unix_ns};
     if (server_control_new(out, w, &cc, err, sizeof err))
         return cli_fail(CLI_ERR_USAGE, "--control %s: %s", addr, err);
     if (server_control_start(*out, err, sizeof err))

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/dataset.h"
 #include "cli/run.h"
+#include "cli/tui.h"
 #include "report/report.h"
 #include "scenario/scenario.h"
 #include "server/server.h"
@@ -15,6 +17,7 @@
 #include "world/world.h"
 
 #define DEFAULT_OTLP "http://localhost:4318"
+#define DEFAULT_OTLP_GRPC "grpc://localhost:4317"
 #define RUN_MAX_OUTPUTS 8                   /* --otlp, --otlp-file, --null, --postgres ... */
 #define MAX_START_NS 1767225600000000000ULL /* 2026-01-01T00:00:00Z: --speed max default */
 
@@ -27,6 +30,9 @@ struct run {
     struct engine *eng;
     struct export_output *pg;         /* the --postgres output (owned by the hub), for labels */
     struct server_control *ctl;       /* --control: the control API */
+    struct world_agg *agg;            /* per-second aggregates (control API, SSE) */
+    struct cli_dataset *ds;           /* --dataset: states and labels for its rows */
+    struct server *srv;               /* --serve: the scenario's routes, planned by r->w */
     struct run_prom_stats ps;         /* /metrics numbers for the status line */
     char otlp_url[REC_NSIGNALS][256]; /* for the start banner; "" = signal not exported */
     int prom_too_big;                 /* a tick's exposition did not fit: warned once */
@@ -54,6 +60,9 @@ static void cb_drop(void *ctx, int signal, uint64_t n)
 static void cb_tick(void *ctx, const struct rec_batch *points)
 {
     struct run *r = ctx;
+    cli_dataset_tick(r->ds, points); /* before the tick's points reach the dataset output */
+    if (!r->prom)
+        return;
     core_buf_reset(&r->pbuf);
     if (wire_prom_encode(&r->pbuf, &points, 1) == 0) {
         export_prom_publish(r->prom, r->pbuf.p, r->pbuf.len);
@@ -69,6 +78,7 @@ static void cb_tick(void *ctx, const struct rec_batch *points)
 static void cb_label(void *ctx, const struct world_label *l)
 {
     struct run *r = ctx;
+    cli_dataset_label(r->ds, l);
     core_buf_reset(&r->lbuf);
     world_label_json(l, &r->lbuf);
     /* real-time runs flush each label, so a scorer can tail the file as the run goes */
@@ -78,7 +88,8 @@ static void cb_label(void *ctx, const struct world_label *l)
         !r->label_errors++)
         core_error("labels file: write failed");
     server_control_label(r->ctl, l);
-    if (r->pg && !l->open) { /* a state period is a row once complete (its end line) */
+    if (r->pg && !l->open &&
+        !l->control) { /* a state period is a row once complete (its end line) */
         struct export_label el = {l->start_ns,
                                   l->end_ns,
                                   l->target,
@@ -147,30 +158,58 @@ static void add_headers(struct export_otlp_http_cfg *cfg, char **extra, int n)
     cfg->headers[have + n] = NULL;
 }
 
-static struct export_output *otlp_output(struct run *r)
+/* Signals whose protocol is gRPC (grpc:// or OTEL_EXPORTER_OTLP_[<SIGNAL>_]PROTOCOL=grpc) go
+ * to an OTLP/gRPC output, the others to OTLP/HTTP: one or two outputs. */
+static int otlp_split(struct export_otlp_http_cfg *cfg, struct export_output **outs, size_t *n)
+{
+    struct export_otlp_http_cfg h = *cfg; /* shallow: the constructors copy what they keep */
+    int grpc = 0, http = 0;
+    for (int s = 0; s < REC_NSIGNALS; s++) {
+        if (cfg->url[s] && cfg->protocol[s] == EXPORT_OTLP_GRPC)
+            grpc = 1, h.url[s] = NULL;
+        else if (cfg->url[s])
+            http = 1;
+    }
+    if (http)
+        outs[(*n)++] = export_otlp_http_new(&h);
+    if (grpc)
+        outs[(*n)++] = export_otlp_grpc_new(cfg);
+    return 0;
+}
+
+static int otlp_output(struct run *r, struct export_output **outs, size_t *n)
 {
     struct export_otlp_http_cfg cfg;
     char err[512];
+    const char *proto = getenv("OTEL_EXPORTER_OTLP_PROTOCOL");
     int rc = export_otlp_http_cfg_resolve(&cfg, r->o.otlp, err, sizeof err);
-    if (rc == DIO_ENOENT)
-        rc = export_otlp_http_cfg_resolve(&cfg, DEFAULT_OTLP, err, sizeof err);
-    if (rc) {
-        cli_fail(CLI_ERR_USAGE, "%s", err);
-        return NULL;
-    }
+    if (rc == DIO_ENOENT) /* the spec's defaults: 4317 for gRPC, 4318 for HTTP */
+        rc = export_otlp_http_cfg_resolve(
+            &cfg, proto && !strcmp(proto, "grpc") ? DEFAULT_OTLP_GRPC : DEFAULT_OTLP, err,
+            sizeof err);
+    if (rc)
+        return cli_fail(CLI_ERR_USAGE, "%s", err);
     if (r->o.compression) { /* the flag beats every environment variable, per signal too */
         cfg.gzip = !strcmp(r->o.compression, "gzip");
         memset(cfg.signal_gzip, 0, sizeof cfg.signal_gzip);
     }
     if (r->o.nheaders)
         add_headers(&cfg, r->o.headers, r->o.nheaders);
+    for (int s = 0; r->o.otlp_protocol >= 0 && s < REC_NSIGNALS; s++)
+        if (cfg.protocol[s] != EXPORT_OTLP_GRPC) /* --otlp-protocol beats the environment */
+            cfg.protocol[s] = r->o.otlp_protocol;
     cfg.verify_attrs = r->o.verify;
     cfg.seed = r->seed;
-    for (int s = 0; s < REC_NSIGNALS; s++)
-        run_mask_url(cfg.url[s], r->otlp_url[s], sizeof r->otlp_url[s]);
-    struct export_output *out = export_otlp_http_new(&cfg);
+    for (int s = 0; s < REC_NSIGNALS; s++) {
+        char g[256]; /* gRPC: the banner says grpc://host:port (url[s] is http://host:port) */
+        int grpc = cfg.url[s] && cfg.protocol[s] == EXPORT_OTLP_GRPC;
+        if (grpc)
+            snprintf(g, sizeof g, "grpc://%s", cfg.url[s] + 7);
+        run_mask_url(grpc ? g : cfg.url[s], r->otlp_url[s], sizeof r->otlp_url[s]);
+    }
+    otlp_split(&cfg, outs, n);
     export_otlp_http_cfg_free(&cfg);
-    return out;
+    return 0;
 }
 
 /* An unreachable server at start is a runtime error (exit 1), like a port we cannot bind. */
@@ -185,19 +224,112 @@ static int postgres_output(struct run *r, struct export_output **outs, size_t *n
     return 0;
 }
 
+/* --remote-write: credentials from the URL (basic) or $DIORAMA_REMOTE_WRITE_BEARER, not
+ * both (a receiver would see two Authorization headers). */
+static int rw_output(struct run *r, struct export_output **outs, size_t *n)
+{
+    const char *bearer = getenv("DIORAMA_REMOTE_WRITE_BEARER");
+    const char *host = strstr(r->o.remote_write, "://");
+    const char *at = host ? strchr(host, '@') : NULL, *slash = host ? strchr(host + 3, '/') : NULL;
+    if (bearer && *bearer && at && (!slash || at < slash))
+        return cli_fail(CLI_ERR_USAGE, "--remote-write: user:password in the URL and "
+                                       "$DIORAMA_REMOTE_WRITE_BEARER both set; use one");
+    struct export_rw_cfg c = {.url = r->o.remote_write,
+                              .bearer = bearer && *bearer ? bearer : NULL,
+                              .version = r->o.rw_version,
+                              .max_samples = r->o.rw_max_samples,
+                              .shards = r->o.rw_shards,
+                              .seed = r->seed};
+    outs[(*n)++] = export_rw_new(&c);
+    return 0;
+}
+
+/* After the summary: what remote write wrote, in samples and series (the hub counts points). */
+static void rw_summary(const struct run *r, FILE *f)
+{
+    for (size_t i = 0; i < export_hub_noutputs(r->hub); i++) {
+        struct export_rw_stats st;
+        if (export_rw_stats(export_hub_output(r->hub, i), &st))
+            continue;
+        fprintf(f, "remote write: %llu samples in %s%llu series delivered (%llu sent), version %d",
+                (unsigned long long)st.samples_delivered, st.series_capped ? "at least " : "",
+                (unsigned long long)st.series, (unsigned long long)st.samples_sent, st.version);
+        if (st.version != st.requested_version)
+            fprintf(f, " (fell back from %d after a 415)", st.requested_version);
+        if (st.requested_version == 2)
+            fprintf(
+                f,
+                "; receiver wrote %llu samples, %llu histograms, %llu exemplars; %llu answers "
+                "disagreed with what was sent, %llu had no Written headers",
+                (unsigned long long)st.written_samples, (unsigned long long)st.written_histograms,
+                (unsigned long long)st.written_exemplars, (unsigned long long)st.written_mismatch,
+                (unsigned long long)st.written_missing);
+        if (st.unwritable_points)
+            fprintf(f, "; %llu points not writable as Prometheus series",
+                    (unsigned long long)st.unwritable_points);
+        fputc('\n', f);
+    }
+}
+
+/* --dataset: the directory was checked while parsing; a file that cannot be made is a
+ * runtime error. */
+static int dataset_output(struct run *r, struct export_output **outs, size_t *n)
+{
+    char err[4400];
+    r->ds = cli_dataset_new(r->w, r->o.dataset, r->o.dataset_formats, r->start_ns, &outs[*n], err,
+                            sizeof err);
+    if (!r->ds)
+        return cli_fail(CLI_ERR_RUNTIME, "--dataset: %s", err);
+    (*n)++;
+    return 0;
+}
+
+static void dataset_summary(const struct run *r, FILE *f)
+{
+    for (size_t i = 0; r->ds && i < export_hub_noutputs(r->hub); i++) {
+        const struct export_output *o = export_hub_output(r->hub, i);
+        if (!strcmp(export_output_name(o), "dataset"))
+            fprintf(f, "dataset: %llu rows in %s/metrics.{csv,parquet} (docs/dataset.md)\n",
+                    (unsigned long long)export_dataset_rows(o), r->o.dataset);
+    }
+}
+
+/* --influx and --openmetrics-file: metric points only. */
+static int metric_outputs(struct run *r, struct export_output **outs, size_t *n)
+{
+    char err[768];
+    if (r->o.remote_write && rw_output(r, outs, n))
+        return CLI_ERR_USAGE;
+    if (r->o.influx) {
+        struct export_influx_cfg ic = {.url = r->o.influx, .seed = r->seed};
+        ic.gzip = r->o.compression && !strcmp(r->o.compression, "gzip");
+        if (!(outs[*n] = export_influx_new(&ic, err, sizeof err)))
+            return cli_fail(CLI_ERR_USAGE, "%s", err);
+        (*n)++;
+    }
+    if (r->o.openmetrics_file) {
+        if (!(outs[*n] = export_om_file_new(r->o.openmetrics_file, err, sizeof err)))
+            return cli_fail(CLI_ERR_RUNTIME, "--openmetrics-file: %s", err);
+        (*n)++;
+    }
+    return 0;
+}
+
 /* OTLP/HTTP first (it is the primary output when present), then the file, then null. A run
  * with only --prom-listen has no push output at all. */
 static int build_outputs(struct run *r, struct export_output **outs, size_t *n)
 {
+    int rc;
     *n = 0;
     int env_otlp =
         getenv("OTEL_EXPORTER_OTLP_ENDPOINT") || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ||
         getenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") || getenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
     /* No output named: OTLP/HTTP like an SDK would, unless only /metrics was asked for. */
     int want_otlp = r->o.otlp || env_otlp ||
-                    (!r->o.otlp_file && !r->o.null_out && !r->o.prom_listen && !r->o.postgres);
-    if (want_otlp && !(outs[(*n)++] = otlp_output(r)))
-        return CLI_ERR_USAGE;
+                    (!r->o.otlp_file && !r->o.null_out && !r->o.prom_listen && !r->o.postgres &&
+                     !r->o.influx && !r->o.openmetrics_file && !r->o.remote_write && !r->o.dataset);
+    if (want_otlp && (rc = otlp_output(r, outs, n)) != 0)
+        return rc;
     if (r->o.otlp_file) {
         char err[512];
         outs[*n] = export_otlp_file_new(r->o.otlp_file, r->o.verify, err, sizeof err);
@@ -206,6 +338,10 @@ static int build_outputs(struct run *r, struct export_output **outs, size_t *n)
     }
     if (r->o.null_out)
         outs[(*n)++] = export_null_new(r->o.verify);
+    if (r->o.dataset && dataset_output(r, outs, n))
+        return CLI_ERR_RUNTIME;
+    if ((rc = metric_outputs(r, outs, n)) != 0)
+        return rc;
     if (r->o.postgres)
         return postgres_output(r, outs, n);
     return 0;
@@ -232,6 +368,37 @@ static int start_hub(struct run *r)
     return 0;
 }
 
+/* The outputs' accounting for the aggregates (world's thread, once a second). */
+static int cb_accounting(void *ctx, struct world_acct *out, int max)
+{
+    struct run *r = ctx;
+    int n = (int)export_hub_noutputs(r->hub);
+    n = n < max ? n : max;
+    for (int i = 0; i < n; i++) {
+        struct export_stats st;
+        export_hub_stats(r->hub, (size_t)i, &st);
+        memset(&out[i], 0, sizeof out[i]);
+        snprintf(out[i].name, sizeof out[i].name, "%s",
+                 export_output_name(export_hub_output(r->hub, (size_t)i)));
+        for (int s = 0; s < REC_NSIGNALS; s++) {
+            out[i].generated += st.s[s].generated;
+            out[i].delivered += st.s[s].delivered;
+            out[i].dropped += export_dropped_total(&st.s[s]);
+            out[i].timed_out += st.s[s].timed_out;
+            out[i].in_flight += st.s[s].in_flight;
+        }
+    }
+    return n;
+}
+
+/* --control: the API with the run's aggregates (the world's speed and --chaos are set in
+ * make_engine, with or without the API). */
+static int start_control(struct run *r)
+{
+    return cli_control_start(r->o.control, r->o.control_token, r->o.speed, r->start_ns, r->w,
+                             r->agg, &r->ctl);
+}
+
 static int open_extras(struct run *r)
 {
     char err[512];
@@ -244,9 +411,11 @@ static int open_extras(struct run *r)
     }
     if (r->o.labels && !(r->labels = fopen(r->o.labels, "w")))
         return cli_fail(CLI_ERR_RUNTIME, "--labels %s: cannot open for writing", r->o.labels);
-    return r->o.control
-               ? cli_control_start(r->o.control, r->o.control_token, r->o.speed, r->w, &r->ctl)
-               : 0;
+    if (r->o.control || r->o.tui) { /* the aggregates feed the API and the --tui view */
+        r->agg = world_agg_new(r->w);
+        world_agg_set_accounting(r->agg, cb_accounting, r);
+    }
+    return r->o.control ? start_control(r) : 0;
 }
 
 static int make_engine(struct run *r)
@@ -257,16 +426,48 @@ static int make_engine(struct run *r)
                              .metric_interval_ns = r->o.metric_interval_ns,
                              .batch_timeout_ns = r->o.batch_timeout_ns,
                              .signals = r->o.signals,
-                             .stop = &cli_stop};
+                             .stop = &cli_stop,
+                             .inject = r->o.serve != NULL,
+                             .agg = r->agg};
+    world_live_init(r->w, r->o.speed, &r->o.chaos);
     struct engine_out out = {r,
                              cb_batch,
                              cb_submit,
                              cb_drop,
-                             r->prom ? cb_tick : NULL,
-                             r->labels || r->pg || r->ctl ? cb_label : NULL};
+                             r->prom || r->ds ? cb_tick : NULL,
+                             r->labels || r->pg || r->ctl || r->ds ? cb_label : NULL};
     char err[256];
     if (engine_new(&r->eng, r->w, &eo, &out, err, sizeof err))
         return cli_fail(CLI_ERR_SCENARIO, "%s: %s", r->o.scenario, err);
+    return 0;
+}
+
+static uint64_t cb_clock(void *ctx)
+{
+    return engine_sim_now(((struct run *)ctx)->eng);
+}
+
+static void cb_planned(void *ctx, const struct world_span *spans, uint32_t n, int model)
+{
+    engine_inject(((struct run *)ctx)->eng, spans, n, model);
+}
+
+/* --serve: the routes answer from the run's world and clock; their requests' spans go to the
+ * engine, which emits them with the simulated ones. */
+static int start_serve(struct run *r)
+{
+    if (!r->o.serve)
+        return 0;
+    struct server_cfg cfg = {.listen = r->o.serve,
+                             .seed = r->seed ^ 0x5e7e,
+                             .clock = cb_clock,
+                             .planned = cb_planned,
+                             .hook_ctx = r};
+    char err[256];
+    if (server_new(&r->srv, r->w, &cfg, err, sizeof err))
+        return cli_fail(CLI_ERR_USAGE, "--serve %s: %s", r->o.serve, err);
+    if (server_start(r->srv, err, sizeof err))
+        return cli_fail(CLI_ERR_RUNTIME, "--serve %s: %s", r->o.serve, err);
     return 0;
 }
 
@@ -297,6 +498,20 @@ static void print_banner(const struct run *r)
     }
     if (r->o.null_out)
         core_buf_printf(&b, "  %-13s %s\n", "null", "encoded and discarded");
+    if (r->o.dataset)
+        core_buf_printf(&b, "  %-13s %s/metrics.{csv,parquet}\n", "dataset", r->o.dataset);
+    if (r->o.influx) {
+        export_url_mask(r->o.influx, line, sizeof line);
+        core_buf_printf(&b, "  %-13s %s\n", "InfluxDB", line);
+    }
+    if (r->o.remote_write) {
+        export_rw_url_mask(r->o.remote_write, line, sizeof line);
+        core_buf_printf(&b, "  %-13s %s (version %d)\n", "remote write", line,
+                        r->o.rw_version ? r->o.rw_version : 1);
+    }
+    if (r->o.openmetrics_file)
+        core_buf_printf(&b, "  %-13s %s (written at the end)\n", "OpenMetrics",
+                        r->o.openmetrics_file);
     if (r->prom) {
         cli_listen_url(r->o.prom_listen, export_prom_port(r->prom), "/metrics", line, sizeof line);
         core_buf_printf(&b, "  %-13s %s\n", "/metrics", line);
@@ -305,12 +520,36 @@ static void print_banner(const struct run *r)
         cli_listen_url(r->o.control, server_control_port(r->ctl), "/api/world", line, sizeof line);
         core_buf_printf(&b, "  %-13s %s\n", "control API", line);
     }
+    if (r->srv) {
+        cli_listen_url(r->o.serve, server_port(r->srv), "/", line, sizeof line);
+        core_buf_printf(&b, "  %-13s %s\n", "routes", line);
+    }
     if (r->o.labels)
         core_buf_printf(&b, "  %-13s %s\n", "labels", r->o.labels);
     if (r->o.summary_json)
         core_buf_printf(&b, "  %-13s %s (at the end)\n", "summary JSON", r->o.summary_json);
+    if (r->ctl) { /* last, so `make run` ends on the line a user opens (docs/console.md) */
+        cli_listen_url(r->o.control, server_control_port(r->ctl), "/", line, sizeof line);
+        core_buf_printf(&b, "console: %s\n", line);
+    }
     fwrite(b.p, 1, b.len, stderr);
     core_buf_free(&b);
+}
+
+/* --tui's footer: the endpoints a user opens (the banner is behind the full screen). */
+static void tui_links(const struct run *r, char *out, size_t n)
+{
+    char url[300];
+    out[0] = 0;
+    if (r->ctl) {
+        cli_listen_url(r->o.control, server_control_port(r->ctl), "/", url, sizeof url);
+        snprintf(out, n, "console %s", url);
+    }
+    if (r->prom) {
+        size_t k = strlen(out);
+        cli_listen_url(r->o.prom_listen, export_prom_port(r->prom), "/metrics", url, sizeof url);
+        snprintf(out + k, n - k, "%s%s", k ? "  " : "", url);
+    }
 }
 
 /* Fills one report_output from the hub's accounting for output i. */
@@ -389,6 +628,8 @@ static int summarise(struct run *r, double wall_s)
     report_summary_text(&rr, &b);
     int to_stderr = r->o.otlp_file && !strcmp(r->o.otlp_file, "-");
     fwrite(b.p, 1, b.len, to_stderr ? stderr : stdout);
+    rw_summary(r, to_stderr ? stderr : stdout);
+    dataset_summary(r, to_stderr ? stderr : stdout);
     if (r->o.summary_json) {
         core_buf_reset(&b);
         report_summary_json(&rr, &b);
@@ -444,6 +685,8 @@ static int execute(struct run *r)
         rc = open_extras(r);
     if (!rc)
         rc = make_engine(r);
+    if (!rc)
+        rc = start_serve(r);
     if (rc)
         return rc;
     cli_install_signals();
@@ -452,12 +695,21 @@ static int execute(struct run *r)
     warn_short_metrics(r);
     uint64_t t0 = core_mono_ns();
     r->ps.prom = r->prom;
+    char links[640];
+    tui_links(r, links, sizeof links);
+    struct tui_src ts = {r->w, r->agg, r->eng, r->start_ns, r->o.speed, links};
+    struct tui *tui = r->o.tui ? tui_start(&ts) : NULL; /* replaces the status line */
     struct run_status *st =
-        r->o.quiet ? NULL : run_status_start(r->eng, r->hub, r->prom ? &r->ps : NULL, r->o.speed);
+        r->o.quiet || tui ? NULL
+                          : run_status_start(r->eng, r->hub, r->prom ? &r->ps : NULL, r->o.speed);
     engine_run(r->eng);
+    tui_stopping(tui);
+    if (r->srv) /* its requests' plans have nowhere to go once the world stopped */
+        server_stop(r->srv, 1000000000ULL);
     server_control_end(r->ctl);
     export_hub_shutdown(r->hub, core_mono_ns() + r->o.shutdown_ns);
     run_status_stop(st);
+    tui_stop(tui); /* the normal screen back before the summary */
     if (r->labels && fflush(r->labels) && !r->label_errors++)
         core_error("labels file: write failed");
     rc = summarise(r, (double)(core_mono_ns() - t0) / 1e9);
@@ -487,10 +739,13 @@ int cli_run_default(int argc, char **argv, const char *scenario)
     if (r.prom)
         export_prom_stop(r.prom);
     server_control_free(r.ctl); /* before the world its commands go to */
+    server_free(r.srv);         /* before the engine its plans go to */
     if (r.labels)
         fclose(r.labels);
     engine_free(r.eng);
+    world_agg_free(r.agg);
     export_hub_free(r.hub);
+    cli_dataset_free(r.ds);
     world_free(r.w);
     scenario_free(r.scn);
     core_buf_free(&r.lbuf);

@@ -26,7 +26,16 @@ struct run_opts {
     const char *otlp;
     const char *otlp_file;
     int null_out;
-    const char *postgres; /* --postgres URL (checked by export_pg_url_check) */
+    const char *dataset;          /* --dataset DIR (checked: a writable directory) */
+    int dataset_formats;          /* --dataset-format: EXPORT_DATASET_* bits; 0 = both */
+    const char *postgres;         /* --postgres URL (checked by export_pg_url_check) */
+    const char *influx;           /* --influx URL (checked by export_influx_url_check) */
+    const char *remote_write;     /* --remote-write URL (checked by export_rw_url_check) */
+    int rw_version;               /* --remote-write-version: 1 or 2; 0 = default (1) */
+    uint32_t rw_max_samples;      /* --remote-write-max-samples; 0 = default (2000) */
+    int rw_shards;                /* --remote-write-shards; 0 = default (1) */
+    const char *openmetrics_file; /* --openmetrics-file PATH */
+    int otlp_protocol;            /* --otlp-protocol: enum export_otlp_protocol, -1 = env */
     const char *compression;
     char **headers; /* "Name: value", NULL-terminated */
     int nheaders;
@@ -40,9 +49,12 @@ struct run_opts {
     uint32_t queue_batches;
     int on_full; /* 1 block, 0 drop */
     uint64_t shutdown_ns;
-    uint64_t linger_ns;        /* --linger: keep /metrics up this long after the run */
-    const char *control;       /* --control ADDR: the control API, NULL = none */
-    const char *control_token; /* --control-token, else $DIORAMA_CONTROL_TOKEN */
+    uint64_t linger_ns;           /* --linger: keep /metrics up this long after the run */
+    const char *control;          /* --control ADDR: the control API, NULL = none */
+    const char *control_token;    /* --control-token, else $DIORAMA_CONTROL_TOKEN */
+    struct world_chaos_cfg chaos; /* --chaos SPEC (docs/control-api.md); enabled = 0: off */
+    const char *serve;            /* --serve ADDR: the scenario's routes, NULL = none */
+    int tui;                      /* --tui: the full-screen live view (cli/tui.h) */
     int quiet;
     int verbose;
 };

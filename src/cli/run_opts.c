@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/dataset.h"
 #include "cli/run.h"
+#include "cli/tui.h"
 
 static const char help[] =
     "usage: diorama run [SCENARIO] [options]\n"
@@ -32,12 +34,31 @@ static const char help[] =
     "\n"
     "outputs (any combination; with none but --prom-listen, OTLP/HTTP to\n"
     "$OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318):\n"
-    "  --otlp URL             OTLP/HTTP protobuf to URL (base URL; /v1/traces etc. appended)\n"
-    "  --compression gzip|none  OTLP/HTTP body compression (default none, or\n"
+    "  --otlp URL             OTLP/HTTP protobuf to URL (base URL; /v1/traces etc. appended);\n"
+    "                         grpc://HOST:PORT = OTLP/gRPC (h2c, e.g. grpc://localhost:4317)\n"
+    "  --otlp-protocol P      http/protobuf (default), http/json (OTLP/JSON bodies) or grpc\n"
+    "                         (default $OTEL_EXPORTER_OTLP_PROTOCOL)\n"
+    "  --compression gzip|none  OTLP body compression, gRPC: grpc-encoding (default none, or\n"
     "                         $OTEL_EXPORTER_OTLP_COMPRESSION)\n"
     "  -H, --header 'K: V'    extra OTLP/HTTP header (repeatable; also K=V)\n"
     "  --otlp-file PATH       OTLP/JSON lines, one Export*ServiceRequest per line ('-' = stdout)\n"
     "  --null                 encode to OTLP protobuf and discard (benchmarking)\n"
+    "  --dataset DIR          training data: one row per entity and metric interval with its\n"
+    "                         state and active fault labels, in DIR/metrics.csv and\n"
+    "                         DIR/metrics.parquet (docs/dataset.md)\n"
+    "  --dataset-format F     csv, parquet or both (default both)\n"
+    "  --influx URL           metric points as InfluxDB line protocol, POSTed to an InfluxDB 1.x\n"
+    "                         or VictoriaMetrics /write, e.g. http://127.0.0.1:8086/write?db=dio\n"
+    "                         (docs/influx.md; credentials: user:pass@, u=/p=, $INFLUX_USERNAME/\n"
+    "                         $INFLUX_PASSWORD or $INFLUX_TOKEN; --compression gzip applies)\n"
+    "  --openmetrics-file PATH  the whole run's metrics as one OpenMetrics text file, for\n"
+    "                         promtool tsdb create-blocks-from openmetrics (docs/openmetrics.md)\n"
+    "  --remote-write URL     metrics by Prometheus remote write (snappy protobuf) to URL, e.g.\n"
+    "                         http://127.0.0.1:9090/api/v1/write; user:pass@ = basic auth,\n"
+    "                         $DIORAMA_REMOTE_WRITE_BEARER = bearer token (docs/remote-write.md)\n"
+    "  --remote-write-version 1|2  protocol version (default 1; 2 falls back to 1 on a 415)\n"
+    "  --remote-write-max-samples N  samples per request (default 2000)\n"
+    "  --remote-write-shards N  requests in flight, series split among them (default 1; 1..64)\n"
     "  --postgres URL         rows into PostgreSQL tables via COPY (docs/postgres.md);\n"
     "                         postgresql://[user[:password]@]host[:port]/db, or PG* env\n"
     "  --prom-listen ADDR     serve Prometheus /metrics on ADDR (e.g. 127.0.0.1:9464; a bare\n"
@@ -52,8 +73,13 @@ static const char help[] =
     "                         (ground truth; flushed as written in real-time runs)\n"
     "  --control ADDR         serve the control API on ADDR (docs/control-api.md): read the\n"
     "                         world, change entity states live (labelled source: command)\n"
+    "  --chaos SPEC           a seeded chaos scheduler: random states held a while, e.g.\n"
+    "                         every=10m,hold=1m-3m,max=2[,seed=N] (docs/control-api.md)\n"
     "  --control-token T      changes need 'Authorization: Bearer T' (default\n"
     "                         $DIORAMA_CONTROL_TOKEN; required off loopback)\n"
+    "  --serve ADDR           also answer the scenario's routes as real HTTP endpoints on\n"
+    "                         ADDR (what `diorama serve` does), planned by the same world:\n"
+    "                         real requests' spans, logs and metrics join the run's outputs\n"
     "  --summary-json FILE    write the final summary as JSON (docs/summary-json.md)\n"
     "\n"
     "batching and delivery:\n"
@@ -63,11 +89,16 @@ static const char help[] =
     "  --on-full block|drop   when the queue is full (default: block with --speed max, else drop)\n"
     "  --shutdown-timeout D   how long to flush on exit (default 5s)\n"
     "\n"
+    "  --tui                  a full-screen live view on the terminal instead of the status\n"
+    "                         line: rates, errors, p50/p99, hosts, faults, outputs (q stops;\n"
+    "                         stdout must be a terminal, else exit 2; docs/cli.md)\n"
     "  -q, --quiet            no status line, no warnings (errors still print)\n"
     "  -v, --verbose          log more\n"
     "\n"
     "environment: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT,\n"
     "OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_TIMEOUT,\n"
+    "OTEL_EXPORTER_OTLP_PROTOCOL, INFLUX_USERNAME, INFLUX_PASSWORD, INFLUX_TOKEN,\n"
+    "DIORAMA_REMOTE_WRITE_BEARER,\n"
     "OTEL_SERVICE_NAME (becomes service.namespace), OTEL_RESOURCE_ATTRIBUTES,\n"
     "DIORAMA_CONTROL_TOKEN.\n"
     "exit codes: 0 ok, 1 runtime error, 2 usage, 3 bad scenario, 4 nothing delivered,\n"
@@ -86,7 +117,16 @@ enum {
     O_COMPRESSION,
     O_OTLP_FILE,
     O_NULL,
+    O_DATASET,
+    O_DATASET_FORMAT,
     O_POSTGRES,
+    O_INFLUX,
+    O_RW,
+    O_RW_VERSION,
+    O_RW_MAX_SAMPLES,
+    O_RW_SHARDS,
+    O_OM_FILE,
+    O_OTLP_PROTOCOL,
     O_PROM,
     O_LABELS,
     O_SUMMARY,
@@ -99,6 +139,9 @@ enum {
     O_LINGER,
     O_CONTROL,
     O_CONTROL_TOKEN,
+    O_CHAOS,
+    O_SERVE,
+    O_TUI,
     O_PROM_MAX_BYTES,
     O_PROM_MAX_CONN,
     O_PROM_HEADER_TIMEOUT,
@@ -119,7 +162,16 @@ static const struct option longopts[] = {
     {"header", 1, 0, 'H'},
     {"otlp-file", 1, 0, O_OTLP_FILE},
     {"null", 0, 0, O_NULL},
+    {"dataset", 1, 0, O_DATASET},
+    {"dataset-format", 1, 0, O_DATASET_FORMAT},
     {"postgres", 1, 0, O_POSTGRES},
+    {"influx", 1, 0, O_INFLUX},
+    {"remote-write", 1, 0, O_RW},
+    {"remote-write-version", 1, 0, O_RW_VERSION},
+    {"remote-write-max-samples", 1, 0, O_RW_MAX_SAMPLES},
+    {"remote-write-shards", 1, 0, O_RW_SHARDS},
+    {"openmetrics-file", 1, 0, O_OM_FILE},
+    {"otlp-protocol", 1, 0, O_OTLP_PROTOCOL},
     {"prom-listen", 1, 0, O_PROM},
     {"labels", 1, 0, O_LABELS},
     {"summary-json", 1, 0, O_SUMMARY},
@@ -136,6 +188,9 @@ static const struct option longopts[] = {
     {"linger", 1, 0, O_LINGER},
     {"control", 1, 0, O_CONTROL},
     {"control-token", 1, 0, O_CONTROL_TOKEN},
+    {"chaos", 1, 0, O_CHAOS},
+    {"serve", 1, 0, O_SERVE},
+    {"tui", 0, 0, O_TUI},
     {"quiet", 0, 0, 'q'},
     {"verbose", 0, 0, 'v'},
     {"help", 0, 0, 'h'},
@@ -236,6 +291,76 @@ static int run_postgres_flag(struct run_opts *o, const char *url)
     return 0;
 }
 
+/* --remote-write*: the URL is checked here so that a bad one is a usage error (its password
+ * masked in the message). Returns 0, an exit code, or -1 (not ours). */
+static int apply_rw(struct run_opts *o, int c, const char *a)
+{
+    char err[768];
+    uint64_t u;
+    switch (c) {
+    case O_RW:
+        if (export_rw_url_check(a, err, sizeof err))
+            return cli_fail(CLI_ERR_USAGE, "%s", err);
+        o->remote_write = a;
+        return 0;
+    case O_RW_VERSION:
+        if (strcmp(a, "1") && strcmp(a, "2") && strcmp(a, "1.0") && strcmp(a, "2.0"))
+            return cli_bad_value("--remote-write-version", a, "1 or 2");
+        o->rw_version = a[0] - '0';
+        return 0;
+    case O_RW_MAX_SAMPLES:
+        if (cli_parse_u64(a, 1000000, &u) || !u)
+            return cli_bad_value("--remote-write-max-samples", a, "an integer 1..1000000");
+        o->rw_max_samples = (uint32_t)u;
+        return 0;
+    case O_RW_SHARDS:
+        if (cli_parse_u64(a, 64, &u) || !u)
+            return cli_bad_value("--remote-write-shards", a, "an integer 1..64");
+        o->rw_shards = (int)u;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* --influx, --openmetrics-file, --otlp-protocol. Returns 0, an exit code, or -1 (not ours). */
+static int apply_outputs(struct run_opts *o, int c, const char *a)
+{
+    char err[768];
+    switch (c) {
+    case O_INFLUX:
+        if (export_influx_url_check(a, err, sizeof err))
+            return cli_fail(CLI_ERR_USAGE, "%s", err);
+        o->influx = a;
+        return 0;
+    case O_OM_FILE:
+        o->openmetrics_file = a;
+        return 0;
+    case O_OTLP_PROTOCOL:
+        return export_otlp_protocol_parse(a, &o->otlp_protocol)
+                   ? cli_bad_value("--otlp-protocol", a, "http/protobuf, http/json or grpc")
+                   : 0;
+    default:
+        return apply_rw(o, c, a);
+    }
+}
+
+/* --dataset DIR is checked (created if missing) here: a bad one stops the run before it
+ * starts. */
+static int apply_dataset(struct run_opts *o, int c, const char *a)
+{
+    char err[4400];
+    if (c == O_DATASET_FORMAT) {
+        o->dataset_formats = cli_dataset_formats(a);
+        return o->dataset_formats < 0 ? cli_bad_value("--dataset-format", a, "csv, parquet or both")
+                                      : 0;
+    }
+    if (export_dataset_check_dir(a, err, sizeof err))
+        return cli_fail(CLI_ERR_USAGE, "--dataset: %s", err);
+    o->dataset = a;
+    return 0;
+}
+
 /* The /metrics listener's flags (the caps every listener has, docs/listeners.md). */
 static int apply_prom(struct run_opts *o, int c, const char *a)
 {
@@ -255,7 +380,7 @@ static int apply_prom(struct run_opts *o, int c, const char *a)
     case O_PROM_IDLE_TIMEOUT:
         return cli_listener_opt(CLI_LISTEN_IDLE_TIMEOUT, "--prom-idle-timeout", a, &o->prom_http);
     default:
-        return -1;
+        return apply_outputs(o, c, a);
     }
 }
 
@@ -348,11 +473,26 @@ static int apply2(struct run_opts *o, int c, const char *a)
     case O_CONTROL_TOKEN:
         o->control_token = a;
         return 0;
+    case O_CHAOS: {
+        char err[200];
+        if (world_chaos_parse(a, &o->chaos, err, sizeof err))
+            return cli_fail(CLI_ERR_USAGE, "--chaos %s: %s", a, err);
+        return 0;
+    }
+    case O_SERVE:
+        o->serve = a;
+        return cli_parse_listen("--serve", a);
+    case O_DATASET:
+    case O_DATASET_FORMAT:
+        return apply_dataset(o, c, a);
     case O_LABELS:
         o->labels = a;
         return 0;
     case O_SUMMARY:
         o->summary_json = a;
+        return 0;
+    case O_TUI:
+        o->tui = 1;
         return 0;
     case 'q':
         o->quiet = 1;
@@ -388,6 +528,17 @@ static int apply2(struct run_opts *o, int c, const char *a)
     }
 }
 
+/* --tui draws on stdout: it must be a terminal, and nothing else may write there. */
+static int tui_check(const struct run_opts *o)
+{
+    char err[160];
+    if (o->otlp_file && !strcmp(o->otlp_file, "-"))
+        return cli_fail(CLI_ERR_USAGE, "--tui and --otlp-file - both write to stdout; use one");
+    if (tui_usable(err, sizeof err))
+        return cli_fail(CLI_ERR_USAGE, "--tui: %s", err);
+    return -1;
+}
+
 static void defaults(struct run_opts *o, const char *scenario)
 {
     memset(o, 0, sizeof *o);
@@ -398,6 +549,7 @@ static void defaults(struct run_opts *o, const char *scenario)
     o->shutdown_ns = 5000000000ULL;
     o->batch_timeout_ns = 1000000000ULL;
     o->queue_batches = 64;
+    o->otlp_protocol = -1;
 }
 
 /* Returns -1 to go on, or an exit code (help printed, or a usage error). */
@@ -427,7 +579,9 @@ int run_parse(struct run_opts *o, int argc, char **argv, const char *scenario)
         return cli_fail(CLI_ERR_USAGE, "unexpected argument '%s'", argv[optind]);
     if (o->on_full < 0)
         o->on_full = o->speed == 0;
-    return -1;
+    if (o->dataset && o->signals && !(o->signals & (1 << REC_METRICS)))
+        return cli_fail(CLI_ERR_USAGE, "--dataset needs the metrics signal (see --signals)");
+    return o->tui ? tui_check(o) : -1;
 }
 
 void run_opts_free(struct run_opts *o)

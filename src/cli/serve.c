@@ -269,7 +269,7 @@ static void summary(const struct server *s, double secs)
 
 static int start_control(const struct serve_opts *o, struct world *w, struct server_control **ctl)
 {
-    int rc = cli_control_start(o->control, o->control_token, 1, w, ctl);
+    int rc = cli_control_start(o->control, o->control_token, 1, core_wall_ns(), w, NULL, ctl);
     if (rc == 0 && !o->quiet) {
         char url[300];
         cli_listen_url(o->control, server_control_port(*ctl), "/api/world", url, sizeof url);

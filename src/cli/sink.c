@@ -19,10 +19,14 @@ static const char help[] =
     "Prometheus remote write 1.0 (/api/v1/write), counts what arrived and checks diorama's\n"
     "verification attributes: loss, duplicates, reordering, end-to-end latency. Runs until\n"
     "Ctrl-C / SIGTERM or --duration; with --expect, until everything the run delivered\n"
-    "arrived (or --settle after the summary appeared). OTLP/gRPC is not supported.\n"
+    "arrived (or --settle after the summary appeared). With --grpc-listen also OTLP/gRPC\n"
+    "(the Trace/Metrics/LogsService Export calls over HTTP/2 cleartext, gzip).\n"
     "\n"
     "  --listen ADDR          where to listen (default 127.0.0.1:4318; port 0 = any free one)\n"
     "  --port-file FILE       write the port listened on to FILE\n"
+    "  --grpc-listen ADDR     also receive OTLP/gRPC on ADDR (e.g. 127.0.0.1:4317; port 0 =\n"
+    "                         any free one); same caps, limits and faults (not --delay)\n"
+    "  --grpc-port-file FILE  write the gRPC port to FILE\n"
     "  --expect FILE          a `diorama run --summary-json` file (may appear later): verdict\n"
     "                         pass when every record the run delivered arrived exactly once\n"
     "  --settle D             with --expect: give up waiting D after the summary appeared\n"
@@ -79,11 +83,15 @@ enum {
     O_MAX_CONN,
     O_HEADER_TIMEOUT,
     O_IDLE_TIMEOUT,
+    O_GRPC_LISTEN,
+    O_GRPC_PORT_FILE,
 };
 
 static const struct option longopts[] = {
     {"listen", 1, 0, O_LISTEN},
     {"port-file", 1, 0, O_PORT_FILE},
+    {"grpc-listen", 1, 0, O_GRPC_LISTEN},
+    {"grpc-port-file", 1, 0, O_GRPC_PORT_FILE},
     {"expect", 1, 0, O_EXPECT},
     {"settle", 1, 0, O_SETTLE},
     {"json", 1, 0, O_JSON},
@@ -112,6 +120,7 @@ static const struct option longopts[] = {
 struct sink_opts {
     struct sink_cfg cfg;
     const char *port_file, *expect, *json;
+    const char *grpc_port_file;
     uint64_t settle_ns, duration_ns;
     int quiet, verbose;
 };
@@ -235,6 +244,12 @@ static int apply(void *ctx, int c, const char *a)
         return cli_listener_opt(CLI_LISTEN_IDLE_TIMEOUT, "--idle-timeout", a, &o->cfg.http);
     case O_PORT_FILE:
         o->port_file = a;
+        return 0;
+    case O_GRPC_LISTEN:
+        o->cfg.grpc_listen = a;
+        return cli_parse_listen("--grpc-listen", a);
+    case O_GRPC_PORT_FILE:
+        o->grpc_port_file = a;
         return 0;
     case O_EXPECT:
         o->expect = a;
@@ -399,12 +414,18 @@ static int execute(const struct sink_opts *o, struct sink *s)
     int rc = check_record_dir(o->cfg.record_dir);
     if (rc)
         return rc;
-    if (sink_start(s, err, sizeof err))
-        return cli_fail(CLI_ERR_RUNTIME, "--listen %s: %s", o->cfg.listen, err);
+    if (sink_start(s, err, sizeof err)) /* a --grpc-listen problem names its flag itself */
+        return strncmp(err, "--grpc-listen", 13)
+                   ? cli_fail(CLI_ERR_RUNTIME, "--listen %s: %s", o->cfg.listen, err)
+                   : cli_fail(CLI_ERR_RUNTIME, "%s", err);
     if (o->port_file && cli_write_port_file(o->port_file, sink_port(s)))
         return cli_fail(CLI_ERR_RUNTIME, "--port-file %s: cannot write", o->port_file);
+    if (o->grpc_port_file && cli_write_port_file(o->grpc_port_file, sink_grpc_port(s)))
+        return cli_fail(CLI_ERR_RUNTIME, "--grpc-port-file %s: cannot write", o->grpc_port_file);
     if (!o->quiet)
         fprintf(stderr, "diorama sink: listening on port %d\n", sink_port(s));
+    if (!o->quiet && o->cfg.grpc_listen)
+        fprintf(stderr, "diorama sink: OTLP/gRPC on port %d\n", sink_grpc_port(s));
     cli_install_signals();
     uint64_t t0 = core_mono_ns();
     struct waiter w;

@@ -1,6 +1,7 @@
 /* diorama up: the world live. It is `run` with other defaults, so every run flag works and
  * nothing is written twice: real time, the built-in fleet, the control API on
- * 127.0.0.1:8080 and /metrics on 127.0.0.1:9464. Without an output flag or an
+ * 127.0.0.1:8080, /metrics on 127.0.0.1:9464 and the scenario's routes (--serve) on
+ * 127.0.0.1:8000. Without an output flag or an
  * OTEL_EXPORTER_OTLP_*ENDPOINT, nothing is pushed anywhere (the telemetry is encoded and
  * dropped: --null), so `up` needs no collector; --otlp URL (and the rest) add one. The
  * defaults come first on the command line, so the user's flags override them. */
@@ -9,7 +10,9 @@
 
 #include "cli/cli.h"
 
-static const char *const push_flags[] = {"--otlp", "--otlp-file", "--postgres", "--null", NULL};
+static const char *const push_flags[] = {
+    "--otlp",         "--otlp-file", "--postgres",         "--null",
+    "--remote-write", "--influx",    "--openmetrics-file", NULL};
 static const char *const otel_env[] = {
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", NULL};
@@ -37,7 +40,7 @@ static int pushes(int argc, char **argv)
 
 int cli_up(int argc, char **argv)
 {
-    char **av = calloc((size_t)argc + 8, sizeof *av);
+    char **av = calloc((size_t)argc + 10, sizeof *av);
     if (!av)
         return cli_fail(CLI_ERR_RUNTIME, "out of memory");
     int n = 0;
@@ -47,6 +50,10 @@ int cli_up(int argc, char **argv)
     if (!has_flag(argc, argv, "--prom-listen")) {
         av[n++] = "--prom-listen";
         av[n++] = "127.0.0.1:9464";
+    }
+    if (!has_flag(argc, argv, "--serve")) {
+        av[n++] = "--serve";
+        av[n++] = "127.0.0.1:8000";
     }
     if (!pushes(argc, argv))
         av[n++] = "--null";

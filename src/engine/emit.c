@@ -94,8 +94,8 @@ static uint32_t span_attrs(const struct engine *e, struct rec_attr *a, const str
     if (s->call) {
         const char *peer = e->w->svcs[s->svc].scn->name;
         rec_attr_str(&a[n++], REC_KEY("server.address"), peer, (uint32_t)strlen(peer));
-        const struct world_span *callee = s + 1;
-        if (callee->model >= 0 && is_inference(e, callee))
+        const struct world_span *callee = s + 1; /* call 2: the callee was down, none */
+        if (s->call == 1 && callee->model >= 0 && is_inference(e, callee))
             return n + genai_attrs(e, a + n, callee, 0);
     } else if (is_inference(e, s)) {
         n += genai_attrs(e, a + n, s, 1);
@@ -120,7 +120,7 @@ static void emit_span(struct engine *e, const struct ptrace *tr, int i, uint64_t
         return;
     }
     struct rec_span *r = &b->r.spans[b->n++];
-    int res_svc = s->call ? tr->spans[s->parent].svc : s->svc; /* a call: the caller's */
+    const struct world_span *owner = s->call ? &tr->spans[s->parent] : s; /* a call: the caller's */
     memcpy(r->trace_id, tr->trace_id, 16);
     memcpy(r->span_id, s->span_id, 8);
     if (s->parent >= 0)
@@ -140,7 +140,7 @@ static void emit_span(struct engine *e, const struct ptrace *tr, int i, uint64_t
     r->status_msg.p = NULL;
     r->status_msg.len = 0;
     r->kind = s->kind;
-    r->res = (uint16_t)e->w->svcs[res_svc].res;
+    r->res = (uint16_t)(e->w->svcs[owner->svc].res + owner->inst);
     struct rec_attr *a = rec_batch_attrs(b, 0, &r->attr_off);
     r->nattrs = span_attrs(e, a, s);
     b->nattrs += r->nattrs;
@@ -164,7 +164,7 @@ static void emit_log(struct engine *e, const struct ptrace *tr, const struct wor
     memcpy(l->span_id, s->span_id, 8);
     l->body = rec_batch_str(b, body, blen);
     l->severity = (uint8_t)(sev == 0 ? 9 : sev == 1 ? 13 : 17);
-    l->res = (uint16_t)e->w->svcs[s->svc].res;
+    l->res = (uint16_t)(e->w->svcs[s->svc].res + s->inst);
     struct rec_attr *a = rec_batch_attrs(b, 0, &l->attr_off);
     const struct scn_operation *so = e->w->svcs[s->svc].ops[s->op].scn;
     l->nattrs = 0;
@@ -185,8 +185,9 @@ static void fault_logs(struct engine *e, const struct ptrace *tr, const struct w
 {
     const struct scn_model *m = e->w->models[s->model].scn;
     char body[LOG_MAX_BODY];
-    for (uint32_t bits = s->fired; bits; bits &= bits - 1) {
-        const struct scn_fault *f = e->w->faults[__builtin_ctz(bits)].scn;
+    uint32_t it = 0, si = (uint32_t)(s - tr->spans);
+    for (int fi; (fi = world_fired_next(s, si, tr->more, tr->nmore, &it)) >= 0;) {
+        const struct scn_fault *f = e->w->faults[fi].scn;
         if (f->gpu_util >= 0 || f->queue_depth >= 0)
             snprintf(body, sizeof body, "model %.60s: GPU utilisation %.0f%%, queue depth %u",
                      m->name, (double)s->gpu * 100, s->queue);
@@ -217,11 +218,11 @@ static void access_log(struct engine *e, const struct ptrace *tr, const struct w
 
 static void observe_request(struct engine *e, const struct world_span *s)
 {
-    struct status_series *ss = engine__status_series(e, s->svc, s->op, s->status);
+    struct status_series *ss = engine__status_series(e, s->svc, s->op, s->inst, s->status);
     double secs = (double)(s->end - s->start) / 1e9;
     engine__hist_observe(ss->duration, secs);
     ss->requests->ivalue++;
-    e->ops[s->svc][s->op].active_n--;
+    e->ops[s->svc][s->op].inst[s->inst].active_n--;
     int host = e->w->svcs[s->svc].scn->host_idx;
     if (host >= 0)
         e->hosts[host].requests++;
@@ -238,13 +239,16 @@ static void observe_request(struct engine *e, const struct world_span *s)
     ms->gpu->dvalue = s->gpu;
 }
 
+/* Labels of the per-request faults (every N, probability, without a window or command) that
+ * fired on span s: one blip each, with the trace. Windows and live activations are incidents,
+ * labelled by the world when they begin and end (world/fault.c). */
 static void label_span(struct engine *e, const struct ptrace *tr, const struct world_span *s)
 {
-    for (uint32_t bits = s->fired; bits; bits &= bits - 1) {
-        int fi = __builtin_ctz(bits);
+    uint32_t it = 0, si = (uint32_t)(s - tr->spans);
+    for (int fi; (fi = world_fired_next(s, si, tr->more, tr->nmore, &it)) >= 0;) {
         const struct world_fault *f = &e->w->faults[fi];
-        if (f->scn->trigger == SCN_WINDOW)
-            continue; /* labelled once per window, by the engine loop */
+        if (f->scn->trigger == SCN_WINDOW || f->scn->windowed || f->scn->manual)
+            continue;
         struct world_label l = {engine__unix(e, s->start),
                                 engine__unix(e, s->end),
                                 f->scn->target,
@@ -252,7 +256,10 @@ static void label_span(struct engine *e, const struct ptrace *tr, const struct w
                                 tr->trace_id,
                                 (int64_t)((s->end - s->start) / 1000),
                                 .source = f->scn->trigger == SCN_EVERY_N ? WORLD_SRC_EVERY
-                                                                         : WORLD_SRC_PROBABILITY};
+                                                                         : WORLD_SRC_PROBABILITY,
+                                .variant = f->scn->default_variant,
+                                .planned_start_ns = engine__unix(e, s->start),
+                                .planned_end_ns = engine__unix(e, s->end)};
         atomic_fetch_add_explicit(&e->p_labels, 1, memory_order_relaxed);
         if (e->out.label)
             e->out.label(e->out.ctx, &l);
@@ -267,13 +274,13 @@ void engine__emit_trace(struct engine *e, struct ptrace *tr)
         const struct world_span *s = &tr->spans[i];
         if (spans)
             emit_span(e, tr, i, now);
+        if (s->fired) /* client-kind operations (a db call) fire faults too */
+            label_span(e, tr, s);
         if (s->kind == SCN_KIND_CLIENT)
             continue;
         if (logs)
             access_log(e, tr, s, now);
         observe_request(e, s);
-        if (s->fired)
-            label_span(e, tr, s);
     }
     if (tr->model >= 0)
         e->models[tr->model].inflight--;

@@ -1,7 +1,7 @@
 /* The event loop: arrivals, completions (a min-heap of pending traces), metric ticks and
- * time-window fault labels, processed in simulated-time order and paced against the monotonic
- * clock. Ties go completions, then ticks, then windows, then arrivals, so a tick at t counts
- * every request that ended at or before t. */
+ * the world's due changes (timeline, fault windows), processed in simulated-time order and paced
+ * against the monotonic clock. Ties go the world, then completions, then ticks, then arrivals, so a
+ * tick at t counts every request that ended at or before t. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +16,7 @@ static int trace_before(const struct ptrace *a, const struct ptrace *b)
     return a->end != b->end ? a->end < b->end : a->order < b->order;
 }
 
-static void heap_push(struct engine *e, struct ptrace *t)
+void engine__heap_push(struct engine *e, struct ptrace *t)
 {
     if (e->nheap == e->heap_cap) {
         e->heap_cap = e->heap_cap ? e->heap_cap * 2 : 1024;
@@ -87,15 +87,18 @@ static uint32_t count_server(const struct world *w, int svc, int op)
  * a simulated week ends the source (UINT64_MAX). Unshaped sources draw as they always did. */
 static uint64_t next_arrival(struct engine *e, struct source *s, uint64_t t)
 {
+    if (s->factor <= 0) /* paused, or a live rate of 0 */
+        return UINT64_MAX;
+    double mean = s->mean_gap_ns / s->factor; /* a live factor composes with the shape */
     if (!s->shape)
-        return t + (uint64_t)(s->constant ? s->mean_gap_ns : core_rng_exp(&s->rng, s->mean_gap_ns));
+        return t + (uint64_t)(s->constant ? mean : core_rng_exp(&s->rng, mean));
     if (s->shape_max <= 0)
         return UINT64_MAX;
-    double gap = s->mean_gap_ns / s->shape_max;
+    double gap = mean / s->shape_max;
     for (uint64_t limit = t + 7 * 86400000000000ULL; t < limit;) {
         if (s->constant) {
             double f = world_shape_factor(s->shape, s->key, engine__unix(e, t), t);
-            t += (uint64_t)(f > 0 ? s->mean_gap_ns / f : 60e9);
+            t += (uint64_t)(f > 0 ? mean / f : 60e9);
             if (f > 0)
                 return t;
             continue;
@@ -123,6 +126,8 @@ static void add_source(struct engine *e, double rate, int arrival, int svc, int 
     s->svc = svc;
     s->op = op;
     s->model = model;
+    s->live = world_traffic_of(e->w, svc, op, model);
+    s->factor = 1;
     s->next = s->shape      ? next_arrival(e, s, 0)
               : s->constant ? (uint64_t)s->mean_gap_ns
                             : (uint64_t)core_rng_exp(&s->rng, s->mean_gap_ns);
@@ -134,15 +139,19 @@ static void init_states(struct engine *e)
     e->ops = core_calloc((size_t)(w->nsvcs ? w->nsvcs : 1), sizeof *e->ops);
     for (int s = 0; s < w->nsvcs; s++) {
         e->ops[s] = core_calloc((size_t)(w->svcs[s].nops ? w->svcs[s].nops : 1), sizeof **e->ops);
-        for (int o = 0; o < w->svcs[s].nops; o++)
+        for (int o = 0; o < w->svcs[s].nops; o++) {
             core_rng_init(&e->ops[s][o].rng, w->seed,
                           key_of(w->svcs[s].scn->name, w->svcs[s].ops[o].scn->name), 1);
+            e->ops[s][o].live = world_traffic_of(w, s, o, -1);
+            e->ops[s][o].inst = core_calloc((size_t)w->svcs[s].ninst, sizeof(struct op_inst));
+        }
     }
     e->models = core_calloc((size_t)(w->nmodels ? w->nmodels : 1), sizeof *e->models);
     for (int m = 0; m < w->nmodels; m++) {
         const struct scn_model *sm = w->models[m].scn;
         struct model_state *ms = &e->models[m];
         core_rng_init(&ms->rng, w->seed, key_of("model", sm->name), 2);
+        ms->live = world_traffic_of(w, -1, -1, m);
         if (!find_inference(w, sm->entry_svc, sm->entry_op, &ms->svc, &ms->op)) {
             ms->svc = sm->entry_svc; /* validated by scenario/, kept safe anyway */
             ms->op = sm->entry_op;
@@ -213,10 +222,11 @@ int engine_new(struct engine **out, struct world *w, const struct engine_opts *o
         engine_free(e);
         return rc;
     }
-    e->window_next = core_malloc((size_t)(w->nfaults ? w->nfaults : 1) * sizeof(uint64_t));
-    for (int f = 0; f < w->nfaults; f++)
-        e->window_next[f] =
-            w->faults[f].scn->trigger == SCN_WINDOW ? w->faults[f].scn->start_ns : UINT64_MAX;
+    if (e->o.inject) { /* real requests' plans may be longer than any simulated trace */
+        engine__inject_init(e);
+        size_t inj = sizeof(struct ptrace) + ENGINE_INJECT_SPANS * sizeof(struct world_span);
+        e->trace_bytes = inj > e->trace_bytes ? inj : e->trace_bytes;
+    }
     engine__metrics_init(e);
     *out = e;
     return 0;
@@ -243,10 +253,12 @@ static int pace(struct engine *e, uint64_t t)
 {
     if (e->o.speed <= 0)
         return 0;
-    uint64_t due = e->mono0 + (uint64_t)((double)t / e->o.speed);
+    uint64_t due = e->mono0 + (uint64_t)((double)(t - e->t_base) / e->o.speed);
     for (;;) {
         uint64_t now = core_mono_ns();
         flush_stale(e, now);
+        if (e->o.agg)
+            world_agg_poll(e->o.agg, e->now, e->o.start_unix_ns, now);
         if (due <= now + PACE_SLACK_NS || stopped(e))
             return 0;
         if (world_pending(e->w))
@@ -267,31 +279,9 @@ static struct source *next_source(struct engine *e)
     return best;
 }
 
-static void label_window(struct engine *e, int f, uint64_t t)
-{
-    const struct world_fault *wf = &e->w->faults[f];
-    const struct scn_fault *sf = wf->scn;
-    struct world_label l = {
-        engine__unix(e, t),        engine__unix(e, t + sf->duration_ns), sf->target, wf, NULL, 0,
-        .source = WORLD_SRC_WINDOW};
-    atomic_fetch_add_explicit(&e->p_labels, 1, memory_order_relaxed);
-    if (e->out.label)
-        e->out.label(e->out.ctx, &l);
-    e->window_next[f] = sf->repeat_ns ? t + sf->repeat_ns : UINT64_MAX;
-}
-
-static int next_window(const struct engine *e, uint64_t *t)
-{
-    int best = -1;
-    for (int f = 0; f < e->w->nfaults; f++)
-        if (e->window_next[f] != UINT64_MAX && (best < 0 || e->window_next[f] < *t))
-            *t = e->window_next[best = f];
-    return best;
-}
-
 static void arrive(struct engine *e, struct source *s, uint64_t t)
 {
-    heap_push(e, engine__flow(e, s, t));
+    engine__heap_push(e, engine__flow(e, s, t));
     s->next = next_arrival(e, s, t);
     if (s->next <= t)
         s->next = t + 1;
@@ -300,7 +290,7 @@ static void arrive(struct engine *e, struct source *s, uint64_t t)
 /* The simulated offset the monotonic clock has reached, within [e->now, limit]. */
 static uint64_t sim_now(const struct engine *e, uint64_t limit)
 {
-    double t = (double)(core_mono_ns() - e->mono0) * e->o.speed;
+    double t = (double)e->t_base + (double)(core_mono_ns() - e->mono0) * e->o.speed;
     uint64_t now = t < (double)limit ? (uint64_t)t : limit;
     return now > e->now ? now : e->now;
 }
@@ -319,24 +309,60 @@ static uint64_t wall_now(void *ctx)
     return core_wall_ns();
 }
 
+/* Live rates, pause and speed (world/live.c) as the world's thread just applied them: a
+ * source whose factor changed draws its next arrival again from t (Poisson arrivals are
+ * memoryless, so this is the process at the new rate); a new speed paces from here on. */
+static void apply_live(struct engine *e, uint64_t t)
+{
+    uint64_t g = atomic_load_explicit(&e->w->live_gen, memory_order_acquire);
+    if (g == e->live_gen)
+        return;
+    e->live_gen = g;
+    for (int i = 0; i < e->nsrc; i++) {
+        struct source *s = &e->src[i];
+        double f = world_traffic_factor(e->w, s->live);
+        if (f == s->factor)
+            continue;
+        s->factor = f;
+        s->next = next_arrival(e, s, t);
+        if (s->next <= t)
+            s->next = t + 1;
+    }
+    double sp = atomic_load_explicit(&e->w->speed, memory_order_relaxed);
+    if (e->o.speed > 0 && sp > 0 && sp != e->o.speed) {
+        e->mono0 = core_mono_ns();
+        e->t_base = t;
+        e->o.speed = sp;
+        engine__publish_clock(e);
+    }
+}
+
 static void advance_world(struct engine *e, uint64_t t)
 {
     struct world_out out = {e, e->o.start_unix_ns, on_world_label,
                             e->o.speed > 0 ? wall_now : NULL};
     world_advance(e->w, t, &out);
+    apply_live(e, t);
+}
+
+/* A finished request into the per-second aggregates: its root span's time and status. */
+static void count_agg(struct engine *e, const struct ptrace *tr)
+{
+    const struct world_span *r = &tr->spans[0];
+    int src = tr->model >= 0 ? e->models[tr->model].live : e->ops[r->svc][r->op].live;
+    world_agg_count(e->o.agg, src, r->end - r->start, r->error);
 }
 
 /* One event at the earliest time; returns that time, or UINT64_MAX past the end. */
 static uint64_t step(struct engine *e, uint64_t end, uint64_t *last_tick)
 {
+    if (e->inject)
+        engine__inject_drain(e);
     struct source *s = next_source(e);
     uint64_t t_arr = s ? s->next : UINT64_MAX;
     uint64_t t_done = e->nheap ? e->heap[0]->end : UINT64_MAX;
-    uint64_t t_win = UINT64_MAX;
-    int win = next_window(e, &t_win);
     uint64_t t_world = world_pending(e->w) ? e->now : world_next_due(e->w);
     uint64_t t = t_done < e->next_tick ? t_done : e->next_tick;
-    t = t < t_win ? t : t_win;
     t = t < t_arr ? t : t_arr;
     t = t < t_world ? t : t_world;
     if (t > end)
@@ -351,23 +377,28 @@ static uint64_t step(struct engine *e, uint64_t end, uint64_t *last_tick)
     } else if (t_done == t) {
         struct ptrace *tr = heap_pop(e);
         engine__emit_trace(e, tr);
+        if (e->o.agg && tr->nspans)
+            count_agg(e, tr);
         tr->next_free = e->free;
+        core_free(tr->more);
+        tr->more = NULL;
         e->free = tr;
     } else if (e->next_tick == t) {
         engine__tick(e, t);
         *last_tick = t;
         e->next_tick += e->o.metric_interval_ns;
-    } else if (t_win == t) {
-        label_window(e, win, t);
     } else {
         arrive(e, s, t);
     }
+    if (e->o.agg && e->o.speed <= 0 && !(++e->agg_k & 1023)) /* real time: pace() polls */
+        world_agg_poll(e->o.agg, t, e->o.start_unix_ns, core_mono_ns());
     return t;
 }
 
 int engine_run(struct engine *e)
 {
     e->mono0 = core_mono_ns();
+    engine__publish_clock(e);
     e->next_tick = e->o.metric_interval_ns;
     uint64_t end = e->o.duration_ns ? e->o.duration_ns : UINT64_MAX - 1;
     uint64_t t = 0, last_tick = UINT64_MAX;
@@ -389,6 +420,8 @@ int engine_run(struct engine *e)
     atomic_store_explicit(&e->p_offset, t, memory_order_relaxed);
     for (int s = 0; s < REC_NSIGNALS; s++)
         engine__flush(e, s);
+    if (e->o.agg) /* the last part second, so a short run has its aggregates too */
+        world_agg_publish(e->o.agg, t == UINT64_MAX - 1 ? e->now : t, e->o.start_unix_ns);
     return 0;
 }
 
@@ -418,24 +451,30 @@ void engine_free(struct engine *e)
 {
     if (!e)
         return;
-    for (size_t i = 0; i < e->nheap; i++)
+    for (size_t i = 0; i < e->nheap; i++) {
+        core_free(e->heap[i]->more);
         core_free(e->heap[i]);
+    }
     core_free(e->heap);
+    core_free(e->fired_buf);
     while (e->free) {
         struct ptrace *n = e->free->next_free;
         core_free(e->free);
         e->free = n;
     }
-    for (int s = 0; s < e->w->nsvcs; s++)
+    for (int s = 0; e->ops && s < e->w->nsvcs; s++) {
+        for (int o = 0; e->ops[s] && o < e->w->svcs[s].nops; o++)
+            core_free(e->ops[s][o].inst);
         core_free(e->ops[s]);
+    }
     core_free(e->ops);
     for (int m = 0; m < e->w->nmodels && e->models; m++)
         core_free(e->models[m].span_name);
     core_free(e->models);
     core_free(e->src);
-    core_free(e->window_next);
     if (e->metrics)
         engine__metrics_free(e);
     rec_batch_free(e->tickb);
+    engine__inject_free(e);
     core_free(e);
 }

@@ -46,7 +46,13 @@ struct engine_opts {
     uint64_t batch_timeout_ns;   /* real-time modes: flush partial batches this old */
     int signals;                 /* bit per enum rec_signal; 0 = all */
     volatile sig_atomic_t *stop; /* set by a signal handler; may be NULL */
+    int inject;                  /* accept real requests' plans (engine_inject) */
+    struct world_agg *agg;       /* per-second aggregates to count into and publish, or NULL */
 };
+
+/* engine_inject: a plan of at most this many spans; the queue holds this many plans. */
+#define ENGINE_INJECT_SPANS 64
+#define ENGINE_INJECT_SLOTS 256
 
 struct engine_progress {
     uint64_t sim_offset_ns;
@@ -68,5 +74,14 @@ void engine_progress(const struct engine *e, struct engine_progress *p);
 /* Records per simulated second the scenario produces on average (spans, points, logs). */
 void engine_target_rates(const struct engine *e, double per_sim_sec[REC_NSIGNALS]);
 void engine_free(struct engine *e);
+
+/* Real requests (opts.inject; any thread): a request planned by world_plan_request outside the
+ * engine, e.g. by the server answering the scenario's routes in the same process. Its spans are
+ * emitted, logged and counted in metrics like a simulated trace's, through the same outputs.
+ * 0, or -1 when the queue is full or the plan has more than ENGINE_INJECT_SPANS spans: its
+ * spans are then counted generated and dropped (queue full). */
+int engine_inject(struct engine *e, const struct world_span *spans, uint32_t n, int model);
+/* The simulated offset now (any thread): the clock real requests are planned on. */
+uint64_t engine_sim_now(const struct engine *e);
 
 #endif

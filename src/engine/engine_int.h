@@ -7,6 +7,7 @@
 
 #define ENGINE_MAX_STATUS_CODE 600
 #define ENGINE_MAX_STATUSES 8 /* distinct status codes tracked per route; more share the last */
+#define ENGINE_SLAB 4096      /* series per slab (metrics.c) */
 
 struct ptrace {
     uint64_t end;   /* root end: when the trace is emitted */
@@ -15,6 +16,8 @@ struct ptrace {
     uint8_t trace_id[16];
     uint16_t nspans;
     int16_t model;
+    uint32_t nmore;
+    struct world_fired *more;  /* faults beyond a span's first (world_fired_next); owned, or NULL */
     struct world_span spans[]; /* planned by world_plan_request */
 };
 
@@ -26,6 +29,7 @@ struct series {
     struct rec_attr attrs[4];
     int64_t ivalue;
     double dvalue;
+    const double *src; /* host series: the value lives here (host_state.vals), not above */
     uint64_t count;
     double sum, min, max;
     uint64_t *buckets; /* m->nbounds + 1 */
@@ -38,12 +42,18 @@ struct status_series {
     struct series *requests;
 };
 
-struct op_state {
-    struct core_rng rng;
+/* An operation's series on one instance of its service (each instance has its own). */
+struct op_inst {
     struct status_series st[ENGINE_MAX_STATUSES];
     int nst;
     struct series *active;
     int64_t active_n;
+};
+
+struct op_state {
+    struct core_rng rng;
+    struct op_inst *inst; /* [world_service.ninst] */
+    int live;             /* the world's traffic source entering here (aggregates), -1 none */
 };
 
 struct model_state {
@@ -51,15 +61,14 @@ struct model_state {
     int svc, op;     /* the inference operation its requests reach */
     char *span_name; /* "chat gpt-4" */
     int64_t inflight;
+    int live; /* the model's traffic source (aggregates), -1 none */
     struct series *duration, *tokens_in, *tokens_out, *queue, *batch, *gpu;
 };
 
 struct host_state {
-    struct core_rng rng;
-    uint64_t requests;   /* completed on this host's services since the last tick */
-    struct series **cpu; /* cpus x 3 modes (user, system, idle) */
-    int ncpu;
-    struct series *mem_used, *mem_free;
+    uint64_t requests; /* completed on this host's services since the last tick */
+    double *vals;      /* world_host_sample's values in layout order; its series point here */
+    uint32_t n;
 };
 
 struct source {
@@ -74,6 +83,8 @@ struct source {
     int model;                     /* -1: plain operation traffic */
     uint32_t nspans;               /* spans per trace (every call is always made) */
     uint32_t nserver;              /* server spans per trace: access logs and requests */
+    int live;                      /* index in world->traffic: its live rate factor */
+    double factor;                 /* that factor as last applied (0: paused or stopped) */
 };
 
 struct engine {
@@ -88,22 +99,35 @@ struct engine {
     size_t nheap, heap_cap;
     struct ptrace *free;
     size_t trace_bytes;
+    struct world_fired *fired_buf; /* the plans' `more` buffer, reused (flow.c) */
+    uint32_t fired_cap;
     uint32_t max_spans; /* spans in the largest trace a source can make */
     uint64_t arrivals;
     struct op_state **ops; /* [svc][op] */
     struct model_state *models;
     struct host_state *hosts;
+    struct series **state_series; /* diorama.state: [entity * nstates + state] */
+    struct series **fault_series; /* diorama.fault.active: [fault] */
     struct series **series;
+    struct series **slabs; /* series live in slabs of ENGINE_SLAB, in creation order */
+    int nslabs, slab_used;
     int nseries, series_cap;
     struct rec_metric *metrics; /* descriptors, engine-owned */
     struct rec_batch *cur[REC_NSIGNALS];
     struct rec_batch *tickb; /* engine-owned batch for out.tick */
     uint64_t seq[REC_NSIGNALS];
     uint64_t next_tick;
-    uint64_t now;          /* offset of the event being processed */
-    uint64_t *window_next; /* per fault: next window start to label (UINT64_MAX: none) */
+    uint64_t now; /* offset of the event being processed */
     uint64_t mono0;
+    uint64_t t_base;   /* simulated offset paced from mono0 (moves when the speed changes) */
+    uint64_t live_gen; /* world->live_gen last applied (rates, pause, speed) */
+    uint32_t agg_k;    /* events since the aggregates were last polled */
     char status_str[ENGINE_MAX_STATUS_CODE][4]; /* "100".."599" for error.type */
+    struct engine_inject *inject; /* real requests (o.inject), NULL otherwise: inject.c */
+    /* The pacing clock (mono0, t_base, speed) for engine_sim_now on other threads: written
+     * under a sequence count (odd while it changes) at the start and at every speed change. */
+    _Atomic uint64_t p_clock_seq, p_mono0, p_tbase;
+    _Atomic double p_speed;
     _Atomic uint64_t p_offset, p_requests, p_labels, p_pending;
     _Atomic uint64_t p_generated[REC_NSIGNALS];
 };
@@ -113,6 +137,12 @@ static inline uint64_t engine__unix(const struct engine *e, uint64_t off)
     return e->o.start_unix_ns + off;
 }
 
+void engine__heap_push(struct engine *e, struct ptrace *t);
+/* inject.c: real requests' plans (engine_inject) drained into the pending traces */
+void engine__inject_init(struct engine *e);
+void engine__inject_free(struct engine *e);
+void engine__inject_drain(struct engine *e);
+void engine__publish_clock(struct engine *e);
 /* flow.c: build a trace at arrival */
 struct ptrace *engine__flow(struct engine *e, const struct source *s, uint64_t t);
 /* emit.c: spans and logs of a finished trace; metric updates */
@@ -124,7 +154,14 @@ void engine__flush(struct engine *e, int signal);
 int engine__metrics_init(struct engine *e);
 void engine__metrics_free(struct engine *e);
 void engine__tick(struct engine *e, uint64_t t);
-struct status_series *engine__status_series(struct engine *e, int svc, int op, uint16_t status);
+struct status_series *engine__status_series(struct engine *e, int svc, int op, int inst,
+                                            uint16_t status);
+/* A planned span begins: in flight until emit.c's observe_request ends it (flow.c, inject.c). */
+static inline void engine__span_begin(struct engine *e, const struct world_span *s)
+{
+    if (s->kind != SCN_KIND_CLIENT)
+        e->ops[s->svc][s->op].inst[s->inst].active_n++;
+}
 void engine__hist_observe(struct series *s, double v);
 
 #endif

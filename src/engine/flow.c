@@ -63,14 +63,25 @@ struct ptrace *engine__flow(struct engine *e, const struct source *src, uint64_t
         e->models[src->model].inflight++;
     struct world_plan_env env = env0;
     env.ctx = e;
-    struct world_plan p = {.spans = tr->spans, .cap = e->max_spans, .model = src->model};
+    struct world_plan p = {.spans = tr->spans,
+                           .cap = e->max_spans,
+                           .model = src->model,
+                           .more = e->fired_buf,
+                           .more_cap = e->fired_cap};
     tr->end = world_plan_request(e->w, &env, &p, src->svc, src->op, t);
+    e->fired_buf = p.more;
+    e->fired_cap = p.more_cap;
+    tr->nmore = p.nmore;
+    tr->more = NULL;
+    if (p.nmore) { /* rare: a span fired more than one fault; kept until emitted */
+        tr->more = core_malloc(p.nmore * sizeof *tr->more);
+        memcpy(tr->more, p.more, p.nmore * sizeof *tr->more);
+    }
     tr->nspans = (uint16_t)p.n;
     for (uint32_t i = 0; i < p.n; i++) {
         struct world_span *s = &tr->spans[i];
         new_span_id(e, s->span_id);
-        if (s->kind != SCN_KIND_CLIENT)
-            e->ops[s->svc][s->op].active_n++; /* in flight until emitted; emit.c decrements */
+        engine__span_begin(e, s); /* in flight until emitted; emit.c ends it */
     }
     return tr;
 }

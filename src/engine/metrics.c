@@ -3,16 +3,18 @@
  * before t. Series are kept sorted by (resource, metric) so that each tick's points come out
  * resource-major and metric-minor: encoders then write one Metric per run of points.
  *
- *   http.server.request.duration  histogram s   per route and status (semconv buckets)
- *   http.server.requests          counter        per route and status
- *   http.server.active_requests   updown         per route: requests in flight
+ *   http.server.request.duration  histogram s   per instance, route and status (semconv buckets)
+ *   http.server.requests          counter        per instance, route and status
+ *   http.server.active_requests   updown         per instance and route: requests in flight
  *   gen_ai.server.request.duration histogram s  per model
  *   gen_ai.client.token.usage     histogram      per model and token type
  *   inference.queue.depth         gauge          per model: last reported value
  *   inference.batch.size          histogram      per model
  *   gpu.utilization               gauge ratio    per model: last reported value
- *   system.cpu.utilization        gauge ratio    per host, logical CPU and mode
- *   system.memory.usage           gauge bytes    per host and state (used, free) */
+ *   diorama.state                 gauge          per host, service, model and state: 1 in it
+ *   diorama.fault.active          gauge          per fault: 1 while in force
+ *   host metrics                  world/host.c's layout and values (docs/metrics.md)
+ * The engine only turns what world says into records: it owns no behaviour of its own. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,8 +30,9 @@ enum {
     M_QUEUE,
     M_BATCH,
     M_GPU,
-    M_CPU,
-    M_MEM,
+    M_HOST0,                            /* world_host_metrics[k] is M_HOST0 + k */
+    M_STATE = M_HOST0 + WORLD_HM_COUNT, /* last: an entity's come after its other series */
+    M_FAULT,
     M_COUNT
 };
 
@@ -60,9 +63,22 @@ static const struct rec_metric metric_defs[M_COUNT] = {
                  REC_HISTOGRAM, 0, 2, 0, batch_bounds, N(batch_bounds)},
     [M_GPU] = {"gpu.utilization", "GPU utilisation reported by the model server.", "1", REC_GAUGE,
                0, 2, 0, NULL, 0},
-    [M_CPU] = {"system.cpu.utilization", "Host CPU utilisation.", "1", REC_GAUGE, 0, 2, 0, NULL, 0},
-    [M_MEM] = {"system.memory.usage", "Host memory in use.", "By", REC_GAUGE, 0, 2, 1, NULL, 0},
+    [M_STATE] = {"diorama.state", "1 for the state the entity is in, 0 for the others.", "{state}",
+                 REC_GAUGE, 0, 2, 1, NULL, 0},
+    [M_FAULT] = {"diorama.fault.active", "1 while the fault is in force (window, command).",
+                 "{fault}", REC_GAUGE, 0, 2, 1, NULL, 0},
 };
+
+/* The host metrics' descriptors from world's table. */
+static void host_metric_defs(struct rec_metric *m)
+{
+    for (int k = 0; k < WORLD_HM_COUNT; k++) {
+        const struct world_hmetric *h = &world_host_metrics[k];
+        m[M_HOST0 + k] = (struct rec_metric){
+            h->name,   h->description, h->unit, h->sum ? REC_SUM : REC_GAUGE, h->monotonic, 2,
+            h->is_int, NULL,           0};
+    }
+}
 
 static int series_before(const struct series *a, const struct series *b)
 {
@@ -70,10 +86,18 @@ static int series_before(const struct series *a, const struct series *b)
 }
 
 /* New series with up to 4 attributes (key/value string pairs, NULL-terminated list). Insertion
- * keeps the order; series are created at start-up and on a route's first new status code. */
+ * keeps the order; series are created at start-up and on a route's first new status code.
+ * They are carved from slabs in creation order, so a host's series (made together, read
+ * together every tick) sit next to each other in memory: a 1,000-host fleet's ticks are
+ * bound by memory, not by arithmetic. */
 static struct series *new_series(struct engine *e, int metric, int res, const char *const *kv)
 {
-    struct series *s = core_calloc(1, sizeof *s);
+    if (!e->nslabs || e->slab_used == ENGINE_SLAB) {
+        e->slabs = core_realloc(e->slabs, (size_t)(e->nslabs + 1) * sizeof *e->slabs);
+        e->slabs[e->nslabs++] = core_calloc(ENGINE_SLAB, sizeof **e->slabs);
+        e->slab_used = 0;
+    }
+    struct series *s = &e->slabs[e->nslabs - 1][e->slab_used++];
     s->m = &e->metrics[metric];
     s->metric_id = (uint16_t)metric;
     s->res = (uint16_t)res;
@@ -123,16 +147,17 @@ static const char *route_of(const struct scn_operation *so)
     return so->route ? so->route : so->name;
 }
 
-struct status_series *engine__status_series(struct engine *e, int svc, int op, uint16_t status)
+struct status_series *engine__status_series(struct engine *e, int svc, int op, int inst,
+                                            uint16_t status)
 {
-    struct op_state *st = &e->ops[svc][op];
+    struct op_inst *st = &e->ops[svc][op].inst[inst];
     for (int i = 0; i < st->nst; i++)
         if (st->st[i].status == status)
             return &st->st[i];
     if (st->nst == ENGINE_MAX_STATUSES)
         return &st->st[ENGINE_MAX_STATUSES - 1];
     const struct scn_operation *so = e->w->svcs[svc].ops[op].scn;
-    int res = e->w->svcs[svc].res;
+    int res = e->w->svcs[svc].res + inst;
     const char *kv[] = {"http.route", route_of(so), so->method ? "http.request.method" : NULL,
                         so->method, NULL};
     struct status_series *ss = &st->st[st->nst++];
@@ -165,90 +190,130 @@ static void init_model_series(struct engine *e, int mi)
     }
 }
 
-static const char *const cpu_modes[3] = {"user", "system", "idle"};
-
 static void init_host_series(struct engine *e, int h)
 {
     struct host_state *hs = &e->hosts[h];
-    int res = e->w->hosts[h].res;
-    core_rng_init(&hs->rng, e->w->seed, core_hash64("host", 4) + (uint64_t)h, 0);
-    hs->ncpu = e->w->hosts[h].scn->cpus;
-    hs->cpu = core_malloc((size_t)hs->ncpu * 3 * sizeof *hs->cpu);
-    for (int c = 0; c < hs->ncpu; c++) {
-        for (int m = 0; m < 3; m++) {
-            const char *kv[] = {"cpu.mode", cpu_modes[m], NULL};
-            struct series *s = new_series(e, M_CPU, res, kv);
-            set_int_attr(s, "cpu.logical_number", c);
-            hs->cpu[c * 3 + m] = s;
+    const struct world_hseries *lay = world_host_layout(e->w, h, &hs->n);
+    hs->vals = core_calloc(hs->n, sizeof *hs->vals);
+    for (uint32_t i = 0; i < hs->n; i++) {
+        struct series *s = new_series(e, M_HOST0 + lay[i].metric, e->w->hosts[h].res, NULL);
+        for (int k = 0; k < lay[i].nattrs; k++) {
+            const struct world_hattr *a = &lay[i].attrs[k];
+            if (a->str)
+                rec_attr_str(&s->attrs[s->nattrs++], a->key, (uint32_t)strlen(a->key), a->str,
+                             (uint32_t)strlen(a->str));
+            else
+                set_int_attr(s, a->key, a->i);
         }
+        s->src = &hs->vals[i];
     }
-    const char *used[] = {"system.memory.state", "used", NULL};
-    const char *free_[] = {"system.memory.state", "free", NULL};
-    hs->mem_used = new_series(e, M_MEM, res, used);
-    hs->mem_free = new_series(e, M_MEM, res, free_);
+}
+
+/* diorama.state: a series per state of entity i (host, service or model), on its resource
+ * (a model's: the service running it). Made right after the entity's other series: series
+ * are kept sorted, and appending is what keeps start-up linear in a big fleet. */
+static void init_state_series(struct engine *e, int kind, int idx)
+{
+    const struct world *w = e->w;
+    int ns = w->scn->nstates, i = world__entity_of(w, kind, idx);
+    int res = kind == SCN_ENT_HOST      ? w->hosts[idx].res
+              : kind == SCN_ENT_SERVICE ? w->svcs[idx].res
+                                        : w->svcs[e->models[idx].svc].res;
+    if (!e->state_series)
+        e->state_series = core_calloc((size_t)(w->nents * ns) + 1, sizeof *e->state_series);
+    for (int k = 0; k < ns; k++) {
+        const char *kv[] = {"target", w->ents[i].name, "state", w->scn->states[k].name, NULL};
+        e->state_series[i * ns + k] = new_series(e, M_STATE, res, kv);
+    }
+}
+
+/* diorama.fault.active: a series per fault, on its target's resource. */
+static void init_fault_series(struct engine *e)
+{
+    const struct world *w = e->w;
+    e->fault_series = core_calloc((size_t)w->nfaults + 1, sizeof *e->fault_series);
+    for (int i = 0; i < w->nfaults; i++) {
+        const struct scn_fault *f = w->faults[i].scn;
+        int res = f->target_idx < 0                    ? 0
+                  : f->target_kind == SCN_TARGET_HOST  ? w->hosts[f->target_idx].res
+                  : f->target_kind == SCN_TARGET_MODEL ? w->svcs[e->models[f->target_idx].svc].res
+                                                       : w->svcs[f->target_idx].res;
+        const char *kv[] = {"fault", f->name, "target", f->target, "kind", w->faults[i].kind, NULL};
+        e->fault_series[i] = new_series(e, M_FAULT, res, kv);
+    }
 }
 
 int engine__metrics_init(struct engine *e)
 {
     e->metrics = core_malloc(sizeof metric_defs);
     memcpy(e->metrics, metric_defs, sizeof metric_defs);
+    host_metric_defs(e->metrics);
     for (int s = 0; s < e->w->nsvcs; s++) {
         for (int o = 0; o < e->w->svcs[s].nops; o++) {
             const struct scn_operation *so = e->w->svcs[s].ops[o].scn;
             if (so->kind == SCN_KIND_CLIENT)
                 continue;
             const char *kv[] = {"http.route", route_of(so), NULL};
-            e->ops[s][o].active = new_series(e, M_HTTP_ACTIVE, e->w->svcs[s].res, kv);
-            engine__status_series(e, s, o, 200);
+            for (int k = 0; k < e->w->svcs[s].ninst; k++) {
+                e->ops[s][o].inst[k].active =
+                    new_series(e, M_HTTP_ACTIVE, e->w->svcs[s].res + k, kv);
+                engine__status_series(e, s, o, k, 200);
+            }
         }
+        init_state_series(e, SCN_ENT_SERVICE, s);
     }
-    for (int m = 0; m < e->w->nmodels; m++)
+    for (int m = 0; m < e->w->nmodels; m++) {
         init_model_series(e, m);
+        init_state_series(e, SCN_ENT_MODEL, m);
+    }
     e->hosts = core_calloc((size_t)(e->w->nhosts ? e->w->nhosts : 1), sizeof *e->hosts);
-    for (int h = 0; h < e->w->nhosts; h++)
+    for (int h = 0; h < e->w->nhosts; h++) {
         init_host_series(e, h);
+        init_state_series(e, SCN_ENT_HOST, h);
+    }
+    init_fault_series(e);
     return 0;
 }
 
 void engine__metrics_free(struct engine *e)
 {
-    for (int i = 0; i < e->nseries; i++) {
+    for (int i = 0; i < e->nseries; i++)
         core_free(e->series[i]->buckets);
-        core_free(e->series[i]);
-    }
+    for (int i = 0; i < e->nslabs; i++)
+        core_free(e->slabs[i]);
+    core_free(e->slabs);
     core_free(e->series);
     core_free(e->metrics);
-    for (int h = 0; e->hosts && h < e->w->nhosts; h++)
-        core_free(e->hosts[h].cpu);
+    for (int h = 0; e->hosts && h < e->w->nhosts; h++) {
+        core_free(e->hosts[h].vals);
+    }
     core_free(e->hosts);
+    core_free(e->state_series);
+    core_free(e->fault_series);
 }
 
-/* Host gauges: a baseline, a share of the load of the services the host runs, a slow daily
- * wave and a little noise, spread over the CPUs with per-CPU noise and split between user and
- * system time; memory follows CPU loosely. */
+/* Host metrics: world decides the values; its series read them from hs->vals when points
+ * are filled (one pass over the series per tick, not two). */
 static void update_host(struct engine *e, int h, uint64_t t, double interval_s)
 {
     struct host_state *hs = &e->hosts[h];
-    const struct scn_host *sh = e->w->hosts[h].scn;
     double rps = (double)hs->requests / interval_s;
     hs->requests = 0;
-    double day = sin(2 * M_PI * (double)(engine__unix(e, t) % 86400000000000ULL) / 86400e9);
-    const struct world_entity *en = &e->w->ents[world__entity_of(e->w, SCN_ENT_HOST, h)];
-    /* cur.cpu: the state's (or the host's own); a shape moves the host's own baseline */
-    double f = world_shape_factor(&sh->shape, (uint64_t)h, engine__unix(e, t), t);
-    double load = en->cur.cpu + sh->cpu * (f - 1) + 0.25 * (rps / (rps + 500.0)) + 0.05 * day;
-    for (int c = 0; c < hs->ncpu; c++) {
-        double busy = load + 0.03 * (2 * core_rng_unit(&hs->rng) - 1);
-        busy = busy < 0.01 ? 0.01 : busy > 1 ? 1 : busy;
-        hs->cpu[c * 3]->dvalue = busy * 0.7;
-        hs->cpu[c * 3 + 1]->dvalue = busy * 0.3;
-        hs->cpu[c * 3 + 2]->dvalue = 1 - busy;
+    world_host_sample(e->w, h, t, engine__unix(e, t), interval_s, rps, hs->vals);
+}
+
+static void update_world_gauges(struct engine *e)
+{
+    const struct world *w = e->w;
+    int ns = w->scn->nstates;
+    for (int i = 0; i < w->nents; i++)
+        for (int k = 0; k < ns; k++)
+            e->state_series[i * ns + k]->ivalue = w->ents[i].state == k;
+    for (int i = 0; i < w->nfaults; i++) {
+        uint64_t until;
+        int variant;
+        e->fault_series[i]->ivalue = world_fault_active(w, i, &until, &variant) != 0;
     }
-    double total = sh->memory_gib * 1073741824.0;
-    double used = total * (0.35 + 0.3 * (load < 1 ? load : 1)) + en->leaked;
-    used = used < total * 0.99 ? used : total * 0.99; /* a leak fills memory, never past it */
-    hs->mem_used->ivalue = (int64_t)used;
-    hs->mem_free->ivalue = (int64_t)(total - used);
 }
 
 static void fill_point(struct engine *e, struct rec_batch *b, const struct series *s, uint64_t t)
@@ -265,9 +330,9 @@ static void fill_point(struct engine *e, struct rec_batch *b, const struct serie
     memcpy(a, s->attrs, s->nattrs * sizeof *a);
     p->nattrs = s->nattrs;
     if (s->m->is_int)
-        p->value.i = s->ivalue;
+        p->value.i = s->src ? (int64_t)*s->src : s->ivalue;
     else
-        p->value.d = s->dvalue;
+        p->value.d = s->src ? *s->src : s->dvalue;
     if (nb) {
         uint64_t *bk = rec_batch_buckets(b, nb, &p->bucket_off);
         memcpy(bk, s->buckets, nb * sizeof *bk);
@@ -297,10 +362,14 @@ void engine__tick(struct engine *e, uint64_t t)
 {
     for (int h = 0; h < e->w->nhosts; h++)
         update_host(e, h, t, (double)e->o.metric_interval_ns / 1e9);
+    update_world_gauges(e);
     for (int s = 0; s < e->w->nsvcs; s++)
         for (int o = 0; o < e->w->svcs[s].nops; o++)
-            if (e->ops[s][o].active)
-                e->ops[s][o].active->ivalue = e->ops[s][o].active_n;
+            for (int k = 0; k < e->w->svcs[s].ninst; k++) {
+                struct op_inst *oi = &e->ops[s][o].inst[k];
+                if (oi->active)
+                    oi->active->ivalue = oi->active_n;
+            }
     if (e->out.tick)
         tick_to_prom(e, t);
     if (!(e->o.signals & (1 << REC_METRICS)))

@@ -187,9 +187,11 @@ static int check_url(const char *u, const char *from, char *err, size_t errlen)
         host = u + 7;
     else if (strncasecmp(u, "https://", 8) == 0)
         host = u + 8;
+    else if (strncasecmp(u, "grpc://", 7) == 0)
+        host = u + 7; /* OTLP/gRPC, cleartext HTTP/2 (see grpc_endpoints) */
     if (!host) {
-        seterr(err, errlen, "%s: OTLP endpoint \"%s\" must start with http:// or https://", from,
-               u);
+        seterr(err, errlen, "%s: OTLP endpoint \"%s\" must start with http://, https:// or grpc://",
+               from, u);
         return DIO_EINVAL;
     }
     for (const char *p = u; *p; p++) {
@@ -271,20 +273,44 @@ static int resolve_endpoints(struct export_otlp_http_cfg *cfg, const char *flag_
 
 /* ---- the rest ----------------------------------------------------------------------------- */
 
-static int check_protocol(int signal, char *err, size_t errlen)
+/* OTEL_EXPORTER_OTLP_PROTOCOL values we speak, and what they select. */
+static const struct {
+    const char *name;
+    int protocol;
+} protocols[] = {
+    {"http/protobuf", EXPORT_OTLP_HTTP_PROTOBUF},
+    {"http/json", EXPORT_OTLP_HTTP_JSON},
+    {"grpc", EXPORT_OTLP_GRPC},
+};
+
+int export_otlp_protocol_parse(const char *v, int *protocol)
+{
+    for (size_t i = 0; i < sizeof protocols / sizeof *protocols; i++) {
+        if (strcmp(v, protocols[i].name) == 0) {
+            *protocol = protocols[i].protocol;
+            return 0;
+        }
+    }
+    return DIO_EINVAL;
+}
+
+/* _PROTOCOL (signal < 0: for every signal) into cfg->protocol[]; unset leaves it as it is. */
+static int check_protocol(struct export_otlp_http_cfg *cfg, int signal, char *err, size_t errlen)
 {
     char name[64];
+    int p;
     const char *v = otel_env(signal, "PROTOCOL", name, sizeof name);
-    if (!v || strcmp(v, "http/protobuf") == 0)
+    if (!v)
         return 0;
-    if (strcmp(v, "grpc") == 0 || strcmp(v, "http/json") == 0)
-        seterr(err, errlen,
-               "%s=%s: only http/protobuf is supported by the OTLP exporter so far "
-               "(grpc and http/json are not supported yet)",
-               name, v);
-    else
-        seterr(err, errlen, "%s=%s: unknown protocol (want http/protobuf)", name, v);
-    return DIO_EINVAL;
+    if (export_otlp_protocol_parse(v, &p) != 0) {
+        seterr(err, errlen, "%s=%s: unknown protocol (want http/protobuf, http/json or grpc)", name,
+               v);
+        return DIO_EINVAL;
+    }
+    for (int s = 0; s < REC_NSIGNALS; s++)
+        if (signal < 0 || s == signal)
+            cfg->protocol[s] = p;
+    return 0;
 }
 
 /* gzip|none -> 1|-1, 0 when unset. */
@@ -341,15 +367,46 @@ static int resolve_headers(struct export_otlp_http_cfg *cfg, char *err, size_t e
     return 0;
 }
 
+/* A grpc:// endpoint selects OTLP/gRPC for the signals it serves. A gRPC endpoint names the
+ * server only (the spec's gRPC endpoints are host:port; the method path is fixed), so url[s]
+ * becomes http://authority. gRPC over TLS is not spoken (h2c only): https:// is refused. */
+static int grpc_endpoints(struct export_otlp_http_cfg *cfg, char *err, size_t errlen)
+{
+    for (int s = 0; s < REC_NSIGNALS; s++) {
+        char *u = cfg->url[s];
+        if (!u)
+            continue;
+        if (strncasecmp(u, "grpc://", 7) == 0)
+            cfg->protocol[s] = EXPORT_OTLP_GRPC;
+        if (cfg->protocol[s] != EXPORT_OTLP_GRPC)
+            continue;
+        if (strncasecmp(u, "https://", 8) == 0) {
+            seterr(err, errlen,
+                   "OTLP endpoint \"%s\": gRPC over TLS is not supported (cleartext HTTP/2 "
+                   "only: use http:// or grpc://)",
+                   u);
+            return DIO_EINVAL;
+        }
+        const char *a = strstr(u, "://") + 3;
+        size_t n = strcspn(a, "/?#"), len = n + 8;
+        cfg->url[s] = core_malloc(len);
+        snprintf(cfg->url[s], len, "http://%.*s", (int)n, a);
+        core_free(u);
+    }
+    return 0;
+}
+
 static int resolve(struct export_otlp_http_cfg *cfg, const char *flag_url, char *err, size_t errlen)
 {
-    int rc = check_protocol(-1, err, errlen);
+    int rc = check_protocol(cfg, -1, err, errlen);
     if (rc == 0)
         rc = resolve_endpoints(cfg, flag_url, err, errlen);
     for (int s = 0; rc == 0 && s < REC_NSIGNALS; s++) {
         if (cfg->url[s])
-            rc = check_protocol(s, err, errlen);
+            rc = check_protocol(cfg, s, err, errlen);
     }
+    if (rc == 0)
+        rc = grpc_endpoints(cfg, err, errlen);
     if (rc == 0)
         rc = resolve_headers(cfg, err, errlen);
     int gz = 0;

@@ -114,6 +114,31 @@ static inline void export__timed_out(struct export_output *o, int s, uint64_t n)
 /* Records one successful request's latency (exporter threads only). */
 void export__latency(struct export_output *o, int s, uint64_t ns);
 
+/* ---- HTTP push outputs (otlp_http.c drives the transfers, retries and accounting) ------- */
+/* What differs between OTLP/HTTP protobuf, OTLP/HTTP JSON and InfluxDB line protocol: the
+ * body and how an answer is read. */
+struct export__http_fmt {
+    const char *content_type; /* "Content-Type: ..." header line */
+    /* Encodes b into out (reset by the caller). *skipped: records left out as unencodable
+     * (counted dropped(encode)); the rest are the request's records. 0 or DIO_E*. */
+    int (*encode)(struct core_buf *out, const struct rec_batch *b, int verify_attrs,
+                  uint32_t *skipped);
+    /* A complete answer with this status and body: 1 when the peer took the request (of its n
+     * records *rejected were refused, msg says why), 0 to apply the retry policy. */
+    int (*accepted)(long status, const struct core_buf *resp, uint64_t n, uint64_t *rejected,
+                    char *msg, size_t msglen);
+    int retry_5xx; /* every 5xx is retried (InfluxDB), not only 502/503/504 (OTLP) */
+};
+/* An HTTP push output for the signals with a url in cfg, fmt[s] for each (ops: the kind's
+ * vtable, built from the export__http_* functions below; the hub tells kinds apart by it). */
+struct export_output *export__http_new(const struct export_otlp_http_cfg *cfg,
+                                       const struct export__http_fmt *const fmt[REC_NSIGNALS],
+                                       const struct export_output_ops *ops);
+int export__http_start(struct export_output *o);
+void export__http_wake(struct export_output *o);
+void export__http_join(struct export_output *o);
+void export__http_destroy(struct export_output *o);
+
 /* Bytes a single encoded request may take before the batch is dropped(encode). */
 #define EXPORT__MAX_BODY ((size_t)256 << 20)
 

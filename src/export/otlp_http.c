@@ -1,4 +1,7 @@
-/* OTLP/HTTP protobuf output: one thread per output drives a libcurl multi handle.
+/* HTTP push outputs: OTLP/HTTP (protobuf or JSON bodies) and, through the same machinery,
+ * InfluxDB line protocol (influx.c). One thread per output drives a libcurl multi handle; a
+ * format (struct export__http_fmt) says how a batch becomes a body and how an answer is read,
+ * everything else (slots, retries, accounting, logging) is shared.
  *
  * Per signal there are cfg.max_concurrent request slots. A slot takes a batch from the
  * output's queue, encodes it (and gzips it) into its own body buffer and gives the batch back
@@ -69,6 +72,8 @@ struct digest {
 struct http {
     struct export_output o; /* first: the hub sees this */
     struct export_otlp_http_cfg cfg;
+    const struct export__http_fmt *fmt[REC_NSIGNALS];
+    char shown[REC_NSIGNALS][512]; /* url[] with credentials masked, for messages */
     CURLM *multi;
     struct curl_slist *hdrs[REC_NSIGNALS];
     struct slot *slots[REC_NSIGNALS]; /* [cfg.max_concurrent] each; none for unset urls */
@@ -301,10 +306,11 @@ static int slot_gzip(const struct http *x, int s)
     return x->cfg.signal_gzip[s] ? x->cfg.signal_gzip[s] > 0 : x->cfg.gzip;
 }
 
-static struct curl_slist *build_headers(const struct export_otlp_http_cfg *cfg, int s, int gzip)
+static struct curl_slist *build_headers(const struct http *x, int s, int gzip)
 {
+    const struct export_otlp_http_cfg *cfg = &x->cfg;
     struct curl_slist *l = NULL;
-    l = curl_slist_append(l, "Content-Type: application/x-protobuf");
+    l = curl_slist_append(l, x->fmt[s]->content_type);
     if (gzip)
         l = curl_slist_append(l, "Content-Encoding: gzip");
     /* No "Expect: 100-continue" round trip for large bodies. */
@@ -339,17 +345,22 @@ static void slot_send(struct http *x, struct slot *sl, uint64_t now, int stoppin
     curl_multi_add_handle(x->multi, sl->easy);
 }
 
-/* Encodes the batch into the slot's body and gives the batch back. 0 or DIO_EFULL. */
+/* Encodes the batch into the slot's body and gives the batch back. 0 or DIO_EFULL. Records
+ * the format left out are counted dropped(encode) here; sl->n is what the body holds. */
 static int slot_fill(struct http *x, struct slot *sl, struct export__item *it)
 {
-    struct wire_otlp_opts opts = {x->o.verify_attrs};
     int s = sl->signal;
+    uint32_t skipped = 0;
     sl->n = it->b->n;
     struct core_buf *dst = slot_gzip(x, s) ? &x->enc : &sl->body;
     core_buf_reset(dst);
     core_buf_reset(&sl->body);
-    int rc = wire_otlp_pb_encode(dst, it->b, &opts);
+    int rc = x->fmt[s]->encode(dst, it->b, x->o.verify_attrs, &skipped);
     export__release(&x->o, it);
+    if (rc == 0 && skipped) {
+        export__dropped(&x->o, s, skipped, EXPORT_DROP_ENCODE);
+        sl->n -= skipped;
+    }
     if (rc == 0 && dst == &x->enc)
         rc = wire_gzip(&sl->body, x->enc.p, x->enc.len, GZIP_LEVEL);
     if (x->enc.cap > (4u << 20) && x->enc.len < (1u << 20)) {
@@ -422,27 +433,18 @@ static int kick_due(struct http *x, uint64_t now, int stopping, uint64_t deadlin
 
 /* ---- responses ---------------------------------------------------------------------------- */
 
-static void on_ok(struct http *x, struct slot *sl, uint64_t now)
+/* The peer took the request; `rejected` of its records it refused (partial success). */
+static void on_ok(struct http *x, struct slot *sl, uint64_t now, uint64_t rejected, const char *msg)
 {
     int s = sl->signal;
-    int64_t rejected = 0;
-    char msg[256];
     export__latency(&x->o, s, now - sl->attempt_ns);
-    if (sl->resp.len > 0 &&
-        export_otlp_partial_success(sl->resp.p, sl->resp.len, &rejected, msg, sizeof msg) != 0) {
-        core_debug("%s: unreadable response body (%zu bytes) taken as full success", x->o.name,
-                   sl->resp.len);
-        rejected = 0;
-    }
-    if (rejected < 0)
-        rejected = 0;
-    if ((uint64_t)rejected > sl->n)
-        rejected = (int64_t)sl->n;
-    export__delivered(&x->o, s, sl->n - (uint64_t)rejected);
+    if (rejected > sl->n)
+        rejected = sl->n;
+    export__delivered(&x->o, s, sl->n - rejected);
     if (rejected > 0) {
-        export__dropped(&x->o, s, (uint64_t)rejected, EXPORT_DROP_REJECTED);
-        note(x, now, "partial success", (uint64_t)rejected, 0,
-             "collector rejected %lld of %llu %s (partial success): %s", (long long)rejected,
+        export__dropped(&x->o, s, rejected, EXPORT_DROP_REJECTED);
+        note(x, now, "partial success", rejected, 0,
+             "peer rejected %llu of %llu %s (partial success): %s", (unsigned long long)rejected,
              (unsigned long long)sl->n, rec_signal_names[s], msg[0] ? msg : "(no message)");
     }
     sl->state = SLOT_IDLE;
@@ -455,12 +457,20 @@ static void on_response(struct http *x, struct slot *sl, CURLcode res, long stat
     uint64_t deadline;
     int stopping = export__stopping(&x->o, &deadline);
     int s = sl->signal;
-    uint64_t delay = 0;
-    int v = export_retry_policy(res == CURLE_OK ? (int)status : 0, retry_after, sl->attempt + 1,
-                                x->cfg.retry_initial_ns, x->cfg.retry_max_ns, core_wall_ns(),
-                                &x->rng, &delay);
-    if (v == EXPORT_OK) {
-        on_ok(x, sl, now);
+    uint64_t delay = 0, rejected = 0;
+    char msg[256] = "";
+    if (res == CURLE_OK &&
+        x->fmt[s]->accepted(status, &sl->resp, sl->n, &rejected, msg, sizeof msg)) {
+        on_ok(x, sl, now, rejected, msg);
+        return;
+    }
+    int st = res == CURLE_OK ? (int)status : 0;
+    if (x->fmt[s]->retry_5xx && st >= 500 && st <= 599)
+        st = 503; /* the policy retries 503 (and honours Retry-After) */
+    int v = export_retry_policy(st, retry_after, sl->attempt + 1, x->cfg.retry_initial_ns,
+                                x->cfg.retry_max_ns, core_wall_ns(), &x->rng, &delay);
+    if (v == EXPORT_OK) { /* a 2xx the format did not take: nothing to read, all delivered */
+        on_ok(x, sl, now, 0, "");
         return;
     }
     export__count(&x->o.c[s].failed_requests, 1);
@@ -476,12 +486,12 @@ static void on_response(struct http *x, struct slot *sl, CURLcode res, long stat
         body_snippet(&sl->resp, body, sizeof body);
         export__dropped(&x->o, s, sl->n, EXPORT_DROP_REJECTED);
         note(x, now, cause, sl->n, 0, "POST %s: %s%s%s; %llu %s dropped (not retryable)",
-             x->cfg.url[s], what, body[0] ? ": " : "", body, (unsigned long long)sl->n,
+             x->shown[s], what, body[0] ? ": " : "", body, (unsigned long long)sl->n,
              rec_signal_names[s]);
     } else if (now + delay > sl->first_ns + x->cfg.retry_budget_ns) {
         int t = give_up(x, sl, EXPORT_DROP_RETRIES);
         note(x, now, cause, t ? 0 : sl->n, t ? sl->n : 0,
-             "POST %s: %s; retry budget used up, %llu %s %s", x->cfg.url[s], what,
+             "POST %s: %s; retry budget used up, %llu %s %s", x->shown[s], what,
              (unsigned long long)sl->n, rec_signal_names[s],
              t ? "timed out (may have arrived)" : "dropped");
     } else if (stopping && now + delay >= deadline) {
@@ -489,7 +499,7 @@ static void on_response(struct http *x, struct slot *sl, CURLcode res, long stat
     } else {
         char d[32];
         core_format_duration(delay, d, sizeof d);
-        note(x, now, cause, 0, 0, "POST %s: %s; retrying in %s", x->cfg.url[s], what, d);
+        note(x, now, cause, 0, 0, "POST %s: %s; retrying in %s", x->shown[s], what, d);
         sl->attempt++;
         sl->due_ns = now + delay;
         sl->state = SLOT_WAITING;
@@ -621,7 +631,7 @@ static void *http_main(void *arg)
     return NULL;
 }
 
-static int http_start(struct export_output *o)
+int export__http_start(struct export_output *o)
 {
     struct http *x = (struct http *)o;
     if (export__thread_create(&x->thread, http_main, x) != 0)
@@ -630,12 +640,12 @@ static int http_start(struct export_output *o)
     return 0;
 }
 
-static void http_wake(struct export_output *o)
+void export__http_wake(struct export_output *o)
 {
     curl_multi_wakeup(((struct http *)o)->multi);
 }
 
-static void http_join(struct export_output *o)
+void export__http_join(struct export_output *o)
 {
     struct http *x = (struct http *)o;
     if (x->started) {
@@ -645,10 +655,10 @@ static void http_join(struct export_output *o)
     }
 }
 
-static void http_destroy(struct export_output *o)
+void export__http_destroy(struct export_output *o)
 {
     struct http *x = (struct http *)o;
-    http_join(o);
+    export__http_join(o);
     for (int s = 0; s < REC_NSIGNALS; s++) {
         for (int i = 0; x->slots[s] && i < x->cfg.max_concurrent; i++)
             slot_free(&x->slots[s][i]);
@@ -664,10 +674,10 @@ static void http_destroy(struct export_output *o)
 
 static const struct export_output_ops http_ops = {
     .kind = "otlp_http",
-    .start = http_start,
-    .wake = http_wake,
-    .join = http_join,
-    .destroy = http_destroy,
+    .start = export__http_start,
+    .wake = export__http_wake,
+    .join = export__http_join,
+    .destroy = export__http_destroy,
 };
 
 static char **dup_headers(char **h)
@@ -683,11 +693,14 @@ static char **dup_headers(char **h)
     return d;
 }
 
-struct export_output *export_otlp_http_new(const struct export_otlp_http_cfg *cfg)
+struct export_output *export__http_new(const struct export_otlp_http_cfg *cfg,
+                                       const struct export__http_fmt *const fmt[REC_NSIGNALS],
+                                       const struct export_output_ops *ops)
 {
     pthread_once(&curl_once, curl_init_once);
     struct http *x = core_calloc(1, sizeof *x);
-    export__output_init(&x->o, &http_ops, cfg->verify_attrs);
+    export__output_init(&x->o, ops, cfg->verify_attrs);
+    memcpy(x->fmt, fmt, sizeof x->fmt);
     x->cfg = *cfg;
     x->cfg.headers = dup_headers(cfg->headers);
     if (x->cfg.max_concurrent <= 0)
@@ -703,15 +716,84 @@ struct export_output *export_otlp_http_new(const struct export_otlp_http_cfg *cf
     core_rng_init(&x->rng, cfg->seed, 0x6f746c70 /* "otlp" */, 1);
     for (int s = 0; s < REC_NSIGNALS; s++) {
         x->cfg.url[s] = cfg->url[s] ? core_strdup(cfg->url[s]) : NULL;
+        if (x->cfg.url[s])
+            export_url_mask(x->cfg.url[s], x->shown[s], sizeof x->shown[s]);
         x->cfg.signal_headers[s] = dup_headers(cfg->signal_headers[s]);
         if (!x->cfg.url[s]) {
             x->o.signals &= ~(1u << s);
             continue;
         }
-        x->hdrs[s] = build_headers(&x->cfg, s, slot_gzip(x, s));
+        x->hdrs[s] = build_headers(x, s, slot_gzip(x, s));
         x->slots[s] = core_calloc((size_t)x->cfg.max_concurrent, sizeof *x->slots[s]);
         for (int i = 0; i < x->cfg.max_concurrent; i++)
             slot_setup(x, &x->slots[s][i], s);
     }
     return &x->o;
+}
+
+/* ---- OTLP formats ------------------------------------------------------------------------- */
+
+static int otlp_pb_encode(struct core_buf *out, const struct rec_batch *b, int verify,
+                          uint32_t *skipped)
+{
+    struct wire_otlp_opts opts = {verify};
+    *skipped = 0;
+    return wire_otlp_pb_encode(out, b, &opts);
+}
+
+/* The body is one OTLP/JSON request; the encoder ends it with a newline, which JSON ignores. */
+static int otlp_json_encode(struct core_buf *out, const struct rec_batch *b, int verify,
+                            uint32_t *skipped)
+{
+    struct wire_otlp_opts opts = {verify};
+    *skipped = 0;
+    return wire_otlp_json_encode(out, b, &opts);
+}
+
+/* 2xx: taken, minus partial_success rejections. An unreadable body is taken as full success
+ * (the spec's answer to a collector that sends something else). */
+static int otlp_accepted(long status, const struct core_buf *resp, int json, uint64_t *rejected,
+                         char *msg, size_t msglen)
+{
+    int64_t r = 0;
+    if (status < 200 || status > 299)
+        return 0;
+    int rc = 0;
+    if (resp->len > 0)
+        rc = json ? export_otlp_partial_success_json(resp->p, resp->len, &r, msg, msglen)
+                  : export_otlp_partial_success(resp->p, resp->len, &r, msg, msglen);
+    if (rc != 0) {
+        core_debug("otlp_http: unreadable response body (%zu bytes) taken as full success",
+                   resp->len);
+        r = 0;
+    }
+    *rejected = r > 0 ? (uint64_t)r : 0;
+    return 1;
+}
+
+static int otlp_pb_accepted(long status, const struct core_buf *resp, uint64_t n,
+                            uint64_t *rejected, char *msg, size_t msglen)
+{
+    (void)n;
+    return otlp_accepted(status, resp, 0, rejected, msg, msglen);
+}
+
+static int otlp_json_accepted(long status, const struct core_buf *resp, uint64_t n,
+                              uint64_t *rejected, char *msg, size_t msglen)
+{
+    (void)n;
+    return otlp_accepted(status, resp, 1, rejected, msg, msglen);
+}
+
+static const struct export__http_fmt otlp_pb = {"Content-Type: application/x-protobuf",
+                                                otlp_pb_encode, otlp_pb_accepted, 0};
+static const struct export__http_fmt otlp_json = {"Content-Type: application/json",
+                                                  otlp_json_encode, otlp_json_accepted, 0};
+
+struct export_output *export_otlp_http_new(const struct export_otlp_http_cfg *cfg)
+{
+    const struct export__http_fmt *fmt[REC_NSIGNALS];
+    for (int s = 0; s < REC_NSIGNALS; s++)
+        fmt[s] = cfg->protocol[s] == EXPORT_OTLP_HTTP_JSON ? &otlp_json : &otlp_pb;
+    return export__http_new(cfg, fmt, &http_ops);
 }

@@ -30,6 +30,12 @@ static uint64_t backoff(int attempt, uint64_t initial_ns, uint64_t max_ns, struc
     return d;
 }
 
+uint64_t export_retry_backoff(int attempt, uint64_t initial_ns, uint64_t max_ns,
+                              struct core_rng *rng)
+{
+    return backoff(attempt, initial_ns, max_ns, rng);
+}
+
 int export_retry_policy(int status, const char *retry_after, int attempt, uint64_t initial_ns,
                         uint64_t max_ns, uint64_t now_wall_ns, struct core_rng *rng,
                         uint64_t *delay_ns)

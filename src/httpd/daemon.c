@@ -347,7 +347,7 @@ static unsigned worker_threads(const struct httpd_config *c)
 }
 
 /* Room for every connection plus listening sockets, logs and files. */
-static void raise_fd_limit(unsigned connections)
+void httpd__raise_fd_limit(unsigned connections)
 {
     struct rlimit rl;
     rlim_t want = (rlim_t)connections + 256;
@@ -381,7 +381,7 @@ static struct MHD_Daemon *start_daemon(struct httpd *h)
 }
 
 /* Zero fields take the defaults, so a zeroed config is the default one. */
-static int check_config(struct httpd_config *c, char *err, size_t errlen)
+int httpd__config_check(struct httpd_config *c, char *err, size_t errlen)
 {
     if (!c->max_connections)
         c->max_connections = HTTPD_DEFAULT_MAX_CONNECTIONS;
@@ -416,9 +416,9 @@ int httpd_start(struct httpd **out, const struct httpd_addr *a, const struct htt
 {
     *out = NULL;
     struct httpd_config cfg = *c;
-    if (check_config(&cfg, err, errlen))
+    if (httpd__config_check(&cfg, err, errlen))
         return DIO_EINVAL;
-    raise_fd_limit(cfg.max_connections);
+    httpd__raise_fd_limit(cfg.max_connections);
     struct httpd *h = alloc(&cfg, hd);
     int rc = httpd__listen(a, cfg.max_connections, &h->fd, &h->port, err, errlen);
     if (!rc && !(h->d = start_daemon(h))) {

@@ -106,4 +106,54 @@ void httpd_quiesce(struct httpd *h);
 void httpd_stop(struct httpd *h);
 void httpd_stats(const struct httpd *h, struct httpd_stats *out);
 
+/* ---- HTTP/2 (h2.c) ----------------------------------------------------------------------
+ * The same base with a second protocol: HTTP/2 cleartext with prior knowledge (h2c, what
+ * gRPC clients speak), on libnghttp2. Same addresses, httpd_config (cap, header deadline, idle
+ * timeout, threads) and stats; plus a body cap per request and a budget for all of them.
+ * Requests are answered whole: the handler sees a complete request and fills a complete
+ * response (headers, body, trailers), on the listener's worker thread. */
+#define HTTPD_H2_MAX_HEADERS 8
+#define HTTPD_H2_MAX_TRAILERS 4
+
+struct httpd_h2_field {
+    const char *name, *value; /* names lower case (HTTP/2) */
+};
+
+struct httpd_h2_request {
+    const char *method, *path, *content_type; /* "" / NULL when absent */
+    const void *body;
+    size_t len;
+    unsigned refused; /* 0, or 413: body over max_body, 503: over max_buffered (body empty) */
+};
+
+struct httpd_h2_response {
+    unsigned status;      /* :status, 200 unless set */
+    struct core_buf body; /* initialised by the base */
+    struct httpd_h2_field headers[HTTPD_H2_MAX_HEADERS];
+    int nheaders;
+    struct httpd_h2_field trailers[HTTPD_H2_MAX_TRAILERS];
+    int ntrailers;
+    /* Header and trailer names and values must outlive the call: static strings, or kept
+     * here (the response lives until its stream ends). */
+    char strings[1024];
+};
+
+struct httpd_h2_handlers {
+    void (*on_request)(void *cls, const struct httpd_h2_request *rq, struct httpd_h2_response *rs);
+    void *cls;
+    size_t max_body;     /* per request; 0 = 64 MiB */
+    size_t max_buffered; /* request bodies held at once by all streams; 0 = 4 x max_body */
+};
+
+struct httpd_h2;
+/* A request header by its (lower-case) name, or NULL. Valid during on_request. */
+const char *httpd_h2_header(const struct httpd_h2_request *rq, const char *name);
+/* As httpd_start: 0, DIO_EINVAL (config) or DIO_EIO with err. */
+int httpd_h2_start(struct httpd_h2 **out, const struct httpd_addr *a, const struct httpd_config *c,
+                   const struct httpd_h2_handlers *h, char *err, size_t errlen);
+int httpd_h2_port(const struct httpd_h2 *s);
+void httpd_h2_quiesce(struct httpd_h2 *s);
+void httpd_h2_stop(struct httpd_h2 *s);
+void httpd_h2_stats(const struct httpd_h2 *s, struct httpd_stats *out);
+
 #endif

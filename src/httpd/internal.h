@@ -8,6 +8,11 @@
 int httpd__listen(const struct httpd_addr *a, unsigned backlog, int *fd_out, int *port, char *err,
                   size_t errlen);
 
+/* daemon.c, shared with h2.c: zero fields of c take the defaults, then the bounds are checked
+ * (0 or DIO_EINVAL with err); the open-files limit raised to fit `connections`. */
+int httpd__config_check(struct httpd_config *c, char *err, size_t errlen);
+void httpd__raise_fd_limit(unsigned connections);
+
 /* daemon.c: the framing checks of RFC 9112 section 6 that libmicrohttpd 0.9.75 does not do,
  * on a request's header fields (the values of every Content-Length, Transfer-Encoding and the
  * HTTP version). 0 = fine, else the status to answer (400, 501) with why. */

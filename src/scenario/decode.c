@@ -16,10 +16,10 @@
 static const char *const top_keys[] = {
     "name",     "description", "seed",   "duration", "metric_interval", "resource", "hosts",
     "services", "models",      "faults", "states",   "timeline",        NULL};
-static const char *const host_keys[] = {"name", "profile",   "cpu",        "cpus",  "memory_gib",
-                                        "gpus", "gpu_model", "attributes", "shape", NULL};
-static const char *const profiles[] = {"general", "gpu", "db", "edge", NULL};
-static const char *const svc_keys[] = {"name",      "version",    "namespace",  "host",
+static const char *const host_keys[] = {"name",       "count",      "profile", "cpu",
+                                        "cpus",       "memory_gib", "gpus",    "gpu_model",
+                                        "attributes", "shape",      NULL};
+static const char *const svc_keys[] = {"name",      "count",      "version",    "namespace", "host",
                                        "instances", "attributes", "operations", NULL};
 static const char *const op_keys[] = {"name",  "kind",    "latency",  "error_rate", "error_status",
                                       "rate",  "arrival", "parallel", "calls_mode", "inference",
@@ -34,11 +34,15 @@ static const char *const call_keys[] = {"service", "operation", NULL};
 static const char *const model_keys[] = {
     "name", "provider", "operation", "base_latency", "jitter", "max_batch", "rate", "arrival",
     "gpu",  "gpu_util", "tokens_in", "tokens_out",   "entry",  "shape",     NULL};
-static const char *const fault_keys[] = {"name",   "target", "every", "probability",
-                                         "window", "effect", NULL};
+static const char *const fault_keys[] = {
+    "name",   "target", "every",    "probability",     "window",
+    "manual", "effect", "variants", "default_variant", NULL};
 static const char *const window_keys[] = {"start", "duration", "repeat", NULL};
-static const char *const effect_keys[] = {"latency_factor", "error_status",  "gpu_util",
-                                          "queue_depth",    "tokens_factor", NULL};
+static const char *const effect_keys[] = {
+    "latency_factor",  "error_status",    "error_rate", "gpu_util",
+    "queue_depth",     "tokens_factor",   "cpu",        "memory_leak",
+    "dependency_down", "slow_dependency", NULL};
+static const char *const slow_keys[] = {"service", "factor", "add", NULL};
 static const char *const http_methods[] = {"GET",     "HEAD",    "POST",  "PUT",   "DELETE",
                                            "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL};
 
@@ -70,20 +74,76 @@ static int get_small_int(const struct scn_dec *d, int map, const char *path, con
     return 0;
 }
 
+/* ---- count: one list item, several entities ------------------------------------------- */
+/* How many entities list item `node` stands for: its `count`, 1 without one. */
+static int item_count(const struct scn_dec *d, int node, const char *path, int *count)
+{
+    *count = 1;
+    if (d->t->v[node].type != SCN_N_MAP) /* item_open reports it */
+        return 0;
+    return get_small_int(d, node, path, "count", 1, SCN_MAX_COUNT, count);
+}
+
+/* Entities in all in `list` after count: at most max. */
+static int list_total(const struct scn_dec *d, int seq, int n, const char *list, int max,
+                      int *total)
+{
+    int i = 0;
+    *total = 0;
+    for (int it = n ? d->t->v[seq].first : -1; it >= 0; it = d->t->v[it].next, i++) {
+        char path[SCN_PATH_MAX];
+        int c;
+        if (item_count(d, it, scn__path_idx(path, list, i), &c))
+            return DIO_EPARSE;
+        *total += c;
+        if (*total > max)
+            return scn__fail_at(d, c > 1 ? scn__field(d, it, "count") : it,
+                                "%s: %d %s in all with count, over the limit of %d", path, *total,
+                                list, max);
+    }
+    return 0;
+}
+
+/* Replaces a counted item's name (a pattern: "ppweb%03d") by its num-th name. num 0: not
+ * counted, the name stays as written. */
+static int apply_pattern(const struct scn_dec *d, int node, const char *path, const char *key,
+                         long num, char **name)
+{
+    const char *why;
+    char out[SCN_MAX_NAME + 32], p[SCN_PATH_MAX];
+    if (!num || !*name)
+        return 0;
+    if (scn__pattern_check(*name, &why))
+        return scn__fail_at(d, scn__field(d, node, key), "%s: %s, got '%s'",
+                            scn__path(p, path, key), why, *name);
+    scn__pattern_format(*name, num, out, sizeof out);
+    if (strlen(out) > SCN_MAX_NAME)
+        return scn__fail_at(d, scn__field(d, node, key),
+                            "%s: '%s' makes a name longer than %d bytes", scn__path(p, path, key),
+                            *name, SCN_MAX_NAME);
+    core_free(*name);
+    *name = core_strdup(out);
+    return 0;
+}
+
 /* ---- hosts ----------------------------------------------------------------------------- */
-static int decode_host(const struct scn_dec *d, int node, const char *path, struct scn_host *h)
+static int decode_host(const struct scn_dec *d, int node, const char *path, long num,
+                       struct scn_host *h)
 {
     static const char *const req[] = {"name", NULL};
-    int profile = 0;
-    h->cpu = 0.3;
-    h->memory_gib = 16;
-    h->cpus = 4;
+    int profile = SCN_PROF_GENERAL;
     if (item_open(d, node, path, host_keys, req) ||
         scn__get_name(d, node, path, "name", &h->name) ||
-        scn__get_enum(d, node, path, "profile", profiles, &profile))
+        apply_pattern(d, node, path, "name", num, &h->name) ||
+        scn__get_enum(d, node, path, "profile", scn__profile_names(), &profile))
         return DIO_EPARSE;
-    h->profile = core_strdup(profiles[profile]);
-    h->gpus = profile == 1; /* a gpu host has one GPU unless told otherwise */
+    const struct scn_profile *pr = scenario_profile(profile);
+    h->profile = core_strdup(pr->name);
+    h->profile_id = profile;
+    h->cpu = pr->cpu;
+    h->memory_gib = pr->memory_gib;
+    h->cpus = pr->cpus;
+    h->gpus = pr->gpus;
     if (scn__get_frac(d, node, path, "cpu", 0, &h->cpu) ||
         scn__get_num(d, node, path, "memory_gib", 0, 1, 1e6, &h->memory_gib) ||
         get_small_int(d, node, path, "gpus", 0, 1024, &h->gpus) ||
@@ -98,15 +158,22 @@ static int decode_host(const struct scn_dec *d, int node, const char *path, stru
 
 static int decode_hosts(const struct scn_dec *d, int root, struct scenario *s)
 {
-    int seq, n, i = 0;
-    if (scn__get_list(d, root, "", "hosts", SCN_MAX_HOSTS, &seq, &n))
+    int seq, n, total, item = 0;
+    if (scn__get_list(d, root, "", "hosts", SCN_MAX_HOSTS, &seq, &n) ||
+        list_total(d, seq, n, "hosts", SCN_MAX_HOSTS, &total))
         return DIO_EPARSE;
-    s->hosts = core_calloc((size_t)n + 1, sizeof(*s->hosts));
-    for (int it = n ? d->t->v[seq].first : -1; it >= 0; it = d->t->v[it].next, i++) {
+    s->hosts = core_calloc((size_t)total + 1, sizeof(*s->hosts));
+    for (int it = n ? d->t->v[seq].first : -1; it >= 0; it = d->t->v[it].next, item++) {
         char path[SCN_PATH_MAX];
-        s->nhosts = i + 1;
-        if (decode_host(d, it, scn__path_idx(path, "hosts", i), &s->hosts[i]))
-            return DIO_EPARSE;
+        int count;
+        scn__path_idx(path, "hosts", item);
+        item_count(d, it, path, &count); /* checked by list_total */
+        for (int k = 0; k < count; k++) {
+            struct scn_host *h = &s->hosts[s->nhosts++];
+            h->item = item;
+            if (decode_host(d, it, path, scn__field(d, it, "count") >= 0 ? k + 1 : 0, h))
+                return DIO_EPARSE;
+        }
     }
     return 0;
 }
@@ -268,7 +335,18 @@ static int decode_ops(const struct scn_dec *d, int node, const char *path, struc
     return 0;
 }
 
-static int decode_service(const struct scn_dec *d, int node, const char *path,
+/* A counted service's host: "ppweb%03d" puts service k on host k; a plain name puts them all
+ * on that host. */
+static int service_host(const struct scn_dec *d, int node, const char *path, long num,
+                        struct scn_service *sv)
+{
+    const char *why;
+    if (!num || !sv->host || !strchr(sv->host, '%') || scn__pattern_check(sv->host, &why))
+        return 0;
+    return apply_pattern(d, node, path, "host", num, &sv->host);
+}
+
+static int decode_service(const struct scn_dec *d, int node, const char *path, long num,
                           const struct scenario *s, struct scn_service *sv)
 {
     static const char *const req[] = {"name", "operations", NULL};
@@ -278,7 +356,9 @@ static int decode_service(const struct scn_dec *d, int node, const char *path,
     sv->host_idx = -1;
     sv->instances = 1;
     sv->pos = pos_of(d, node);
-    if (item_open(d, node, path, svc_keys, req) || scn__get_name(d, node, path, "name", &sv->name))
+    if (item_open(d, node, path, svc_keys, req) ||
+        scn__get_name(d, node, path, "name", &sv->name) ||
+        apply_pattern(d, node, path, "name", num, &sv->name))
         return DIO_EPARSE;
     if (strchr(sv->name, '/'))
         return scn__fail_at(d, scn__field(d, node, "name"),
@@ -286,7 +366,7 @@ static int decode_service(const struct scn_dec *d, int node, const char *path,
                             scn__path(p, path, "name"));
     if (scn__get_name(d, node, path, "version", &sv->version) ||
         scn__get_name(d, node, path, "namespace", &sv->namespace_) ||
-        scn__get_name(d, node, path, "host", &sv->host) ||
+        scn__get_name(d, node, path, "host", &sv->host) || service_host(d, node, path, num, sv) ||
         get_small_int(d, node, path, "instances", 1, SCN_MAX_INSTANCES, &sv->instances) ||
         scn__get_attrs(d, node, path, "attributes", &sv->attrs, &sv->nattrs) ||
         decode_ops(d, node, path, sv))
@@ -296,19 +376,31 @@ static int decode_service(const struct scn_dec *d, int node, const char *path,
 
 static int decode_services(const struct scn_dec *d, int root, struct scenario *s)
 {
-    int seq, n, i = 0, total = 0;
-    if (scn__get_list(d, root, "", "services", SCN_MAX_SERVICES, &seq, &n))
+    int seq, n, item = 0, total = 0, nsvc, ninst = 0;
+    if (scn__get_list(d, root, "", "services", SCN_MAX_SERVICES, &seq, &n) ||
+        list_total(d, seq, n, "services", SCN_MAX_SERVICES, &nsvc))
         return DIO_EPARSE;
-    s->services = core_calloc((size_t)n + 1, sizeof(*s->services));
-    for (int it = n ? d->t->v[seq].first : -1; it >= 0; it = d->t->v[it].next, i++) {
+    s->services = core_calloc((size_t)nsvc + 1, sizeof(*s->services));
+    for (int it = n ? d->t->v[seq].first : -1; it >= 0; it = d->t->v[it].next, item++) {
         char path[SCN_PATH_MAX];
-        s->nservices = i + 1;
-        if (decode_service(d, it, scn__path_idx(path, "services", i), s, &s->services[i]))
-            return DIO_EPARSE;
-        total += s->services[i].nops;
-        if (total > SCN_MAX_TOTAL_OPS)
-            return scn__fail_at(d, it, "%s: too many operations in all (the limit is %d)", path,
-                                SCN_MAX_TOTAL_OPS);
+        int count;
+        scn__path_idx(path, "services", item);
+        item_count(d, it, path, &count); /* checked by list_total */
+        for (int k = 0; k < count; k++) {
+            struct scn_service *sv = &s->services[s->nservices++];
+            sv->item = item;
+            if (decode_service(d, it, path, scn__field(d, it, "count") >= 0 ? k + 1 : 0, s, sv))
+                return DIO_EPARSE;
+            total += sv->nops;
+            ninst += sv->instances;
+            if (total > SCN_MAX_TOTAL_OPS)
+                return scn__fail_at(d, it, "%s: too many operations in all (the limit is %d)", path,
+                                    SCN_MAX_TOTAL_OPS);
+            if (ninst > SCN_MAX_TOTAL_INSTANCES) /* each is a resource; hosts are the rest */
+                return scn__fail_at(d, scn__field(d, it, "instances"),
+                                    "%s.instances: %d instances in all, over the limit of %d", path,
+                                    ninst, SCN_MAX_TOTAL_INSTANCES);
+        }
     }
     return 0;
 }
@@ -376,56 +468,191 @@ static int decode_window(const struct scn_dec *d, int node, const char *path, st
     return 0;
 }
 
+/* The requests a fault fires on while it is in force: every Nth or a share (at most one),
+ * within a window or always; `manual: true` alone means "only when a command starts it". */
 static int decode_trigger(const struct scn_dec *d, int node, const char *path, struct scn_fault *f)
 {
-    static const char *const triggers[] = {"every", "probability", "window", NULL};
-    int count = 0, second = node;
-    for (int i = 0; triggers[i]; i++) {
-        int v = scn__field(d, node, triggers[i]);
-        if (v >= 0 && count++ == 0)
-            f->trigger = i; /* enum scn_trigger follows this order */
-        else if (v >= 0)
-            second = v;
-    }
-    if (count != 1)
-        return scn__fail_at(d, second, "%s: exactly one of every, probability, window is required",
+    int ev = scn__field(d, node, "every"), pr = scn__field(d, node, "probability");
+    int wi = scn__field(d, node, "window");
+    if (scn__get_bool(d, node, path, "manual", &f->manual))
+        return DIO_EPARSE;
+    if (ev >= 0 && pr >= 0)
+        return scn__fail_at(d, ev < pr ? pr : ev,
+                            "%s: every and probability exclude each other (a window may go "
+                            "with either)",
                             path);
+    if (ev < 0 && pr < 0 && wi < 0 && !f->manual)
+        return scn__fail_at(
+            d, node, "%s: one of every, probability, window (or manual: true) is required", path);
+    f->trigger = ev >= 0 ? SCN_EVERY_N : pr >= 0 ? SCN_PROBABILITY : SCN_WINDOW;
+    f->windowed = wi >= 0;
     int64_t every = 1;
     if (scn__get_int(d, node, path, "every", 1, INT64_MAX, &every) ||
         scn__get_frac(d, node, path, "probability", 1, &f->probability))
         return DIO_EPARSE;
     f->every_n = (uint64_t)every;
-    return f->trigger == SCN_WINDOW ? decode_window(d, node, path, f) : 0;
+    return f->windowed ? decode_window(d, node, path, f) : 0;
 }
 
-static int decode_effect(const struct scn_dec *d, int node, const char *path, struct scn_fault *f)
+static int decode_slow(const struct scn_dec *d, int e, const char *ep, struct scn_fault_fx *fx)
 {
-    static const char *const none[] = {NULL};
-    int e = scn__field(d, node, "effect"), any = 0;
-    char ep[SCN_PATH_MAX];
-    scn__path(ep, path, "effect");
-    if (item_open(d, e, ep, effect_keys, none))
+    static const char *const req[] = {"service", NULL};
+    int n = scn__field(d, e, "slow_dependency");
+    char sp[SCN_PATH_MAX];
+    scn__path(sp, ep, "slow_dependency");
+    if (n < 0)
+        return 0;
+    if (item_open(d, n, sp, slow_keys, req) || scn__get_name(d, n, sp, "service", &fx->slow) ||
+        scn__get_num(d, n, sp, "factor", 1, 0, 1e6, &fx->slow_factor) ||
+        scn__get_dur(d, n, sp, "add", 0, &fx->slow_add_ns))
         return DIO_EPARSE;
-    for (int i = 0; effect_keys[i]; i++)
-        any |= scn__field(d, e, effect_keys[i]) >= 0;
-    if (!any)
-        return scn__fail_at(d, e,
-                            "%s: at least one of latency_factor, error_status, gpu_util, "
-                            "queue_depth, tokens_factor is required",
-                            ep);
-    if (scn__get_num(d, e, ep, "latency_factor", 0, 1, 1e6, &f->latency_factor) ||
-        get_small_int(d, e, ep, "error_status", 100, 599, &f->error_status) ||
-        scn__get_frac(d, e, ep, "gpu_util", 0, &f->gpu_util) ||
-        get_small_int(d, e, ep, "queue_depth", 0, 1000000000, &f->queue_depth) ||
-        scn__get_num(d, e, ep, "tokens_factor", 0, 1, 1e6, &f->tokens_factor))
+    if (fx->slow_factor == 1 && fx->slow_add_ns == 0)
+        return scn__fail_at(d, n, "%s: set factor (> 1) or add (> 0): it changes nothing", sp);
+    return 0;
+}
+
+/* The effect keys of mapping e over *fx (a variant starts as a copy of the fault's effect). */
+static int decode_fx(const struct scn_dec *d, int e, const char *ep, struct scn_fault_fx *fx)
+{
+    if (scn__get_num(d, e, ep, "latency_factor", 0, 1, 1e6, &fx->latency_factor) ||
+        get_small_int(d, e, ep, "error_status", 100, 599, &fx->error_status) ||
+        scn__get_frac(d, e, ep, "error_rate", 0, &fx->error_rate) ||
+        scn__get_frac(d, e, ep, "gpu_util", 0, &fx->gpu_util) ||
+        get_small_int(d, e, ep, "queue_depth", 0, 1000000000, &fx->queue_depth) ||
+        scn__get_num(d, e, ep, "tokens_factor", 0, 1, 1e6, &fx->tokens_factor) ||
+        scn__get_frac(d, e, ep, "cpu", 0, &fx->cpu) ||
+        scn__get_num(d, e, ep, "memory_leak", 0, 1, 1e9, &fx->memory_leak) ||
+        scn__get_name(d, e, ep, "dependency_down", &fx->down) || decode_slow(d, e, ep, fx))
         return DIO_EPARSE;
     return 0;
+}
+
+static int fx_empty(const struct scn_fault_fx *fx)
+{
+    return fx->latency_factor <= 0 && fx->error_status <= 0 && fx->error_rate < 0 &&
+           fx->gpu_util < 0 && fx->queue_depth < 0 && fx->tokens_factor <= 0 && fx->cpu < 0 &&
+           fx->memory_leak <= 0 && !fx->down && !fx->slow;
+}
+
+static void fx_init(struct scn_fault_fx *fx, struct scn_pos pos)
+{
+    memset(fx, 0, sizeof *fx);
+    fx->error_rate = fx->gpu_util = fx->cpu = -1;
+    fx->queue_depth = -1;
+    fx->down_svc = fx->slow_svc = -1;
+    fx->slow_factor = 1;
+    fx->pos = pos;
+}
+
+/* A deep copy (strings duplicated) so every variant owns its strings. */
+static void fx_copy(struct scn_fault_fx *dst, const struct scn_fault_fx *src)
+{
+    *dst = *src;
+    dst->name = NULL;
+    dst->down = src->down ? core_strdup(src->down) : NULL;
+    dst->slow = src->slow ? core_strdup(src->slow) : NULL;
+}
+
+static const char effect_required[] =
+    "%s: at least one of latency_factor, error_status, error_rate, gpu_util, queue_depth, "
+    "tokens_factor, cpu, memory_leak, dependency_down, slow_dependency is required";
+
+static int decode_variants(const struct scn_dec *d, int node, const char *path, struct scn_fault *f,
+                           const struct scn_fault_fx *base)
+{
+    static const char *const none[] = {NULL};
+    int m = scn__field(d, node, "variants");
+    char vp[SCN_PATH_MAX], ip[SCN_PATH_MAX];
+    scn__path(vp, path, "variants");
+    if (scn__expect(d, m, vp, SCN_N_MAP))
+        return DIO_EPARSE;
+    if (d->t->v[m].n < 1 || d->t->v[m].n > SCN_MAX_VARIANTS)
+        return scn__fail_at(d, m, "%s: expected 1 to %d variants", vp, SCN_MAX_VARIANTS);
+    f->variants = core_calloc((size_t)d->t->v[m].n, sizeof *f->variants);
+    for (int k = d->t->v[m].first; k >= 0; k = d->t->v[k].next) {
+        const char *vn = d->t->v[k].s;
+        if (!*vn || strlen(vn) > SCN_MAX_NAME)
+            return scn__fail_at(d, k, "%s: a variant name is 1 to %d bytes long", vp, SCN_MAX_NAME);
+        for (int j = 0; j < f->nvariants; j++)
+            if (!strcmp(f->variants[j].name, vn))
+                return scn__fail_at(d, k, "%s: '%s' is defined twice (first at line %d)", vp, vn,
+                                    f->variants[j].pos.line);
+        struct scn_fault_fx *fx = &f->variants[f->nvariants++];
+        fx_copy(fx, base);
+        fx->name = core_strdup(d->t->v[k].s);
+        fx->pos = pos_of(d, k);
+        int e = d->t->v[k].val;
+        scn__path(ip, vp, d->t->v[k].s);
+        if (!scn__is_null(d->t, e) &&
+            (item_open(d, e, ip, effect_keys, none) || decode_fx(d, e, ip, fx)))
+            return DIO_EPARSE;
+        if (fx_empty(fx))
+            return scn__fail_at(d, k, effect_required, ip);
+    }
+    return 0;
+}
+
+/* `effect` (the base every variant starts from) and `variants`; then the default variant. */
+static int decode_effects(const struct scn_dec *d, int node, const char *path, struct scn_fault *f)
+{
+    static const char *const none[] = {NULL};
+    int e = scn__field(d, node, "effect"), vs = scn__field(d, node, "variants");
+    char ep[SCN_PATH_MAX], name[SCN_PATH_MAX];
+    scn__path(ep, path, "effect");
+    struct scn_fault_fx base;
+    fx_init(&base, f->pos);
+    if (e < 0 && vs < 0)
+        return scn__fail_at(d, node, "%s: 'effect' (or 'variants') is required", path);
+    if (e >= 0 && (item_open(d, e, ep, effect_keys, none) || decode_fx(d, e, ep, &base))) {
+        core_free(base.down);
+        core_free(base.slow);
+        return DIO_EPARSE;
+    }
+    int rc = 0;
+    if (vs >= 0) {
+        rc = decode_variants(d, node, path, f, &base);
+    } else if (fx_empty(&base)) {
+        rc = scn__fail_at(d, e, effect_required, ep);
+    } else {
+        f->variants = core_calloc(1, sizeof *f->variants);
+        fx_copy(&f->variants[f->nvariants++], &base);
+        f->variants[0].name = core_strdup("default");
+    }
+    core_free(base.down);
+    core_free(base.slow);
+    if (rc)
+        return rc;
+    char *dv = NULL;
+    if (scn__get_name(d, node, path, "default_variant", &dv))
+        return DIO_EPARSE;
+    for (int i = 0; dv && i < f->nvariants; i++)
+        if (!strcmp(f->variants[i].name, dv))
+            f->default_variant = i + 1;
+    int bad = dv && !f->default_variant;
+    core_free(dv);
+    if (bad)
+        return scn__fail_at(d, scn__field(d, node, "default_variant"), "%s: no variant named '%s'",
+                            scn__path(name, path, "default_variant"),
+                            d->t->v[scn__field(d, node, "default_variant")].s);
+    f->default_variant = f->default_variant ? f->default_variant - 1 : 0;
+    return 0;
+}
+
+/* The default variant's effects, where readers of a single effect look. */
+static void copy_default(struct scn_fault *f)
+{
+    const struct scn_fault_fx *fx = &f->variants[f->default_variant];
+    f->latency_factor = fx->latency_factor;
+    f->error_status = fx->error_status > 0 ? fx->error_status : fx->error_rate > 0 ? 500 : 0;
+    f->gpu_util = fx->gpu_util;
+    f->queue_depth = fx->queue_depth;
+    f->tokens_factor = fx->tokens_factor;
 }
 
 static int decode_fault(const struct scn_dec *d, int node, const char *path, int i,
                         struct scn_fault *f)
 {
-    static const char *const req[] = {"target", "effect", NULL};
+    static const char *const req[] = {"target", NULL};
     char dflt[32];
     snprintf(dflt, sizeof(dflt), "fault-%d", i);
     f->name = core_strdup(dflt);
@@ -436,8 +663,9 @@ static int decode_fault(const struct scn_dec *d, int node, const char *path, int
     if (item_open(d, node, path, fault_keys, req) ||
         scn__get_name(d, node, path, "name", &f->name) ||
         scn__get_name(d, node, path, "target", &f->target) || decode_trigger(d, node, path, f) ||
-        decode_effect(d, node, path, f))
+        decode_effects(d, node, path, f))
         return DIO_EPARSE;
+    copy_default(f);
     return 0;
 }
 

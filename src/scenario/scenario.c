@@ -147,6 +147,12 @@ void scenario_free(struct scenario *s)
     for (int i = 0; i < s->nfaults; i++) {
         core_free(s->faults[i].name);
         core_free(s->faults[i].target);
+        for (int v = 0; v < s->faults[i].nvariants; v++) {
+            core_free(s->faults[i].variants[v].name);
+            core_free(s->faults[i].variants[v].down);
+            core_free(s->faults[i].variants[v].slow);
+        }
+        core_free(s->faults[i].variants);
     }
     core_free(s->hosts);
     core_free(s->services);

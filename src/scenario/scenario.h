@@ -103,6 +103,7 @@ struct scn_operation {
 
 struct scn_service {
     char *name;
+    int item;         /* index of the YAML list item it came from (count: makes several) */
     char *version;    /* default "1.0.0" */
     char *namespace_; /* service.namespace, default the scenario name */
     char *host;       /* host name; resolved to host index */
@@ -115,9 +116,48 @@ struct scn_service {
     struct scn_pos pos;
 };
 
+/* Host profiles (profile.c): the baselines a host of a kind starts from. A host's own keys
+ * (cpu, cpus, memory_gib, gpus) override the first four; world/host.c moves the rest with the
+ * host's load and state. Documented in docs/scenario-format.md ("profiles"). */
+enum scn_profile_id {
+    SCN_PROF_GENERAL,
+    SCN_PROF_WEB,
+    SCN_PROF_DB,
+    SCN_PROF_ML,
+    SCN_PROF_GPU,
+    SCN_PROF_CACHE,
+    SCN_PROF_QUEUE,
+    SCN_PROF_EDGE,
+    SCN_NPROFILES
+};
+struct scn_profile {
+    const char *name;
+    double cpu;        /* baseline CPU utilisation */
+    int cpus;          /* logical CPUs */
+    double memory_gib; /* total memory */
+    int gpus;          /* GPU devices */
+    double mem_used;   /* share of memory used by processes at idle (load adds up to +20%) */
+    double mem_cached; /* share in the page cache */
+    int disks;         /* block devices, each with a filesystem: sda on /, sdb on /data ... */
+    double disk_gib;   /* size of each filesystem */
+    double disk_used;  /* share of it used */
+    double disk_read, disk_write; /* bytes/s per disk at baseline load */
+    double disk_iops;             /* operations/s per disk (reads + writes) at baseline load */
+    double net_rx, net_tx;        /* bytes/s on eth0 at baseline load */
+    int procs;                    /* processes */
+    double gpu_util;              /* per GPU device: utilisation at baseline load */
+    double gpu_mem_gib;           /* per GPU device: memory */
+    double gpu_watts;             /* per GPU device: power at full utilisation */
+};
+/* The profile with this id (SCN_PROF_*), or NULL; by name: -1 when unknown. */
+const struct scn_profile *scenario_profile(int id);
+int scenario_profile_find(const char *name);
+
 struct scn_host {
     char *name;
-    char *profile;          /* "general", "gpu", "db", "edge": baseline shapes */
+    int item;               /* index of the YAML list item it came from (count: makes several) */
+    char *profile;          /* a profile's name (scenario_profile_find) */
+    int profile_id;         /* enum scn_profile_id */
     double cpu;             /* baseline CPU utilisation 0..1 */
     double memory_gib;      /* total memory */
     int cpus;               /* logical CPUs, default 4: system.cpu.utilization per CPU and mode */
@@ -150,26 +190,58 @@ struct scn_model {
 };
 
 enum scn_trigger { SCN_EVERY_N = 0, SCN_PROBABILITY = 1, SCN_WINDOW = 2 };
-enum scn_target_kind { SCN_TARGET_MODEL = 0, SCN_TARGET_OPERATION = 1, SCN_TARGET_SERVICE = 2 };
+enum scn_target_kind {
+    SCN_TARGET_MODEL = 0,
+    SCN_TARGET_OPERATION = 1,
+    SCN_TARGET_SERVICE = 2,
+    SCN_TARGET_HOST = 3
+};
 
-struct scn_fault {
-    char *name;
-    char *target;         /* "gpt-4" (a model), "svc/op" (an operation), "svc" (a service) */
-    int target_kind;      /* enum scn_target_kind */
-    int target_idx;       /* model or service index */
-    int target_op;        /* operation index for SCN_TARGET_OPERATION, else -1 */
-    int trigger;          /* enum scn_trigger */
-    uint64_t every_n;     /* SCN_EVERY_N: every Nth request of the target (N >= 1) */
-    double probability;   /* SCN_PROBABILITY: 0..1 per request */
-    uint64_t start_ns;    /* SCN_WINDOW: offset from run start */
-    uint64_t duration_ns; /* SCN_WINDOW: length */
-    uint64_t repeat_ns;   /* SCN_WINDOW: period, 0 = once */
-    /* effects: a value of 0 (or <0 for the doubles) means "not set" */
+/* What a fault does while it fires: one per variant. A double <= 0 (< 0 where 0 is a value)
+ * or an int < 0 (status: <= 0) means "not set". */
+struct scn_fault_fx {
+    char *name;            /* the variant's name ("default" when the fault has no variants) */
     double latency_factor; /* multiply latency */
-    int error_status;      /* force an error with this status */
+    int error_status;      /* the status of the requests it fails */
+    double error_rate;     /* share of the requests it fires on that fail (< 0: all, if a status) */
     double gpu_util;       /* report this GPU utilisation (0..1); < 0 = unset */
     int queue_depth;       /* report this queue depth; < 0 = unset */
     double tokens_factor;  /* multiply token counts */
+    double cpu;            /* host targets: the host's CPU utilisation (0..1); < 0 = unset */
+    double memory_leak;    /* host targets: MiB per minute; <= 0 = unset */
+    char *down;            /* dependency_down: calls to this service fail fast; NULL = unset */
+    int down_svc;          /* resolved, -1 */
+    char *slow;            /* slow_dependency: calls to this service take longer; NULL = unset */
+    int slow_svc;          /* resolved, -1 */
+    double slow_factor;    /* the call's time is multiplied by this (default 1) ... */
+    uint64_t slow_add_ns;  /* ... and this is added */
+    struct scn_pos pos;
+};
+
+struct scn_fault {
+    char *name;
+    char *target;       /* "gpt-4" (a model), "svc/op" (an operation), "svc" (a service), a host */
+    int target_kind;    /* enum scn_target_kind */
+    int target_idx;     /* model, service or host index */
+    int target_op;      /* operation index for SCN_TARGET_OPERATION, else -1 */
+    int trigger;        /* enum scn_trigger: which requests it fires on while in force */
+    int windowed;       /* 1: in force only within `window` (trigger may still be every/p) */
+    int manual;         /* 1: never in force by schedule, only when started by a command */
+    uint64_t every_n;   /* SCN_EVERY_N: every Nth request of the target (N >= 1) */
+    double probability; /* SCN_PROBABILITY: 0..1 per request */
+    uint64_t start_ns;  /* window: offset from run start */
+    uint64_t duration_ns; /* window: length */
+    uint64_t repeat_ns;   /* window: period, 0 = once */
+    /* variants[0..nvariants): the effects; at least one. Scheduled firings use the default */
+    struct scn_fault_fx *variants;
+    int nvariants;
+    int default_variant;
+    /* the default variant's effects, copied (what most readers need) */
+    double latency_factor;
+    int error_status;
+    double gpu_util;
+    int queue_depth;
+    double tokens_factor;
     struct scn_pos pos;
 };
 
@@ -267,10 +339,12 @@ struct scenario_series {
     uint64_t prom_bytes; /* estimated /metrics size with all of them (host lines: +-3%) */
     uint64_t hosts, services, models; /* `total` by where the series come from */
     int worst_part;                   /* enum scn_part of the largest single contributor */
-    int worst;                        /* its index; -1 when the world has no series */
-    uint64_t worst_series;            /* its series */
+    int worst;             /* its YAML list index (a counted item: all of it); -1: none */
+    uint64_t worst_series; /* its series */
 };
 
+/* Series of one host's metrics (world/host.c lays them out in this number). */
+uint64_t scenario_host_series(const struct scn_host *h);
 /* Counts the series the way engine/metrics.c lays them out (the layout is in series.c). */
 void scenario_series_count(const struct scenario *s, struct scenario_series *out);
 /* scenario_load with a series cap: max_series 0 means SCENARIO_MAX_SERIES. Over the cap the

@@ -25,11 +25,13 @@
 #define SCN_MAX_TOTAL_OPS 100000
 #define SCN_MAX_CALLS 100 /* per operation */
 #define SCN_MAX_MODELS 1000
-#define SCN_MAX_FAULTS 10000
+#define SCN_MAX_FAULTS 10000 /* world_span keeps fault indices in 16 bits */
+#define SCN_MAX_VARIANTS 32  /* per fault */
 #define SCN_MAX_TIMELINE 100000
 #define SCN_MAX_ATTRS 128 /* per attribute map */
 #define SCN_MAX_INSTANCES 10000
-#define SCN_MAX_RATE 1e6 /* arrivals per second of one entry */
+#define SCN_MAX_TOTAL_INSTANCES 50000 /* of all services: with hosts, under 65,536 resources */
+#define SCN_MAX_RATE 1e6              /* arrivals per second of one entry */
 
 /* ---- tree ------------------------------------------------------------------------------ */
 enum scn_node_type { SCN_N_SCALAR, SCN_N_SEQ, SCN_N_MAP };
@@ -137,6 +139,16 @@ int scn__get_attrs(const struct scn_dec *d, int map, const char *path, const cha
 /* A list of at most `max` items: *seq is its node (-1 when absent or null), *n its length. */
 int scn__get_list(const struct scn_dec *d, int map, const char *path, const char *key, int max,
                   int *seq, int *n);
+
+/* ---- fleets (profile.c) ---------------------------------------------------------------- */
+#define SCN_MAX_COUNT 10000 /* entities one list item may expand to */
+/* NULL-terminated names of the profiles, in enum scn_profile_id order. */
+const char *const *scn__profile_names(void);
+/* A name pattern for `count:`: exactly one %d, %Nd or %0Nd (N one digit); %% is a '%'.
+ * 0, or -1 with *why saying what is wrong. */
+int scn__pattern_check(const char *pat, const char **why);
+/* The pattern with its placeholder replaced by num, into out[n] (truncated to fit). */
+void scn__pattern_format(const char *pat, long num, char *out, size_t n);
 
 /* ---- passes ---------------------------------------------------------------------------- */
 /* `dflt_name` names the scenario when the file has no `name:`. */

@@ -6,14 +6,16 @@
  * more than a few bytes per entity, so capping the series caps what a scenario can make a run
  * allocate. The count mirrors engine/metrics.c, which is the layout to keep in step with:
  *
- *   per host                  cpus x 3 modes (system.cpu.utilization) + 2 (memory used, free)
+ *   per host                  scenario_host_series: world/host.c's layout (docs/metrics.md)
  *   per non-client operation  1 (http.server.active_requests)
  *                             + 2 per status code it returns (request duration histogram and
  *                             request counter); the engine creates the 200 pair at start and
  *                             one per other status code on first use, at most
- *                             SCENARIO_ROUTE_STATUSES per route
+ *                             SCENARIO_ROUTE_STATUSES per route; all of it per instance
  *   per model                 duration, queue depth, batch size, GPU utilisation
  *                             + input and output token histograms when tokens_in is set
+ *   per host, service, model  1 per state (diorama.state: 1 for the state it is in)
+ *   per fault                 1 (diorama.fault.active)
  *
  * A route can only return 200, an operation's error_status (when it has an error_rate), a
  * fault's error_status or a state's (the built-in degrading and critical states fail some
@@ -53,11 +55,15 @@ static int scenario_statuses(const struct scenario *s)
                 !seen[op->error_status]++)
                 n++;
         }
-    for (int i = 0; i < s->nfaults; i++) {
-        int st = s->faults[i].error_status;
-        if (st > 0 && st < 600 && !seen[st]++)
-            n++;
-    }
+    for (int i = 0; i < s->nfaults; i++)
+        for (int v = 0; v < s->faults[i].nvariants; v++) {
+            const struct scn_fault_fx *fx = &s->faults[i].variants[v];
+            int st = fx->error_status > 0 ? fx->error_status : fx->error_rate > 0 ? 500 : 0;
+            if (st > 0 && st < 600 && !seen[st]++)
+                n++;
+            if (fx->down && !seen[503]++) /* a call to a service that is down */
+                n++;
+        }
     for (int i = 0; i < s->nstates; i++) { /* any entity may be put in any state */
         const struct scn_effects *fx = &s->states[i].fx;
         int st = fx->error_status > 0 ? fx->error_status : 500;
@@ -67,12 +73,24 @@ static int scenario_statuses(const struct scenario *s)
     return n < SCENARIO_ROUTE_STATUSES ? n : SCENARIO_ROUTE_STATUSES;
 }
 
-static struct part host_part(const struct scn_host *h)
+/* world/host.c's layout: per CPU 5 modes x (system.cpu.time, system.cpu.utilization); 3 load
+ * averages; memory usage and utilisation x 4 states; per disk io, operations (read, write)
+ * and filesystem usage (used, free); network io, errors, packets x 2 directions; processes x 3
+ * statuses; per GPU utilisation, memory used, temperature, power. */
+uint64_t scenario_host_series(const struct scn_host *h)
 {
-    uint64_t n = (uint64_t)h->cpus * 3 + 2;
+    const struct scn_profile *p = scenario_profile(h->profile_id);
+    uint64_t disks = p ? (uint64_t)p->disks : 1;
+    return (uint64_t)h->cpus * 10 + 3 + 8 + disks * 6 + 6 + 3 + (uint64_t)h->gpus * 4;
+}
+
+static struct part host_part(const struct scn_host *h, int nstates)
+{
+    uint64_t n = scenario_host_series(h) + (uint64_t)nstates;
     return (struct part){n, n, n * (PROM_HOST_LINE + strlen(h->name))};
 }
 
+/* One instance's series (every instance has its own). */
 static struct part service_part(const struct scn_service *sv, int statuses)
 {
     struct part p = {0, 0, 0};
@@ -89,9 +107,9 @@ static struct part service_part(const struct scn_service *sv, int statuses)
     return p;
 }
 
-static struct part model_part(const struct scn_model *m)
+static struct part model_part(const struct scn_model *m, int nstates)
 {
-    struct part p = {4, HIST14_SAMPLES + 1 + HIST9_SAMPLES + 1, 0};
+    struct part p = {4 + (uint64_t)nstates, HIST14_SAMPLES + 1 + HIST9_SAMPLES + 1 + nstates, 0};
     if (m->tokens_in > 0) {
         p.series += 2;
         p.samples += 2 * HIST14_SAMPLES;
@@ -100,45 +118,60 @@ static struct part model_part(const struct scn_model *m)
     return p;
 }
 
-static void consider(struct scenario_series *c, int part, int i, uint64_t n)
+/* Contributors are YAML list items (a counted item is all its entities, which are adjacent):
+ * *run sums the item's series so far. */
+static void consider(struct scenario_series *c, int part, int item, int prev_item, uint64_t n,
+                     uint64_t *run)
 {
-    if (n > c->worst_series) {
+    *run = item == prev_item ? *run + n : n;
+    if (*run > c->worst_series) {
         c->worst_part = part;
-        c->worst = i;
-        c->worst_series = n;
+        c->worst = item;
+        c->worst_series = *run;
+    }
+}
+
+static void add_services(const struct scenario *s, int statuses, struct scenario_series *c)
+{
+    uint64_t run = 0;
+    for (int i = 0; i < s->nservices; i++) {
+        const struct scn_service *sv = &s->services[i];
+        uint64_t ni = (uint64_t)(sv->instances > 0 ? sv->instances : 1);
+        struct part p = service_part(sv, statuses);
+        struct part p200 = service_part(sv, 1);
+        p.series = p.series * ni + (uint64_t)s->nstates;
+        c->services += p.series;
+        c->samples += p.samples * ni + (uint64_t)s->nstates;
+        c->prom_bytes += p.bytes * ni;
+        c->initial += p200.series * ni + (uint64_t)s->nstates;
+        consider(c, SCN_PART_SERVICE, sv->item, i ? s->services[i - 1].item : -1, p.series, &run);
     }
 }
 
 void scenario_series_count(const struct scenario *s, struct scenario_series *c)
 {
     int statuses = scenario_statuses(s);
+    uint64_t run = 0;
     memset(c, 0, sizeof *c);
     c->worst = -1;
     for (int i = 0; i < s->nhosts; i++) {
-        struct part p = host_part(&s->hosts[i]);
+        struct part p = host_part(&s->hosts[i], s->nstates);
         c->hosts += p.series;
         c->samples += p.samples;
         c->prom_bytes += p.bytes;
-        consider(c, SCN_PART_HOST, i, p.series);
+        consider(c, SCN_PART_HOST, s->hosts[i].item, i ? s->hosts[i - 1].item : -1, p.series, &run);
     }
-    for (int i = 0; i < s->nservices; i++) {
-        struct part p = service_part(&s->services[i], statuses);
-        struct part p200 = service_part(&s->services[i], 1);
-        c->services += p.series;
-        c->samples += p.samples;
-        c->prom_bytes += p.bytes;
-        c->initial += p200.series;
-        consider(c, SCN_PART_SERVICE, i, p.series);
-    }
+    add_services(s, statuses, c);
     for (int i = 0; i < s->nmodels; i++) {
-        struct part p = model_part(&s->models[i]);
+        struct part p = model_part(&s->models[i], s->nstates);
         c->models += p.series;
         c->samples += p.samples;
         c->prom_bytes += p.bytes;
-        consider(c, SCN_PART_MODEL, i, p.series);
+        consider(c, SCN_PART_MODEL, i, -1, p.series, &run);
     }
-    c->total = c->hosts + c->services + c->models;
-    c->initial += c->hosts + c->models;
+    c->total = c->hosts + c->services + c->models + (uint64_t)s->nfaults; /* fault.active */
+    c->initial += c->hosts + c->models + (uint64_t)s->nfaults;
+    c->samples += (uint64_t)s->nfaults;
 }
 
 /* "30740000" -> "30,740,000". */
@@ -180,6 +213,8 @@ int scn__check_series(const struct scn_tree *t, const struct scenario *s, uint64
     if (c.total <= max)
         return 0;
     int node = worst_node(t, &c, &key);
+    int item = scn__item_node(t, lists[c.worst_part], c.worst, NULL);
+    const char *thing = scn__map_get(t, item, "count") >= 0 ? "counted item" : things[c.worst_part];
     return scn__fail(err, node >= 0 ? t->v[node].line : 0, node >= 0 ? t->v[node].col : 0,
                      "%s[%d]%s%s: the world would have up to %s metric series (hosts %s, "
                      "services %s, models %s), over the limit of %s; the largest part is this "
@@ -188,6 +223,6 @@ int scn__check_series(const struct scn_tree *t, const struct scenario *s, uint64
                      lists[c.worst_part], c.worst, *key ? "." : "", key,
                      grouped(c.total, total, sizeof total), grouped(c.hosts, h, sizeof h),
                      grouped(c.services, sv, sizeof sv), grouped(c.models, m, sizeof m),
-                     grouped(max, cap, sizeof cap), things[c.worst_part],
+                     grouped(max, cap, sizeof cap), thing,
                      grouped(c.worst_series, worst, sizeof worst));
 }

@@ -112,6 +112,7 @@ static int fail_pos(struct vctx *c, struct scn_pos p, const char *fmt, ...)
 static int op_node(const struct scn_tree *t, int svc, int op, const char *key)
 {
     int item = scn__seq_at(t, scn__item_node(t, "services", svc, "operations"), op);
+    /* svc is the YAML item's index here (scn_service.item), not the service's */
     return key ? scn__map_get(t, item, key) : item;
 }
 
@@ -140,13 +141,17 @@ static int check_top_dups(struct vctx *c)
     char path[SCN_PATH_MAX];
     int a, b, rc = 0;
     if (index_dup(&c->hosts, &a, &b))
-        return dup_error(c, node_pos(c, scn__item_node(c->t, "hosts", b, "name"), s->hosts[b].pos),
-                         scn__path_idx(path, "hosts", b), "host", s->hosts[b].name,
-                         s->hosts[a].pos);
-    if (index_dup(&c->services, &a, &b))
         return dup_error(
-            c, node_pos(c, scn__item_node(c->t, "services", b, "name"), s->services[b].pos),
-            scn__path_idx(path, "services", b), "service", s->services[b].name, s->services[a].pos);
+            c,
+            node_pos(c, scn__item_node(c->t, "hosts", s->hosts[b].item, "name"), s->hosts[b].pos),
+            scn__path_idx(path, "hosts", s->hosts[b].item), "host", s->hosts[b].name,
+            s->hosts[a].pos);
+    if (index_dup(&c->services, &a, &b))
+        return dup_error(c,
+                         node_pos(c, scn__item_node(c->t, "services", s->services[b].item, "name"),
+                                  s->services[b].pos),
+                         scn__path_idx(path, "services", s->services[b].item), "service",
+                         s->services[b].name, s->services[a].pos);
     if (index_dup(&c->models, &a, &b))
         return dup_error(
             c, node_pos(c, scn__item_node(c->t, "models", b, "name"), s->models[b].pos),
@@ -176,9 +181,9 @@ static int build_indexes(struct vctx *c)
         int a, b;
         if (index_dup(&c->ops[i], &a, &b)) {
             char path[SCN_PATH_MAX];
-            snprintf(path, sizeof(path), "services[%d].operations[%d]", i, b);
-            return dup_error(c, node_pos(c, op_node(c->t, i, b, "name"), sv->ops[b].pos), path,
-                             "operation", sv->ops[b].name, sv->ops[a].pos);
+            snprintf(path, sizeof(path), "services[%d].operations[%d]", sv->item, b);
+            return dup_error(c, node_pos(c, op_node(c->t, sv->item, b, "name"), sv->ops[b].pos),
+                             path, "operation", sv->ops[b].name, sv->ops[a].pos);
         }
     }
     return check_top_dups(c);
@@ -207,9 +212,9 @@ static int resolve_hosts(struct vctx *c)
         if (sv->host_idx >= 0)
             continue;
         char h[SCN_MAX_NAME + 32];
-        int node = scn__item_node(c->t, "services", i, "host");
-        return fail_pos(c, node_pos(c, node, sv->pos), "services[%d].host: unknown host '%s'%s", i,
-                        sv->host, hint(h, sizeof(h), sv->host, &c->hosts));
+        int node = scn__item_node(c->t, "services", sv->item, "host");
+        return fail_pos(c, node_pos(c, node, sv->pos), "services[%d].host: unknown host '%s'%s",
+                        sv->item, sv->host, hint(h, sizeof(h), sv->host, &c->hosts));
     }
     return 0;
 }
@@ -238,7 +243,8 @@ static int resolve_calls(struct vctx *c)
             for (int k = 0; k < sv->ops[j].ncalls; k++) {
                 struct scn_call *cl = &sv->ops[j].calls[k];
                 char path[SCN_PATH_MAX];
-                snprintf(path, sizeof(path), "services[%d].operations[%d].calls[%d]", i, j, k);
+                snprintf(path, sizeof(path), "services[%d].operations[%d].calls[%d]", sv->item, j,
+                         k);
                 if (resolve_op(c, cl->pos, path, cl->service, cl->operation, &cl->svc, &cl->op))
                     return DIO_EPARSE;
             }
@@ -278,7 +284,7 @@ static int cycle_error(struct vctx *c, const struct frame *st, int top, const st
     if (len >= sizeof(msg))
         memcpy(msg + sizeof(msg) - 4, "...", 4); /* a long cycle is cut, the start is enough */
     return fail_pos(c, cl->pos, "services[%d].operations[%d].calls[%d]: call cycle: %s",
-                    st[top].svc, st[top].op, k, msg);
+                    c->s->services[st[top].svc].item, st[top].op, k, msg);
 }
 
 /* Post-order: when an operation is finished all its callees are, so its reach is known. */
@@ -401,8 +407,53 @@ static int target_error(struct vctx *c, struct scn_pos at, const char *path, con
     const char *hm = hint(h, sizeof(h), target, &c->models);
     if (!*hm)
         hm = hint(h, sizeof(h), target, &c->services);
-    return fail_pos(c, at, "%s: unknown target '%s' (not a model, service or service/operation)%s",
+    if (!*hm)
+        hm = hint(h, sizeof(h), target, &c->hosts);
+    return fail_pos(c, at,
+                    "%s: unknown target '%s' (not a model, service, service/operation or host)%s",
                     path, target, hm);
+}
+
+/* A variant's named dependency: a service. */
+static int resolve_dep(struct vctx *c, int i, const struct scn_fault_fx *fx, const char *name,
+                       const char *key, int *out)
+{
+    char path[SCN_PATH_MAX], h[SCN_MAX_NAME + 32];
+    if (!name)
+        return 0;
+    *out = index_find(&c->services, name);
+    if (*out >= 0)
+        return 0;
+    if (c->s->faults[i].nvariants > 1)
+        snprintf(path, sizeof path, "faults[%d].variants.%s.%s", i, fx->name, key);
+    else
+        snprintf(path, sizeof path, "faults[%d].effect.%s", i, key);
+    /* point at the value: effect.dependency_down or effect.slow_dependency.service */
+    int n = scn__item_node(c->t, "faults", i, "effect");
+    n = scn__map_get(c->t, n, fx->slow == name ? "slow_dependency" : "dependency_down");
+    n = fx->slow == name ? scn__map_get(c->t, n, "service") : n;
+    struct scn_pos at =
+        n >= 0 && c->s->faults[i].nvariants == 1 ? node_pos(c, n, fx->pos) : fx->pos;
+    return fail_pos(c, at, "%s: unknown service '%s'%s", path, name,
+                    hint(h, sizeof h, name, &c->services));
+}
+
+/* Host effects (cpu, memory_leak) need a host to act on; dependencies must name services. */
+static int check_fault_fx(struct vctx *c, int i)
+{
+    struct scn_fault *f = &c->s->faults[i];
+    for (int v = 0; v < f->nvariants; v++) {
+        struct scn_fault_fx *fx = &f->variants[v];
+        if ((fx->cpu >= 0 || fx->memory_leak > 0) && f->target_kind != SCN_TARGET_HOST)
+            return fail_pos(c, fx->pos,
+                            "faults[%d]: cpu and memory_leak act on a host: target a host, not "
+                            "'%s'",
+                            i, f->target);
+        if (resolve_dep(c, i, fx, fx->down, "dependency_down", &fx->down_svc) ||
+            resolve_dep(c, i, fx, fx->slow, "slow_dependency.service", &fx->slow_svc))
+            return DIO_EPARSE;
+    }
+    return 0;
 }
 
 static int resolve_fault(struct vctx *c, int i)
@@ -413,17 +464,22 @@ static int resolve_fault(struct vctx *c, int i)
     int m, sv, op;
     snprintf(path, sizeof(path), "faults[%d].target", i);
     lookup_target(c, f->target, &m, &sv, &op);
+    int h = strchr(f->target, '/') ? -1 : index_find(&c->hosts, f->target);
     if (m >= 0 && sv >= 0) /* refuse to guess which one the user meant */
         return fail_pos(c, at, "%s: '%s' names both a model and %s; rename one", path, f->target,
                         op >= 0 ? "an operation" : "a service");
-    if (m < 0 && sv < 0)
+    if (h >= 0 && (m >= 0 || sv >= 0))
+        return fail_pos(c, at, "%s: '%s' names both a host and a %s; rename one", path, f->target,
+                        m >= 0 ? "model" : "service");
+    if (m < 0 && sv < 0 && h < 0)
         return target_error(c, at, path, f->target);
     f->target_kind = m >= 0    ? SCN_TARGET_MODEL
+                     : h >= 0  ? SCN_TARGET_HOST
                      : op >= 0 ? SCN_TARGET_OPERATION
                                : SCN_TARGET_SERVICE;
-    f->target_idx = m >= 0 ? m : sv;
-    f->target_op = m >= 0 ? -1 : op;
-    return 0;
+    f->target_idx = m >= 0 ? m : h >= 0 ? h : sv;
+    f->target_op = m >= 0 || h >= 0 ? -1 : op;
+    return check_fault_fx(c, i);
 }
 
 /* ---- timeline -------------------------------------------------------------------------- */

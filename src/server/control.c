@@ -4,6 +4,10 @@
  *   GET  /api/entities/{name}             one entity
  *   PUT  /api/entities/{name}/state       {"state": "degrading", "over": "30s"}: 202
  *   GET  /api/labels?after=ID             labels since ID (the last WORLD_LABELS kept)
+ *   GET  /api/aggregates?after=T          per-second aggregates after sim-ms T (world/agg.c)
+ *   GET  /api/stream                      Server-Sent Events (control_sse.c)
+ *   PUT  /api/rate, /api/speed, /api/chaos; POST /api/pause, /api/resume,
+ *        /api/faults/{name}/start|stop    live control: world commands (world/live.c)
  *
  * Changes never touch the world here: they become world commands (world_command), applied by
  * the world's thread at its next tick and labelled there (source: command), like scheduled
@@ -24,39 +28,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/internal.h"
+#include "server/control_int.h"
 
-#define LABELS_KEPT 1024
+#define LABELS_KEPT CONTROL_LABELS_KEPT
+#define answer control__answer
+#define fail control__fail
 #define DEFAULT_MAX_BODY 65536
 
-struct mirror {
-    int state;      /* index into scenario->states */
-    uint64_t since; /* unix ns (simulated) */
-    int source;
-};
-
-struct label_rec {
-    uint64_t id;
-    char *json; /* one line, without the newline */
-};
-
-struct server_control {
-    struct world *w;
-    struct server_control_cfg cfg;
-    struct httpd_addr addr;
-    int loopback;
-    struct httpd *d;
-    pthread_mutex_t mu; /* guards everything below */
-    struct mirror *ents;
-    struct label_rec ring[LABELS_KEPT];
-    uint64_t nlabels; /* labels seen; ids are 1.. */
-    uint64_t commands, refused;
-    atomic_int ended; /* the world stopped: changes would never apply */
-    struct core_buf lbuf;
-};
-
 /* ---- answers ---------------------------------------------------------------------------- */
-static void answer(struct server__answer *a, int status, const char *json)
+void control__answer(struct server__answer *a, int status, const char *json)
 {
     a->status = status;
     a->content_type = "application/json";
@@ -64,9 +44,7 @@ static void answer(struct server__answer *a, int status, const char *json)
     core_buf_puts(&a->body, json);
 }
 
-static void fail(struct server__answer *a, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(struct server__answer *a, int status, const char *fmt, ...)
+void control__fail(struct server__answer *a, int status, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -86,7 +64,7 @@ static const char *const kind_names[] = {"host", "service", "model"};
 static void put_entity(const struct server_control *c, int i, struct core_buf *b)
 {
     const struct world_entity *en = &c->w->ents[i];
-    const struct mirror *m = &c->ents[i];
+    const struct control_mirror *m = &c->ents[i];
     char t[40];
     world_format_time(m->since, t, sizeof t);
     core_buf_puts(b, "{\"name\":");
@@ -98,25 +76,96 @@ static void put_entity(const struct server_control *c, int i, struct core_buf *b
                     m->since ? world_source_name(m->source) : "start");
 }
 
-static void get_world(struct server_control *c, struct server__answer *a)
+static void put_acct(struct core_buf *b, const struct world_acct *x)
+{
+    core_buf_printf(b,
+                    "\"generated\":%llu,\"delivered\":%llu,\"dropped\":%llu,\"timed_out\":%llu,"
+                    "\"in_flight\":%llu",
+                    (unsigned long long)x->generated, (unsigned long long)x->delivered,
+                    (unsigned long long)x->dropped, (unsigned long long)x->timed_out,
+                    (unsigned long long)x->in_flight);
+}
+
+/* "accounting": the total, then each output (as of the last aggregate snapshot). */
+static void put_accounting(struct server_control *c, struct core_buf *b)
+{
+    struct world_acct o[WORLD_AGG_OUTPUTS], tot = {"total", 0, 0, 0, 0, 0};
+    int n = c->cfg.agg ? world_agg_accounting(c->cfg.agg, o, WORLD_AGG_OUTPUTS) : 0;
+    for (int i = 0; i < n; i++) {
+        tot.generated += o[i].generated;
+        tot.delivered += o[i].delivered;
+        tot.dropped += o[i].dropped;
+        tot.timed_out += o[i].timed_out;
+        tot.in_flight += o[i].in_flight;
+    }
+    core_buf_puts(b, ",\"accounting\":{");
+    put_acct(b, &tot);
+    core_buf_puts(b, ",\"outputs\":[");
+    for (int i = 0; i < n; i++) {
+        core_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        core_buf_put_json_str(b, o[i].name);
+        core_buf_putc(b, ',');
+        put_acct(b, &o[i]);
+        core_buf_putc(b, '}');
+    }
+    core_buf_puts(b, "]}");
+}
+
+static void put_rates(struct server_control *c, struct core_buf *b)
+{
+    struct world *w = c->w;
+    core_buf_puts(b, ",\"rates\":[");
+    for (int i = 0; i < w->ntraffic; i++) {
+        core_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        core_buf_put_json_str(b, w->traffic[i].name);
+        core_buf_printf(b, ",\"base\":%g,\"factor\":%g}", w->traffic[i].base,
+                        atomic_load_explicit(&w->traffic[i].factor, memory_order_relaxed));
+    }
+    struct world_chaos_cfg cc;
+    int holds;
+    char spec[WORLD_CHAOS_SPEC_MAX];
+    world_chaos_get(w, &cc, &holds);
+    world_chaos_format(&cc, spec, sizeof spec);
+    double speed = c->cfg.speed > 0 ? atomic_load(&w->speed) : 0;
+    core_buf_printf(b, "],\"speed\":%g,\"paused\":%s,\"chaos\":{\"enabled\":%s,\"spec\":",
+                    speed > 0 ? speed : c->cfg.speed, atomic_load(&w->paused) ? "true" : "false",
+                    cc.enabled ? "true" : "false");
+    core_buf_put_json_str(b, spec);
+    core_buf_printf(b, ",\"holding\":%d}", holds);
+}
+
+void control__put_world(struct server_control *c, struct core_buf *b)
 {
     const struct scenario *s = c->w->scn;
-    struct core_buf *b = &a->body;
-    answer(a, 200, "{\"scenario\":");
+    core_buf_puts(b, "{\"scenario\":");
     core_buf_put_json_str(b, s->name);
-    core_buf_printf(b, ",\"run_id\":\"%s\",\"speed\":%g,\"states\":[", c->w->run_id, c->cfg.speed);
+    core_buf_printf(b, ",\"run_id\":\"%s\",\"states\":[", c->w->run_id);
     for (int i = 0; i < s->nstates; i++) {
         core_buf_puts(b, i ? "," : "");
         core_buf_put_json_str(b, s->states[i].name);
     }
     core_buf_puts(b, "],\"entities\":[");
-    pthread_mutex_lock(&c->mu);
     for (int i = 0; i < c->w->nents; i++) {
         core_buf_puts(b, i ? "," : "");
         put_entity(c, i, b);
     }
-    core_buf_printf(b, "],\"labels\":%llu,\"commands\":%llu}\n", (unsigned long long)c->nlabels,
-                    (unsigned long long)c->commands);
+    core_buf_putc(b, ']');
+    control__put_faults(c, b);
+    put_rates(c, b);
+    put_accounting(c, b);
+    core_buf_printf(b,
+                    ",\"labels\":%llu,\"commands\":%llu,\"streams\":{\"open\":%d,"
+                    "\"opened\":%llu,\"refused\":%llu,\"dropped\":%llu}}\n",
+                    (unsigned long long)c->nlabels, (unsigned long long)c->commands, c->nsse,
+                    (unsigned long long)c->sse_opened, (unsigned long long)c->sse_refused,
+                    (unsigned long long)c->sse_dropped);
+}
+
+static void get_world(struct server_control *c, struct server__answer *a)
+{
+    answer(a, 200, "");
+    pthread_mutex_lock(&c->mu);
+    control__put_world(c, &a->body);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -156,21 +205,13 @@ static void put_state(struct server_control *c, int ent, const char *body, size_
         return;
     }
     json_decref(j);
-    if (atomic_load(&c->ended)) {
-        fail(a, 503, "the run has ended: the world takes no more changes");
+    struct world_cmd cmd = {.kind = WORLD_CMD_STATE,
+                            .entity = ent,
+                            .state = idx,
+                            .over_ns = over_ns,
+                            .source = WORLD_SRC_COMMAND};
+    if (control__command(c, &cmd, a))
         return;
-    }
-    struct world_cmd cmd = {WORLD_CMD_STATE, ent, idx, over_ns, WORLD_SRC_COMMAND};
-    int rc = world_command(c->w, &cmd);
-    pthread_mutex_lock(&c->mu);
-    c->commands += rc == 0;
-    c->refused += rc != 0;
-    pthread_mutex_unlock(&c->mu);
-    if (rc) {
-        fail(a, 503, "%d changes are already waiting for the next tick; try again",
-             WORLD_CMD_QUEUE);
-        return;
-    }
     answer(a, 202, "{\"accepted\":true,\"entity\":");
     core_buf_put_json_str(&a->body, c->w->ents[ent].name);
     core_buf_puts(&a->body, ",\"state\":");
@@ -192,7 +233,7 @@ static void get_labels(struct server_control *c, const char *after, struct serve
     uint64_t first = c->nlabels > LABELS_KEPT ? c->nlabels - LABELS_KEPT + 1 : 1;
     int n = 0;
     for (uint64_t id = from >= first ? from + 1 : first; id <= c->nlabels; id++) {
-        const struct label_rec *r = &c->ring[(id - 1) % LABELS_KEPT];
+        const struct control_label *r = &c->ring[(id - 1) % LABELS_KEPT];
         core_buf_printf(&a->body, "%s{\"id\":%llu,\"label\":%s}", n++ ? "," : "",
                         (unsigned long long)r->id, r->json);
     }
@@ -201,8 +242,44 @@ static void get_labels(struct server_control *c, const char *after, struct serve
     pthread_mutex_unlock(&c->mu);
 }
 
+int control__command(struct server_control *c, const struct world_cmd *cmd,
+                     struct server__answer *a)
+{
+    if (atomic_load(&c->ended)) {
+        fail(a, 503, "the run has ended: the world takes no more changes");
+        return -1;
+    }
+    int rc = world_command(c->w, cmd);
+    pthread_mutex_lock(&c->mu);
+    c->commands += rc == 0;
+    c->refused += rc != 0;
+    pthread_mutex_unlock(&c->mu);
+    if (rc == DIO_EINVAL)
+        fail(a, 400, "the world refused this change (a value out of range)");
+    else if (rc)
+        fail(a, 503, "%d changes are already waiting for the next tick; try again",
+             WORLD_CMD_QUEUE);
+    return rc ? -1 : 0;
+}
+
+static void get_aggregates(struct server_control *c, const char *after, struct server__answer *a)
+{
+    char *end = NULL;
+    unsigned long long from = after ? strtoull(after, &end, 10) : 0;
+    if (after && (!*after || *end || *after == '-' || from == ULLONG_MAX)) {
+        fail(a, 400, "after: expected a time in unix milliseconds (an integer), got '%.32s'",
+             after);
+        return;
+    }
+    answer(a, 200, "{\"interval_ms\":1000,\"points\":[");
+    if (c->cfg.agg)
+        world_agg_after(c->cfg.agg, from, &a->body);
+    core_buf_puts(&a->body, "]}\n");
+}
+
 /* ---- routing ---------------------------------------------------------------------------- */
-static int authorised(const struct server_control *c, const char *auth)
+#define authorised control__authorised
+int control__authorised(const struct server_control *c, const char *auth)
 {
     if (!c->cfg.token || !*c->cfg.token)
         return 1;
@@ -252,9 +329,21 @@ static void route_entity(struct server_control *c, const struct server__control_
     }
 }
 
+static const char *const reads[] = {"/api/world", "/api/labels", "/api/aggregates", "/api/stream"};
+#define CONTROL_SSE_TYPE "text/event-stream"
+
+static int read_route(const char *path)
+{
+    for (int i = 0; i < (int)(sizeof reads / sizeof *reads); i++)
+        if (!strcmp(path, reads[i]))
+            return i;
+    return -1;
+}
+
 void server__control_handle(struct server_control *c, const struct server__control_req *rq,
                             struct server__answer *a)
 {
+    const char *want = NULL;
     a->status = 0;
     a->allow[0] = 0;
     if (rq->body_over) {
@@ -263,14 +352,28 @@ void server__control_handle(struct server_control *c, const struct server__contr
         fail(a, 401, "this listener is not on loopback: every request needs the token");
     } else if (!strncmp(rq->path, "/api/entities/", 14)) {
         route_entity(c, rq, a);
-    } else if (!strcmp(rq->path, "/api/world") || !strcmp(rq->path, "/api/labels")) {
+    } else if (control__is_change(rq->path, &want)) {
+        if (strcmp(rq->method, want)) {
+            fail(a, 405, "%s is not allowed here; use %s", rq->method, want);
+            snprintf(a->allow, sizeof a->allow, "%s", want);
+        } else if (!authorised(c, rq->auth)) {
+            fail(a, 401, "changes need \"Authorization: Bearer TOKEN\" (--control-token)");
+        } else {
+            control__change(c, rq, a);
+        }
+    } else if (read_route(rq->path) >= 0) {
         if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD")) {
             fail(a, 405, "%s is not allowed here; use GET", rq->method);
             snprintf(a->allow, sizeof a->allow, "GET");
-        } else if (rq->path[5] == 'w') {
+        } else if (read_route(rq->path) == 0) {
             get_world(c, a);
-        } else {
+        } else if (read_route(rq->path) == 1) {
             get_labels(c, rq->after, a);
+        } else if (read_route(rq->path) == 2) {
+            get_aggregates(c, rq->after, a);
+        } else { /* the stream itself needs the connection: on_request opens it */
+            answer(a, 200, "{\"stream\":true}\n"); /* what a socketless caller sees */
+            a->content_type = CONTROL_SSE_TYPE;
         }
     } else {
         fail(a, 404, "no such resource: %.200s (try GET /api/world)", rq->path);
@@ -287,13 +390,15 @@ void server_control_label(struct server_control *c, const struct world_label *l)
     world_label_json(l, &c->lbuf);
     if (c->lbuf.len && c->lbuf.p[c->lbuf.len - 1] == '\n')
         c->lbuf.len--;
-    struct label_rec *r = &c->ring[c->nlabels % LABELS_KEPT];
+    struct control_label *r = &c->ring[c->nlabels % LABELS_KEPT];
     core_free(r->json);
     r->json = core_malloc(c->lbuf.len + 1);
     memcpy(r->json, c->lbuf.p, c->lbuf.len);
     r->json[c->lbuf.len] = 0;
     r->id = ++c->nlabels;
-    if (!l->fault) { /* a state period began or ended: the entity's state as of now */
+    if (!l->trace_id) /* not a one-request blip: what GET /api/world shows may have changed */
+        c->world_gen++;
+    if (!l->fault && !l->control) { /* a state period began or ended: the state as of now */
         int e = world_entity_find(c->w, l->target);
         if (e >= 0) {
             c->ents[e].state = l->open ? (int)(l->state - c->w->scn->states) : SCN_STATE_HEALTHY;
@@ -301,6 +406,7 @@ void server_control_label(struct server_control *c, const struct world_label *l)
             c->ents[e].source = l->source;
         }
     }
+    pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -308,6 +414,7 @@ void server_control_label(struct server_control *c, const struct world_label *l)
 struct creq {
     struct core_buf body;
     int over;
+    int stream; /* the answer is an event stream */
 };
 
 static enum MHD_Result respond(struct MHD_Connection *mc, struct server__answer *a)
@@ -322,6 +429,25 @@ static enum MHD_Result respond(struct MHD_Connection *mc, struct server__answer 
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, a->allow);
     enum MHD_Result ret = MHD_queue_response(mc, (unsigned)a->status, r);
     MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result open_stream(struct server_control *c, struct MHD_Connection *mc,
+                                   struct creq *q, struct server__answer *a)
+{
+    struct MHD_Response *r = control__sse_open(c, a);
+    enum MHD_Result ret;
+    if (!r) {
+        ret = respond(mc, a);
+    } else {
+        q->stream = 1;
+        /* not the listener's idle timeout: keep-alive lines beat this one */
+        MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned int)CONTROL_SSE_TIMEOUT_S);
+        ret = MHD_queue_response(mc, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+    }
+    server__answer_free(a);
     return ret;
 }
 
@@ -345,6 +471,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         *size = 0;
         return MHD_YES;
     }
+    if (server__console_wants(url)) /* the web console (console.c): pages need no token */
+        return server__console_respond(
+            mc, c->w, method, url,
+            c->loopback ||
+                authorised(c, MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization")));
     struct server__control_req rq = {
         .method = method,
         .path = url,
@@ -356,6 +487,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     struct server__answer a;
     server__answer_init(&a);
     server__control_handle(c, &rq, &a);
+    if (a.status == 200 && a.content_type && !strcmp(a.content_type, CONTROL_SSE_TYPE))
+        return open_stream(c, mc, q, &a);
     enum MHD_Result ret = respond(mc, &a);
     server__answer_free(&a);
     return ret;
@@ -367,6 +500,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **state,
     struct creq *q = *state;
     if (!q)
         return;
+    if (q->stream && why == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+        control__sse_timed_out(cls);
     core_buf_free(&q->body);
     core_free(q);
     *state = NULL;
@@ -401,8 +536,11 @@ int server_control_new(struct server_control **out, struct world *w,
     c->cfg.listen = listen;
     if (!c->cfg.max_body)
         c->cfg.max_body = DEFAULT_MAX_BODY;
+    /* a thread per connection: an event stream's callback waits for news in its own thread */
+    c->cfg.http.thread_per_connection = 1;
     c->loopback = is_loopback(&addr);
     pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->wake, NULL);
     c->ents = core_calloc((size_t)w->nents + 1, sizeof *c->ents);
     core_buf_init(&c->lbuf, 1 << 16); /* one label line */
     c->addr = addr;
@@ -410,9 +548,16 @@ int server_control_new(struct server_control **out, struct world *w,
     return 0;
 }
 
+static void on_snapshot(void *ctx)
+{
+    control__sse_wake(ctx);
+}
+
 int server_control_start(struct server_control *c, char *err, size_t errlen)
 {
     struct httpd_handlers h = {on_request, on_completed, c, "control"};
+    if (c->cfg.agg)
+        world_agg_set_notify(c->cfg.agg, on_snapshot, c);
     return httpd_start(&c->d, &c->addr, &c->cfg.http, &h, err, errlen);
 }
 
@@ -431,11 +576,18 @@ void server_control_free(struct server_control *c)
 {
     if (!c)
         return;
+    if (c->cfg.agg)
+        world_agg_set_notify(c->cfg.agg, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->stopping = 1; /* event streams end */
+    pthread_cond_broadcast(&c->wake);
+    pthread_mutex_unlock(&c->mu);
     httpd_stop(c->d);
     for (int i = 0; i < LABELS_KEPT; i++)
         core_free(c->ring[i].json);
     core_free(c->ents);
     core_buf_free(&c->lbuf);
+    pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mu);
     core_free(c);
 }

@@ -88,7 +88,8 @@ static void modelled(struct server *s, const struct server__route *r, const stru
 {
     struct server__plan p;
     uint64_t k = atomic_fetch_add(&s->k, 1) + 1;
-    server__plan(&s->model, r, k, core_mono_ns() - s->t0_ns, &p);
+    uint64_t now = s->cfg.clock ? s->cfg.clock(s->cfg.hook_ctx) : core_mono_ns() - s->t0_ns;
+    server__plan(&s->model, r, k, now, &p);
     memcpy(a->faults, p.faults, sizeof a->faults);
     a->wait_ns += p.latency_ns;
     a->status = p.status;

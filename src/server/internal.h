@@ -81,6 +81,8 @@ struct server__model {
     int *op_base;               /* flat index of each service's first operation */
     _Atomic uint64_t *model_count;
     int *fault_kind; /* per world fault: index into server_fault_kinds */
+    void (*planned)(void *ctx, const struct world_span *spans, uint32_t n, int model);
+    void *hook_ctx;
 };
 
 struct server__plan {
@@ -189,6 +191,39 @@ void server__answer_error(struct server__answer *a, int status, const char *msg)
 void server__count(struct server *s, const struct server__answer *a, uint64_t dur_ns);
 /* /metrics: the Prometheus text of every counter. */
 int server__metrics_text(struct server *s, struct core_buf *out);
+
+/* ---- the web console (console.c, docs/console.md) ------------------------------------- */
+/* web/console's files, embedded at build time (scripts/embed_console.cmake). Ends with a NULL
+ * name; data is NUL-terminated, len excludes the NUL; etag is a quoted hash of the data. */
+struct server__console_asset {
+    const char *name; /* the file name: "index.html", "app.js", "uPlot.esm.js" ... */
+    const unsigned char *data;
+    size_t len;
+    const char *etag;
+};
+extern const struct server__console_asset server__console_assets[];
+
+/* One console answer, without sockets. body points into the embedded data or into dyn. */
+struct server__console_reply {
+    int status;
+    const char *type; /* Content-Type */
+    const char *etag; /* NULL: none (and Cache-Control: no-store) */
+    const void *body;
+    size_t len;
+    char allow[16];      /* 405: the Allow header */
+    struct core_buf dyn; /* generated answers (graph.json, errors); the caller frees it */
+};
+
+/* 1 when the console answers url: "/", "/index.html" or anything under "/console/". */
+int server__console_wants(const char *url);
+/* GET/HEAD of a console file (304 when if_none_match names its ETag), or of
+ * /console/graph.json (the world's shape; 401 unless may_read). 404 and 405 otherwise. */
+void server__console_answer(const struct world *w, const char *method, const char *url,
+                            const char *if_none_match, int may_read,
+                            struct server__console_reply *r);
+/* The listener's side: answers with the console's headers (CSP, ETag, nosniff). */
+enum MHD_Result server__console_respond(struct MHD_Connection *mc, const struct world *w,
+                                        const char *method, const char *url, int may_read);
 
 /* ---- the timer (timer.c) ---------------------------------------------------------------- */
 /* fire(item, cut) runs on the timer thread when item's deadline passed (cut = 0), or on the

@@ -12,7 +12,8 @@
 #include "server/internal.h"
 
 const char *const server_fault_kinds[SERVER_NFAULT_KINDS] = {
-    "latency_spike", "error", "token_bloat", "gpu_degradation", "error_rate"};
+    "latency_spike",   "error",           "token_bloat", "gpu_degradation", "error_rate",
+    "dependency_down", "slow_dependency", "cpu",         "memory_leak"};
 enum { KIND_ERROR_RATE = 4 };
 
 void server__model_init(struct server__model *m, const struct world *w, uint64_t seed)
@@ -30,8 +31,8 @@ void server__model_init(struct server__model *m, const struct world *w, uint64_t
     m->model_count = core_calloc((size_t)w->nmodels + 1, sizeof *m->model_count);
     m->fault_kind = core_calloc((size_t)w->nfaults + 1, sizeof *m->fault_kind);
     for (int i = 0; i < w->nfaults; i++)
-        for (int k = 0; k < KIND_ERROR_RATE; k++)
-            if (!strcmp(w->faults[i].kind, server_fault_kinds[k]))
+        for (int k = 0; k < SERVER_NFAULT_KINDS; k++)
+            if (k != KIND_ERROR_RATE && !strcmp(w->faults[i].kind, server_fault_kinds[k]))
                 m->fault_kind[i] = k;
 }
 
@@ -74,7 +75,7 @@ static uint64_t req_model_count(void *ctx, int mi)
 }
 
 /* What the plan says the answer is: the root's time and status, the model's tokens, and the
- * faults that fired (by the bits world_faults_apply sets: a scenario's first 32 faults). */
+ * faults that fired (every one: world_fired_next). */
 static void summarise(const struct server__model *m, const struct world_plan *wp,
                       struct server__plan *p)
 {
@@ -91,8 +92,9 @@ static void summarise(const struct server__model *m, const struct world_plan *wp
             p->tokens_out = s->tok_out;
         }
         p->faults[KIND_ERROR_RATE] += s->cause == WORLD_CAUSE_ERROR_RATE;
-        for (uint32_t bits = s->fired; bits; bits &= bits - 1)
-            p->faults[m->fault_kind[__builtin_ctz(bits)]]++;
+        uint32_t it = 0;
+        for (int fi; (fi = world_fired_next(s, i, wp->more, wp->nmore, &it)) >= 0;)
+            p->faults[m->fault_kind[fi]]++;
     }
 }
 
@@ -129,6 +131,9 @@ void server__plan(struct server__model *m, const struct server__route *r, uint64
     struct world_plan wp = {.spans = spans, .cap = r->max_spans, .model = p->model};
     world_plan_request(m->w, &env, &wp, r->svc, r->op, t_ns);
     summarise(m, &wp, p);
+    if (m->planned)
+        m->planned(m->hook_ctx, wp.spans, wp.n, p->model);
     if (spans != buf)
         core_free(spans);
+    core_free(wp.more);
 }

@@ -23,6 +23,8 @@ int server_new(struct server **out, const struct world *w, const struct server_c
     s->t0_ns = core_mono_ns();
     server__routes_build(&s->rt, w);
     server__model_init(&s->model, w, cfg->seed);
+    s->model.planned = cfg->planned;
+    s->model.hook_ctx = cfg->hook_ctx;
     server__metrics_init(&s->m, s->rt.n);
     *out = s;
     return 0;

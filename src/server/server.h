@@ -26,7 +26,7 @@
 
 /* Kinds counted in diorama_serve_faults_total{kind}: the world's fault kinds, then the
  * operations' own error_rate. */
-#define SERVER_NFAULT_KINDS 5
+#define SERVER_NFAULT_KINDS 9
 extern const char *const server_fault_kinds[SERVER_NFAULT_KINDS];
 
 struct server_cfg {
@@ -36,6 +36,13 @@ struct server_cfg {
     uint64_t max_delay_ns;    /* X-Diorama-Delay above this gets 400 */
     size_t max_body;          /* request bodies above this get 413; 0 = 1 MiB */
     struct httpd_config http; /* connection cap and timeouts; zeros = the httpd defaults */
+    /* Optional, for a server inside a run (run/up --serve): the world's clock (the simulated
+     * offset now, which time-window faults, states and shapes are read at) and where each
+     * request's whole plan goes (the engine emits its spans, logs and metrics). NULL: serve's
+     * own clock from server_new, and the plan is only answered. */
+    uint64_t (*clock)(void *ctx);
+    void (*planned)(void *ctx, const struct world_span *spans, uint32_t n, int model);
+    void *hook_ctx;
 };
 
 struct server_stats {
@@ -70,8 +77,10 @@ struct server_control_cfg {
     const char *listen;       /* NULL: SERVER_CONTROL_DEFAULT_LISTEN */
     const char *token;        /* NULL or "": changes need none (loopback only) */
     size_t max_body;          /* 0: 64 KiB */
-    double speed;             /* shown in GET /api/world */
+    double speed;             /* the run's --speed (0 = max: PUT /api/speed is refused) */
     struct httpd_config http; /* zeros: the httpd defaults */
+    struct world_agg *agg;    /* per-second aggregates (/api/aggregates, SSE); NULL: none */
+    uint64_t start_unix_ns;   /* the simulated clock at the world's offset 0 (faults' until) */
 };
 struct server_control;
 /* Checks the address and the token rule (a non-loopback address needs a token): 0, or

@@ -198,19 +198,49 @@ done:
     core_buf_free(&plain);
 }
 
+/* Which remote write a Content-Type asks for, by its proto parameter (the 2.0 spec): 1 for
+ * none or prometheus.WriteRequest, 2 for io.prometheus.write.v2.Request, 0 for another. */
+static int rw_version_of(const char *ct)
+{
+    const char *p = ct ? strchr(ct, ';') : NULL;
+    if (!p)
+        return 1;
+    while (*p == ';' || *p == ' ' || *p == '\t')
+        p++;
+    if (!*p)
+        return 1;
+    if (strncasecmp(p, "proto=", 6))
+        return 0;
+    p += 6;
+    size_t n = strcspn(p, "; \t");
+    if (n == 30 && !strncmp(p, "io.prometheus.write.v2.Request", n))
+        return 2;
+    return n == 23 && !strncmp(p, "prometheus.WriteRequest", n) ? 1 : 0;
+}
+
 static void handle_rw(struct sink *s, const struct sink_request *rq, struct sink_response *rs)
 {
-    if (format_of(rq->content_type) != F_PB || !is_encoding(rq->content_encoding, "snappy")) {
+    int version = rw_version_of(rq->content_type);
+    if (format_of(rq->content_type) != F_PB || !is_encoding(rq->content_encoding, "snappy") ||
+        !version) {
         text(rs, 415,
-             "remote write wants Content-Type application/x-protobuf and "
-             "Content-Encoding snappy");
+             "remote write wants Content-Type application/x-protobuf (proto=prometheus."
+             "WriteRequest or io.prometheus.write.v2.Request) and Content-Encoding snappy");
         return;
     }
     struct decode_ctx d = {&s->v, rq->arrival_ns ? rq->arrival_ns : core_wall_ns(), {0, 0}, ""};
     struct wire_decode_stats st = {0, 0};
+    struct wire_rw2_written w = {0, 0, 0};
     char err[160] = "";
-    int rc =
-        wire_rw_decode(rq->body, rq->len, s->cfg.max_request, on_item, &d, &st, err, sizeof err);
+    int rc = version == 2 ? wire_rw2_decode(rq->body, rq->len, s->cfg.max_request, on_item, &d, &st,
+                                            &w, err, sizeof err)
+                          : wire_rw_decode(rq->body, rq->len, s->cfg.max_request, on_item, &d, &st,
+                                           err, sizeof err);
+    if (version == 2) {
+        rs->rw_written[0] = (int64_t)w.samples;
+        rs->rw_written[1] = (int64_t)w.histograms;
+        rs->rw_written[2] = (int64_t)w.exemplars;
+    }
     if (rc == DIO_EFULL) {
         text(rs, 413, "decompressed body over the limit");
         return;
@@ -278,6 +308,7 @@ void sink_handle(struct sink *s, const struct sink_request *rq, struct sink_resp
 {
     core_buf_reset(&rs->body);
     rs->retry_after = -1;
+    rs->rw_written[0] = -1;
     rs->content_type = CT_TEXT;
     dispatch(s, rq, rs);
     count_status(s, rs->status);
@@ -288,6 +319,7 @@ void sink_refuse(struct sink *s, const struct sink_request *rq, unsigned status,
 {
     core_buf_reset(&rs->body);
     rs->retry_after = -1;
+    rs->rw_written[0] = -1;
     enum route rt = route_of(rq->path ? rq->path : "");
     enum fmt f = format_of(rq->content_type);
     if (rt != R_NONE)

@@ -119,5 +119,11 @@ int sink__server_start(struct sink *s, char *err, size_t errlen);
 void sink__server_poll(struct sink *s);
 void sink__server_stop(struct sink *s);
 int sink__server_port(const struct sink *s);
+int sink__server_grpc_port(const struct sink *s);
+/* 1 inside a --down-for window. */
+int sink__server_down(const struct sink *s);
+
+/* grpc.c: an OTLP/gRPC call (the h2 listener's handler; cls is the sink). */
+void sink__grpc_request(void *cls, const struct httpd_h2_request *rq, struct httpd_h2_response *rs);
 
 #endif

@@ -20,7 +20,9 @@
 
 struct sink__server {
     struct httpd *h;
+    struct httpd_h2 *h2;    /* --grpc-listen: OTLP/gRPC on the base's HTTP/2 listener */
     struct httpd_addr addr; /* the port is the one bound first */
+    struct httpd_addr gaddr;
     atomic_int down;
     int window; /* index of the down window in effect, -1 = none */
     uint64_t t0;
@@ -47,6 +49,14 @@ static enum MHD_Result queue(struct sink *s, struct MHD_Connection *c, struct si
     rs->body.p = NULL; /* the response owns the bytes now */
     rs->body.len = rs->body.cap = 0;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->content_type);
+    static const char *const written[3] = {"X-Prometheus-Remote-Write-Samples-Written",
+                                           "X-Prometheus-Remote-Write-Histograms-Written",
+                                           "X-Prometheus-Remote-Write-Exemplars-Written"};
+    for (int i = 0; i < 3 && rs->rw_written[0] >= 0; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)rs->rw_written[i]);
+        MHD_add_response_header(r, written[i], v);
+    }
     if (rs->retry_after >= 0) {
         char v[32];
         snprintf(v, sizeof v, "%lld", (long long)rs->retry_after);
@@ -171,6 +181,42 @@ static int start_daemon(struct sink *s, char *err, size_t errlen)
     return httpd_start(&s->srv->h, &s->srv->addr, &c, &hd, err, errlen);
 }
 
+static int start_grpc(struct sink *s, char *err, size_t errlen)
+{
+    struct httpd_config c = http_config(s);
+    struct httpd_h2_handlers hd = {sink__grpc_request, s, s->cfg.max_request + WIRE_GRPC_PREFIX,
+                                   s->cfg.max_buffered};
+    c.thread_per_connection = 0;
+    return httpd_h2_start(&s->srv->h2, &s->srv->gaddr, &c, &hd, err, errlen);
+}
+
+/* --grpc-listen: the HTTP/2 listener, on the port it bound first ever after. */
+static int grpc_server_start(struct sink *s, char *err, size_t errlen)
+{
+    struct sink__server *sv = s->srv;
+    if (!s->cfg.grpc_listen)
+        return 0;
+    if (httpd_addr_parse(s->cfg.grpc_listen, &sv->gaddr, err, errlen))
+        return DIO_EINVAL;
+    char why[256];
+    int rc = start_grpc(s, why, sizeof why);
+    if (rc == 0)
+        httpd_addr_set_port(&sv->gaddr, httpd_h2_port(sv->h2));
+    else
+        snprintf(err, errlen, "--grpc-listen %s: %s", s->cfg.grpc_listen, why);
+    return rc;
+}
+
+int sink__server_grpc_port(const struct sink *s)
+{
+    return s->srv && s->srv->h2 ? s->srv->gaddr.port : 0;
+}
+
+int sink__server_down(const struct sink *s)
+{
+    return s->srv && atomic_load(&s->srv->down);
+}
+
 int sink__server_start(struct sink *s, char *err, size_t errlen)
 {
     if (s->srv)
@@ -186,6 +232,8 @@ int sink__server_start(struct sink *s, char *err, size_t errlen)
     httpd_addr_set_port(&sv->addr, httpd_port(sv->h)); /* a restart after a down window
                                                            gets the same port */
     s->port = sv->addr.port;
+    if ((rc = grpc_server_start(s, err, errlen)) != 0)
+        return rc;
     sv->t0 = core_mono_ns();
     return 0;
 }
@@ -200,6 +248,7 @@ static void go_down(struct sink *s, int i)
     struct sink__server *sv = s->srv;
     atomic_store(&sv->down, 1);
     httpd_quiesce(sv->h);
+    httpd_h2_quiesce(sv->h2);
     sv->window = i;
     core_info("sink: down (refusing connections)");
 }
@@ -214,6 +263,10 @@ static void go_up(struct sink *s)
     char err[256];
     if (start_daemon(s, err, sizeof err))
         core_error("sink: could not listen again after the down window: %s", err);
+    httpd_h2_stop(sv->h2);
+    sv->h2 = NULL;
+    if (s->cfg.grpc_listen && start_grpc(s, err, sizeof err))
+        core_error("sink: could not listen for gRPC again after the down window: %s", err);
     atomic_store(&sv->down, 0);
     core_info("sink: up again");
 }
@@ -245,6 +298,7 @@ void sink__server_stop(struct sink *s)
     if (!sv)
         return;
     httpd_stop(sv->h);
+    httpd_h2_stop(sv->h2);
     core_free(sv);
     s->srv = NULL;
 }

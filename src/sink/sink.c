@@ -79,6 +79,11 @@ int sink_port(const struct sink *s)
     return sink__server_port(s);
 }
 
+int sink_grpc_port(const struct sink *s)
+{
+    return sink__server_grpc_port(s);
+}
+
 void sink_poll(struct sink *s)
 {
     sink__server_poll(s);

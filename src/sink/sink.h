@@ -58,6 +58,9 @@ struct sink_cfg {
     uint32_t max_runs;      /* distinct run ids with sequence tracking; 0 = 16 */
     unsigned window_log2;   /* sequence window per stream, 2^n; 0 = 20 */
     const char *record_dir; /* write every accepted data request body here; NULL = off */
+    /* OTLP/gRPC over h2c on this address too (httpd_addr_parse syntax); NULL = off. Same
+     * caps and timeouts (http), body limits, faults and down windows; --delay not applied. */
+    const char *grpc_listen;
 };
 
 struct sink;
@@ -68,6 +71,8 @@ void sink_free(struct sink *s);
 /* Binds and starts serving. 0, or DIO_EIO/DIO_EINVAL with err. */
 int sink_start(struct sink *s, char *err, size_t errlen);
 int sink_port(const struct sink *s);
+/* The OTLP/gRPC port (0 without grpc_listen). */
+int sink_grpc_port(const struct sink *s);
 /* Drives the --down-for windows; call every few tens of ms from one thread. */
 void sink_poll(struct sink *s);
 /* Stops accepting and waits for requests in progress (idempotent); responses held by --delay
@@ -89,7 +94,10 @@ struct sink_response {
     unsigned status;
     const char *content_type; /* static string */
     int64_t retry_after;      /* Retry-After seconds; -1 = no header */
-    struct core_buf body;     /* owned by the caller: init before, free after */
+    /* Remote write 2.0: X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written;
+     * rw_written[0] < 0 = no such headers. */
+    int64_t rw_written[3];
+    struct core_buf body; /* owned by the caller: init before, free after */
 };
 
 /* Answers rq into rs (rs->body is reset first). Never fails: every problem is a status. */

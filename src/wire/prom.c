@@ -605,3 +605,16 @@ int wire_prom_encode(struct core_buf *out, const struct rec_batch *const *batche
     core_free(s.keep);
     return rc;
 }
+
+/* ---- shared with the OpenMetrics writer (openmetrics.c) ---------------------------------- */
+
+size_t wire__prom_label(const char *key, size_t n, char *out, size_t cap)
+{
+    size_t len = label_name(key, n, out, cap);
+    return label_reserved(out, len) ? 0 : len;
+}
+
+void wire__prom_unit(const struct rec_metric *m, char *out, size_t cap)
+{
+    unit_suffix(m, out, cap);
+}

@@ -45,6 +45,33 @@ int wire_prom_encode(struct core_buf *out, const struct rec_batch *const *batche
  * out (n bytes, NUL-terminated). 0, DIO_ERANGE when it does not fit, DIO_EINVAL without name. */
 int wire_prom_name(const struct rec_metric *m, char *out, size_t n);
 
+/* InfluxDB line protocol (influx.c, docs/influx.md) for a batch of metric points, appended:
+ * one line per gauge/sum point (`<prom name>,<tags> value=<v> <ns>`), buckets/_sum/_count lines
+ * per histogram point. *skipped: points left out (a NaN or infinite value: line protocol has
+ * no such floats). 0, DIO_EFULL (out unchanged) or DIO_EINVAL (points outside the batch). */
+int wire_influx_encode(struct core_buf *out, const struct rec_batch *b, uint32_t *skipped);
+
+/* OpenMetrics 1.0 text (openmetrics.c, docs/openmetrics.md), written a family at a time.
+ * A family is one Prometheus name (counters without _total); type 0 counter, 1 gauge,
+ * 2 histogram. unit is the UNIT metadata ("seconds", "" for none: only when the name ends
+ * with it, as OpenMetrics requires). */
+#define WIRE_OM_CONTENT_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
+struct wire_om_family {
+    char name[256];
+    char unit[64];
+    int type;
+};
+/* The family of metric m: 0, or DIO_EINVAL when it has no OpenMetrics form (no name, or delta
+ * temporality, which Prometheus cannot store). */
+int wire_om_family(const struct rec_metric *m, struct wire_om_family *f);
+/* "# TYPE", "# UNIT" (when set) and "# HELP" lines of f (help from m's description). */
+int wire_om_meta(struct core_buf *out, const struct wire_om_family *f, const struct rec_metric *m);
+/* The sample lines of one point of family f, with its timestamp (seconds, ms precision):
+ * labels job, instance and the point's attributes as on /metrics. 0, DIO_EFULL, or DIO_EINVAL
+ * (outside the batch, or a value OpenMetrics refuses: a NaN or infinite counter). */
+int wire_om_point(struct core_buf *out, const struct wire_om_family *f, const struct rec_batch *b,
+                  const struct rec_point *pt);
+
 /* gzip (RFC 1952) of in into out (appended). level 1..9. */
 int wire_gzip(struct core_buf *out, const void *in, size_t n, int level);
 
@@ -84,10 +111,61 @@ int wire_otlp_decode(int signal, int json, const void *body, size_t n, wire_item
 /* A Prometheus remote-write 1.0 WriteRequest, snappy block-compressed. */
 int wire_rw_decode(const void *body, size_t n, size_t max_uncompressed, wire_item_fn fn, void *ctx,
                    struct wire_decode_stats *st, char *err, size_t errlen);
+/* A remote-write 2.0 io.prometheus.write.v2.Request, snappy block-compressed. One item per
+ * series (count = its samples + histograms). *w (may be NULL) gets what was written: the
+ * samples, histograms and exemplars of valid series (the X-Prometheus-Remote-Write-*-Written
+ * answer). Invalid series (bad symbol refs, unsorted labels, no __name__ ...) are counted in
+ * st->rejected; an undecodable request is DIO_EPARSE, an oversized one DIO_EFULL. */
+struct wire_rw2_written {
+    uint64_t samples, histograms, exemplars;
+};
+int wire_rw2_decode(const void *body, size_t n, size_t max_uncompressed, wire_item_fn fn, void *ctx,
+                    struct wire_decode_stats *st, struct wire_rw2_written *w, char *err,
+                    size_t errlen);
+
+/* ---- remote write encoder (rw.c; mapping in docs/remote-write.md) ------------------------
+ * A request is built from metric points (wire_rw_req_add) in a version-neutral form that
+ * keeps no pointer into the batches, then encoded as a 1.0 WriteRequest or a 2.0 Request and
+ * snappy-compressed (wire_rw_req_encode), as often as needed (a 415 answer to 2.0 re-encodes
+ * the same samples as 1.0). Points of one series in one request share one TimeSeries, in the
+ * order they were added. Not thread-safe: one builder per thread. */
+#define WIRE_RW_DEFAULT_SAMPLES 2000 /* Prometheus' max_samples_per_send */
+struct wire_rw_req;
+struct wire_rw_req *wire_rw_req_new(uint32_t max_samples);
+void wire_rw_req_free(struct wire_rw_req *r);
+void wire_rw_req_reset(struct wire_rw_req *r); /* empty again (descriptor names are kept) */
+/* Adds a point's samples: 1 for a gauge or sum, nbounds + 3 for a histogram (buckets with
+ * +Inf, _sum, _count). Returns the samples added, 0 for a point that cannot be written
+ * (delta temporality, a name that maps to nothing), DIO_EINVAL for a point that references
+ * outside its batch. */
+int wire_rw_req_add(struct wire_rw_req *r, const struct rec_batch *b, const struct rec_point *pt);
+uint64_t wire_rw_req_samples(const struct wire_rw_req *r);
+uint64_t wire_rw_req_series(const struct wire_rw_req *r); /* distinct series in the request */
+int wire_rw_req_full(const struct wire_rw_req *r);        /* samples >= max_samples */
+/* Calls fn with a 64-bit hash of every series in the request (same series, same hash). */
+void wire_rw_req_each_series(const struct wire_rw_req *r, void (*fn)(void *ctx, uint64_t hash),
+                             void *ctx);
+/* version 1 or 2; appends the snappy-compressed body to out. 0 or DIO_EFULL. */
+int wire_rw_req_encode(struct wire_rw_req *r, int version, struct core_buf *out);
+/* The same without snappy (tests and benchmarks). */
+int wire_rw_req_encode_raw(struct wire_rw_req *r, int version, struct core_buf *out);
 /* gunzip into out, refusing to grow past out->max (DIO_EFULL): the decompressed-size limit. */
 int wire_gunzip(struct core_buf *out, const void *in, size_t n);
 /* An Export*ServiceResponse with partial_success {rejected, message} (rejected 0: empty). */
 int wire_otlp_response_pb(struct core_buf *out, int signal, uint64_t rejected, const char *msg);
+
+/* ---- gRPC length-prefixed messages (grpc.c; gRPC over HTTP/2 spec) ----------------------
+ * A message is a 1-byte compressed flag (0 or 1), a 4-byte big-endian length and the bytes.
+ * OTLP/gRPC is unary: a request or response body is exactly one message. */
+#define WIRE_GRPC_PREFIX 5
+/* Appends prefix + msg[0..n) to out (compressed: the flag says msg is gzip). */
+int wire_grpc_frame(struct core_buf *out, const void *msg, size_t n, int compressed);
+/* The one message of a unary body. A compressed message (flag 1) is gunzipped into scratch
+ * (capped at scratch->max: DIO_EFULL) when gzip_ok, else DIO_EINVAL (no grpc-encoding, or one
+ * we do not speak); an uncompressed one points into body. DIO_EPARSE: truncated, a bad flag,
+ * more than one message or trailing bytes, bad gzip. *msg and *n only set on 0. */
+int wire_grpc_unframe(const void *body, size_t len, int gzip_ok, struct core_buf *scratch,
+                      const void **msg, size_t *n);
 
 /* ---- HDR histogram interchange (implemented in hdr_codec.c) -----------------------------
  * The HdrHistogram V2 compressed form, base64 ("HISTF..."), as HdrHistogram_c and the Java
@@ -175,6 +253,12 @@ size_t wire__utf8_len(const uint8_t *s, size_t n);
  * U+FFFD (EF BF BD), and the copy itself (dst has room for that size). */
 size_t wire__utf8_sanitized_len(const char *s, size_t n);
 uint8_t *wire__utf8_copy_sanitized(uint8_t *dst, const char *s, size_t n);
+
+/* Prometheus label name of an attribute key (invalid characters -> '_') into out (cap bytes,
+ * NUL-terminated); 0 when the name is reserved (job, instance, le, __*) or empty (prom.c). */
+size_t wire__prom_label(const char *key, size_t n, char *out, size_t cap);
+/* The unit suffix wire_prom_name appends ("seconds", "bytes", "ratio", "" for none). */
+void wire__prom_unit(const struct rec_metric *m, char *out, size_t cap);
 
 /* A double as the shortest decimal that reads back to the same value, in the style of Go's
  * strconv 'g' with precision -1 (what Prometheus and its client libraries print): "0.005",

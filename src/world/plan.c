@@ -13,6 +13,9 @@
  * through like a proxy would); 4xx stay with the callee. States (state.c) multiply latency too:
  * a service's by its own and its host's, a model's by its own.
  *
+ * A service with instances spreads its requests over them round-robin (by the operation's
+ * request count, so no draw): the span says which instance served it.
+ *
  * Draws: where they come from is the caller's choice (env->op_rng, env->model_rng), which is
  * what keeps each caller deterministic its own way: the engine is single-threaded and keeps a
  * stream per operation and model, so a trace does not depend on how many other routes ran;
@@ -83,8 +86,11 @@ static uint64_t model_work(struct walk *k, struct world_span *s, uint64_t t)
     struct core_rng *r = env->model_rng(env->ctx, mi);
     struct world_effect eff;
     world_effect_clear(&eff);
+    eff.fired = s->fired; /* the operation's faults come first on the span */
+    eff.nfired = s->nfired;
     uint64_t count = env->model_count(env->ctx, mi);
-    world_faults_apply(k->w, wm->faults, wm->nfaults, count, t, r, &eff);
+    world_faults_apply(k->w, wm->faults, wm->nfaults, count, t, r, &eff, k->p,
+                       (uint32_t)(s - k->p->spans));
     struct world_req_fx sfx = state_fx(k->w, SCN_ENT_MODEL, mi);
     int64_t load = env->model_load ? env->model_load(env->ctx, mi) : 1;
     int batch = load < m->max_batch ? (int)load : m->max_batch;
@@ -106,7 +112,8 @@ static uint64_t model_work(struct walk *k, struct world_span *s, uint64_t t)
     s->queue = (uint16_t)(eff.queue_depth >= 0 ? eff.queue_depth : queue);
     s->gpu = (float)(eff.gpu_util >= 0 ? eff.gpu_util : (gpu < 1 ? gpu : 1));
     s->model = (int16_t)mi;
-    s->fired |= eff.fired;
+    s->fired = eff.fired;
+    s->nfired = eff.nfired;
     if (eff.error_status > 0) {
         s->status = (uint16_t)eff.error_status;
         s->cause = WORLD_CAUSE_FAULT;
@@ -121,8 +128,23 @@ static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t sta
 
 /* The calls of an operation starting at t; returns when the last one has returned and sets
  * *err_status to the status of a failed callee (0 if none failed). */
+/* A call to a service that is down (dependency_down): the client span fails after one
+ * network delay (a refused connection) and the callee never sees the request. */
+static uint64_t call_down(struct world_span *cs, uint64_t t, uint64_t net, uint16_t *err_status)
+{
+    cs->call = 2; /* no callee span follows */
+    cs->end = t + net;
+    cs->status = 503;
+    cs->error = 1;
+    cs->cause = WORLD_CAUSE_FAULT;
+    if (!*err_status)
+        *err_status = 503;
+    return cs->end;
+}
+
 static uint64_t run_calls(struct walk *k, int self, const struct scn_operation *so,
-                          struct core_rng *r, uint64_t t, uint16_t *err_status)
+                          const struct world_effect *eff, struct core_rng *r, uint64_t t,
+                          uint16_t *err_status)
 {
     uint64_t done = t;
     struct world_plan *p = k->p;
@@ -137,13 +159,25 @@ static uint64_t run_calls(struct walk *k, int self, const struct scn_operation *
         cs->call = 1;
         uint64_t net = NET_MIN_NS + core_rng_below(r, NET_SPAN_NS);
         cs->start = t;
-        uint64_t callee_end = run_op(k, ci, c->svc, c->op, t + net);
+        if (c->svc == eff->down_svc) {
+            uint64_t end = call_down(cs, t, net, err_status);
+            done = end > done ? end : done;
+            t = so->parallel ? t : end;
+            continue;
+        }
+        /* slow_dependency: `add` is waited before the callee starts (a pool's queue), the
+         * factor stretches the whole call (the extra after the callee answered) */
+        uint64_t wait = c->svc == eff->slow_svc ? eff->slow_add_ns : 0;
+        uint64_t callee_end = run_op(k, ci, c->svc, c->op, t + net + wait);
         cs = &p->spans[ci];
         cs->end = callee_end + net;
+        if (c->svc == eff->slow_svc && eff->slow_factor > 1)
+            cs->end = t + (uint64_t)((double)(cs->end - t) * eff->slow_factor);
         const struct world_span *callee = &p->spans[ci + 1];
         cs->error = callee->error;
         cs->status = callee->status;
         cs->model = callee->model;
+        cs->inst = callee->inst;
         if (callee->status >= 500 && !*err_status)
             *err_status = callee->status;
         if (cs->end > done)
@@ -166,17 +200,20 @@ static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t sta
     struct world_effect eff;
     world_effect_clear(&eff);
     uint64_t count = env->op_count(env->ctx, svc, op);
-    world_faults_apply(k->w, wo->faults, wo->nfaults, count, start, r, &eff);
+    int ninst = k->w->svcs[svc].ninst;
+    s->inst = (uint16_t)(ninst > 1 ? (count - 1) % (uint64_t)ninst : 0); /* round-robin */
+    world_faults_apply(k->w, wo->faults, wo->nfaults, count, start, r, &eff, k->p, (uint32_t)self);
+    s->fired = eff.fired;
+    s->nfired = eff.nfired;
     uint64_t own = so->inference && k->p->model >= 0 ? model_work(k, s, start)
                                                      : world_op_latency(r, &so->latency);
     own = scaled(own, eff.latency_factor);
     struct world_req_fx sfx = state_fx(k->w, SCN_ENT_SERVICE, svc);
     own = scaled(own, sfx.latency != 1 ? sfx.latency : 0);
     uint16_t child_status = 0;
-    uint64_t t = run_calls(k, self, so, r, start + own / 2, &child_status);
+    uint64_t t = run_calls(k, self, so, &eff, r, start + own / 2, &child_status);
     s = &k->p->spans[self];
     s->end = t + (own - own / 2);
-    s->fired |= eff.fired;
     if (!s->status) { /* a model fault may already have decided it */
         int own_err = so->error_rate > 0 && core_rng_unit(r) < so->error_rate;
         uint16_t st_err = eff.error_status > 0 || own_err ? 0 : state_error(&sfx, r, &s->cause);
@@ -201,6 +238,7 @@ uint64_t world_plan_request(const struct world *w, const struct world_plan_env *
     p->n = 0;
     p->truncated = 0;
     p->tokens_factor = 1;
+    p->nmore = 0;
     if (p->cap == 0)
         return t;
     struct walk k = {w, env, p};

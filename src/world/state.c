@@ -23,8 +23,8 @@
 
 #define MIB 1048576.0
 
-static const char *const source_names[WORLD_NSOURCES] = {"schedule", "command", "every",
-                                                         "probability", "window"};
+static const char *const source_names[WORLD_NSOURCES] = {"schedule",    "command", "every",
+                                                         "probability", "window",  "chaos"};
 
 const char *world_source_name(int source)
 {
@@ -82,10 +82,22 @@ static void update(struct world *w, struct world_entity *en, uint64_t t)
         if (en->from.gpu >= 0 && en->to.gpu >= 0)
             fx.gpu = lerp(en->from.gpu, en->to.gpu, p);
     }
-    if (t > en->t_leak) /* integrate the leak over the time since the last update */
-        en->leaked += en->cur.leak * MIB * (double)(t - en->t_leak) / 60e9;
+    if (t > en->t_leak) { /* integrate the leak over the time since the last update */
+        double dt = (double)(t - en->t_leak) / 60e9;
+        en->leaked += en->cur.leak * MIB * dt;
+        en->fault_leaked += en->fault_leak * MIB * dt; /* the faults' part, given back at end */
+    }
     en->t_leak = t;
+    en->base = fx;
+    if (en->fault_cpu >= 0 && en->fault_cpu > fx.cpu) /* host faults (fault.c) on top */
+        fx.cpu = en->fault_cpu;
+    fx.leak += en->fault_leak;
     publish(w, en, &fx);
+}
+
+void world__entity_refresh(struct world *w, struct world_entity *en, uint64_t t)
+{
+    update(w, en, t);
 }
 
 static void label_state(struct world *w, struct world_entity *en, uint64_t t, int open,
@@ -112,7 +124,7 @@ static void apply_change(struct world *w, const struct world_cmd *c, uint64_t t,
     if (en->label_id)
         label_state(w, en, t, 0, out); /* the period that ends now, complete */
     update(w, en, t);
-    en->from = en->cur;
+    en->from = en->base; /* without the faults' overlay */
     en->to = resolve(w, en, c->state);
     if (en->to.leak <= 0)
         en->leaked = 0;
@@ -130,9 +142,27 @@ static void apply_change(struct world *w, const struct world_cmd *c, uint64_t t,
 }
 
 /* ---- the command queue ---------------------------------------------------------------- */
+/* One change, by kind: states here, live control in live.c. */
+void world__apply(struct world *w, const struct world_cmd *c, uint64_t t,
+                  const struct world_out *out)
+{
+    if (c->kind == WORLD_CMD_STATE)
+        apply_change(w, c, t, out);
+    else if (c->kind == WORLD_CMD_FAULT_START || c->kind == WORLD_CMD_FAULT_STOP)
+        world__fault_apply(w, c, t, out);
+    else
+        world__live_apply(w, c, t, out);
+}
+
 int world_command(struct world *w, const struct world_cmd *c)
 {
-    if (c->entity < 0 || c->entity >= w->nents || c->state < 0 || c->state >= w->scn->nstates)
+    if (c->kind == WORLD_CMD_STATE &&
+        (c->entity < 0 || c->entity >= w->nents || c->state < 0 || c->state >= w->scn->nstates))
+        return DIO_EINVAL;
+    int fault = c->kind == WORLD_CMD_FAULT_START || c->kind == WORLD_CMD_FAULT_STOP;
+    if (fault && world__fault_check(w, c))
+        return DIO_EINVAL;
+    if (c->kind != WORLD_CMD_STATE && !fault && world__live_check(w, c))
         return DIO_EINVAL;
     pthread_mutex_lock(&w->cmd_mu);
     int rc = DIO_EFULL;
@@ -160,7 +190,7 @@ static void drain_commands(struct world *w, uint64_t t, const struct world_out *
     atomic_store_explicit(&w->cmd_pending, 0, memory_order_relaxed);
     pthread_mutex_unlock(&w->cmd_mu);
     for (int i = 0; i < n; i++)
-        apply_change(w, &batch[i], t, out);
+        world__apply(w, &batch[i], t, out);
 }
 
 /* ---- the world's clock ---------------------------------------------------------------- */
@@ -169,11 +199,16 @@ void world_advance(struct world *w, uint64_t t, const struct world_out *out)
     const struct scenario *s = w->scn;
     while (w->next_change < s->ntimeline && s->timeline[w->order[w->next_change]].at_ns <= t) {
         const struct scn_change *ch = &s->timeline[w->order[w->next_change++]];
-        struct world_cmd c = {WORLD_CMD_STATE, world__entity_of(w, ch->target_kind, ch->target_idx),
-                              ch->state_idx, ch->over_ns, WORLD_SRC_SCHEDULE};
+        struct world_cmd c = {.kind = WORLD_CMD_STATE,
+                              .entity = world__entity_of(w, ch->target_kind, ch->target_idx),
+                              .state = ch->state_idx,
+                              .over_ns = ch->over_ns,
+                              .source = WORLD_SRC_SCHEDULE};
         apply_change(w, &c, ch->at_ns, out);
     }
+    world__faults_advance(w, t, out);
     drain_commands(w, t, out);
+    world__chaos_advance(w, t, out);
     int ticking = 0;
     for (int i = 0; i < w->nents; i++) {
         struct world_entity *en = &w->ents[i];
@@ -192,11 +227,14 @@ uint64_t world_next_due(const struct world *w)
         w->next_change < s->ntimeline ? s->timeline[w->order[w->next_change]].at_ns : UINT64_MAX;
     if (w->nticking > 0 && w->now + WORLD_TICK_NS < next) /* a transition or leak runs */
         next = w->now + WORLD_TICK_NS;
-    return next;
+    uint64_t chaos = world__chaos_due(w), faults = world__faults_due(w);
+    next = faults < next ? faults : next;
+    return chaos < next ? chaos : next;
 }
 
 void world_finish(struct world *w, uint64_t t, const struct world_out *out)
 {
+    world__faults_finish(w, t, out);
     for (int i = 0; i < w->nents; i++)
         if (w->ents[i].label_id)
             label_state(w, &w->ents[i], t, 0, out);
@@ -246,7 +284,7 @@ static void add_entity(struct world *w, int kind, int idx, const char *name)
     en->idx = idx;
     en->name = name;
     en->to = resolve(w, en, SCN_STATE_HEALTHY);
-    en->from = en->to;
+    en->from = en->base = en->to;
     publish(w, en, &en->to);
 }
 

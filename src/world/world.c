@@ -110,6 +110,7 @@ struct res_spec {
     const char *host; /* host.name for services */
     const struct scn_attr *attrs;
     int nattrs;
+    int inst; /* service.instance.id = <name>-<inst> */
 };
 
 static int build_resource(struct world *w, const struct world_opts *o, const struct res_spec *sp,
@@ -122,7 +123,7 @@ static int build_resource(struct world *w, const struct world_opts *o, const str
         res_put(&rb, "service.name", sp->name, SCN_STR, 0, 0);
         res_put(&rb, "service.namespace", sp->ns, SCN_STR, 0, 0);
         res_put(&rb, "service.version", sp->version, SCN_STR, 0, 0);
-        snprintf(buf, sizeof buf, "%s-0", sp->name);
+        snprintf(buf, sizeof buf, "%s-%d", sp->name, sp->inst);
         res_put(&rb, "service.instance.id", buf, SCN_STR, 0, 0);
         if (sp->host)
             res_put(&rb, "host.name", sp->host, SCN_STR, 0, 0);
@@ -150,42 +151,59 @@ static int build_resources(struct world *w, const struct world_opts *o)
     const struct scenario *s = w->scn;
     uint32_t per = FIXED_RES_ATTRS + (uint32_t)s->nresource_attrs + count_env_attrs(o->extra_attrs);
     uint32_t total = 0;
-    for (int i = 0; i < s->nservices; i++)
-        total += per + (uint32_t)s->services[i].nattrs;
+    for (int i = 0; i < w->nsvcs; i++)
+        total += (per + (uint32_t)s->services[i].nattrs) * (uint32_t)w->svcs[i].ninst;
     for (int i = 0; i < s->nhosts; i++)
         total += per + (uint32_t)s->hosts[i].nattrs;
     w->attr_store = core_calloc(total ? total : 1, sizeof *w->attr_store);
-    w->nres = s->nservices + s->nhosts;
+    w->nres = s->nhosts;
+    for (int i = 0; i < w->nsvcs; i++)
+        w->nres += w->svcs[i].ninst;
     w->res = core_calloc((size_t)(w->nres ? w->nres : 1), sizeof *w->res);
     struct rec_attr *next = w->attr_store;
-    for (int i = 0; i < s->nservices; i++) {
+    for (int i = 0; i < s->nservices; i++) { /* a resource per instance: they are replicas */
         const struct scn_service *sv = &s->services[i];
-        struct res_spec sp = {sv->name,    o->ns_override ? o->ns_override : sv->namespace_,
-                              sv->version, sv->host_idx >= 0 ? s->hosts[sv->host_idx].name : NULL,
-                              sv->attrs,   sv->nattrs};
-        if (build_resource(w, o, &sp, next, &w->res[i]))
-            return DIO_EINVAL;
-        next += per + (uint32_t)sv->nattrs;
+        for (int k = 0; k < w->svcs[i].ninst; k++) {
+            struct res_spec sp = {sv->name,
+                                  o->ns_override ? o->ns_override : sv->namespace_,
+                                  sv->version,
+                                  sv->host_idx >= 0 ? s->hosts[sv->host_idx].name : NULL,
+                                  sv->attrs,
+                                  sv->nattrs,
+                                  k};
+            if (build_resource(w, o, &sp, next, &w->res[w->svcs[i].res + k]))
+                return DIO_EINVAL;
+            next += per + (uint32_t)sv->nattrs;
+        }
     }
     for (int i = 0; i < s->nhosts; i++) {
         const struct scn_host *h = &s->hosts[i];
-        struct res_spec sp = {h->name, NULL, NULL, NULL, h->attrs, h->nattrs};
-        if (build_resource(w, o, &sp, next, &w->res[s->nservices + i]))
+        struct res_spec sp = {h->name, NULL, NULL, NULL, h->attrs, h->nattrs, 0};
+        if (build_resource(w, o, &sp, next, &w->res[w->hosts[i].res]))
             return DIO_EINVAL;
         next += per + (uint32_t)h->nattrs;
     }
     return 0;
 }
 
+/* The kind a label and a metric name a fault by: its default variant's first effect in this
+ * order (the first four as they always were). */
 static const char *fault_kind(const struct scn_fault *f)
 {
-    if (f->error_status > 0)
+    const struct scn_fault_fx *fx = &f->variants[f->default_variant];
+    if (fx->down)
+        return "dependency_down";
+    if (fx->error_status > 0 || fx->error_rate >= 0)
         return "error";
-    if (f->latency_factor > 0)
+    if (fx->latency_factor > 0)
         return "latency_spike";
-    if (f->tokens_factor > 0)
+    if (fx->slow)
+        return "slow_dependency";
+    if (fx->tokens_factor > 0)
         return "token_bloat";
-    return "gpu_degradation";
+    if (fx->gpu_util >= 0 || fx->queue_depth >= 0)
+        return "gpu_degradation";
+    return fx->cpu >= 0 ? "cpu" : "memory_leak";
 }
 
 static void add_fault(int **list, int *n, int idx)
@@ -208,6 +226,14 @@ static void build_faults(struct world *w)
             add_fault(&m->faults, &m->nfaults, i);
             continue;
         }
+        if (f->target_kind == SCN_TARGET_HOST) { /* the work of every service on the host */
+            for (int v = 0; v < w->nsvcs; v++) {
+                struct world_service *hs = &w->svcs[v];
+                for (int k = 0; hs->scn->host_idx == f->target_idx && k < hs->nops; k++)
+                    add_fault(&hs->ops[k].faults, &hs->ops[k].nfaults, i);
+            }
+            continue;
+        }
         struct world_service *sv = &w->svcs[f->target_idx];
         for (int k = 0; k < sv->nops; k++)
             if (f->target_kind == SCN_TARGET_SERVICE || f->target_op == k)
@@ -218,12 +244,15 @@ static void build_faults(struct world *w)
 static void build_entities(struct world *w)
 {
     const struct scenario *s = w->scn;
+    int res = 0;
     w->nsvcs = s->nservices;
     w->svcs = core_calloc((size_t)(s->nservices ? s->nservices : 1), sizeof *w->svcs);
     for (int i = 0; i < s->nservices; i++) {
         struct world_service *sv = &w->svcs[i];
         sv->scn = &s->services[i];
-        sv->res = i;
+        sv->res = res; /* its instances' resources are res .. res + ninst - 1 */
+        sv->ninst = sv->scn->instances > 0 ? sv->scn->instances : 1;
+        res += sv->ninst;
         sv->nops = sv->scn->nops;
         sv->ops = core_calloc((size_t)(sv->nops ? sv->nops : 1), sizeof *sv->ops);
         for (int k = 0; k < sv->nops; k++) {
@@ -236,7 +265,7 @@ static void build_entities(struct world *w)
     w->hosts = core_calloc((size_t)(s->nhosts ? s->nhosts : 1), sizeof *w->hosts);
     for (int i = 0; i < s->nhosts; i++) {
         w->hosts[i].scn = &s->hosts[i];
-        w->hosts[i].res = s->nservices + i;
+        w->hosts[i].res = res + i;
     }
     w->nmodels = s->nmodels;
     w->models = core_calloc((size_t)(s->nmodels ? s->nmodels : 1), sizeof *w->models);
@@ -275,6 +304,9 @@ int world_build(struct world **out, const struct scenario *s, const struct world
     build_entities(w);
     build_faults(w);
     world__states_build(w);
+    world__faults_build(w);
+    world__hosts_build(w);
+    world__live_build(w);
     if (build_resources(w, o)) {
         snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: expected key=value,key=value");
         world_free(w);
@@ -288,6 +320,10 @@ void world_free(struct world *w)
 {
     if (!w)
         return;
+    /* The parts first: they read the arrays freed below (hosts_free reads w->hosts). */
+    world__live_free(w);
+    world__states_free(w);
+    world__hosts_free(w);
     for (int i = 0; i < w->nsvcs; i++) {
         for (int k = 0; k < w->svcs[i].nops; k++)
             core_free(w->svcs[i].ops[k].faults);
@@ -304,7 +340,6 @@ void world_free(struct world *w)
     core_free(w->faults);
     core_free(w->res);
     core_free(w->attr_store);
-    world__states_free(w);
     core_free(w);
 }
 
@@ -315,11 +350,39 @@ void world_effect_clear(struct world_effect *eff)
     eff->gpu_util = -1;
     eff->queue_depth = -1;
     eff->tokens_factor = 0;
-    eff->fired = 0;
+    eff->down_svc = eff->slow_svc = -1;
+    eff->slow_factor = 1;
+    eff->slow_add_ns = 0;
+    eff->fired = eff->nfired = 0;
 }
 
-static int fault_triggers(const struct scn_fault *f, uint64_t count, uint64_t t_ns,
-                          struct core_rng *rng)
+/* Whether a fault is in force at offset t, and with which variant: started by a command
+ * (until its end), else by its schedule (no window: always; manual faults never). The window
+ * is checked against t itself, so a trace's spans each see the fault as of their own start. */
+static int in_force(const struct world_fault *wf, uint64_t t, int *variant)
+{
+    int lv = atomic_load_explicit((atomic_int *)&wf->live_variant, memory_order_acquire);
+    if (lv >= 0 &&
+        t < atomic_load_explicit((_Atomic uint64_t *)&wf->live_end, memory_order_relaxed)) {
+        *variant = lv;
+        return 1;
+    }
+    const struct scn_fault *f = wf->scn;
+    *variant = f->default_variant;
+    if (f->manual)
+        return 0;
+    if (!f->windowed)
+        return 1;
+    if (t < f->start_ns ||
+        t < atomic_load_explicit((_Atomic uint64_t *)&wf->mute_end, memory_order_relaxed))
+        return 0;
+    uint64_t since = t - f->start_ns;
+    if (f->repeat_ns)
+        since %= f->repeat_ns;
+    return since < f->duration_ns;
+}
+
+static int fault_triggers(const struct scn_fault *f, uint64_t count, struct core_rng *rng)
 {
     switch (f->trigger) {
     case SCN_EVERY_N:
@@ -327,35 +390,62 @@ static int fault_triggers(const struct scn_fault *f, uint64_t count, uint64_t t_
     case SCN_PROBABILITY:
         return core_rng_unit(rng) < f->probability;
     default:
-        if (t_ns < f->start_ns)
-            return 0;
-        uint64_t since = t_ns - f->start_ns;
-        if (f->repeat_ns)
-            since %= f->repeat_ns;
-        return since < f->duration_ns;
+        return 1;
+    }
+}
+
+static void note_fired(struct world_effect *eff, int fi, struct world_plan *p, uint32_t span)
+{
+    if (eff->nfired++ == 0) {
+        eff->fired = (uint16_t)(fi + 1);
+        return;
+    }
+    if (p->nmore == p->more_cap) {
+        p->more_cap = p->more_cap ? p->more_cap * 2 : 16;
+        p->more = core_realloc(p->more, p->more_cap * sizeof *p->more);
+    }
+    p->more[p->nmore++] = (struct world_fired){(uint16_t)span, (uint16_t)fi};
+}
+
+/* One variant's effects on the request. An error_rate draws (only when set, so scenarios
+ * without one draw as before); a status without a rate fails every request it fires on. */
+static void add_fx(const struct scn_fault_fx *fx, struct core_rng *rng, struct world_effect *eff)
+{
+    if (fx->latency_factor > 0)
+        eff->latency_factor =
+            (eff->latency_factor > 0 ? eff->latency_factor : 1) * fx->latency_factor;
+    if (fx->error_rate >= 0) {
+        if (core_rng_unit(rng) < fx->error_rate)
+            eff->error_status = fx->error_status > 0 ? fx->error_status : 500;
+    } else if (fx->error_status > 0) {
+        eff->error_status = fx->error_status;
+    }
+    if (fx->gpu_util >= 0)
+        eff->gpu_util = fx->gpu_util;
+    if (fx->queue_depth >= 0)
+        eff->queue_depth = fx->queue_depth;
+    if (fx->tokens_factor > 0)
+        eff->tokens_factor = fx->tokens_factor;
+    if (fx->down_svc >= 0)
+        eff->down_svc = fx->down_svc;
+    if (fx->slow_svc >= 0) {
+        eff->slow_svc = fx->slow_svc;
+        eff->slow_factor = fx->slow_factor;
+        eff->slow_add_ns = fx->slow_add_ns;
     }
 }
 
 void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t count, uint64_t t_ns,
-                        struct core_rng *rng, struct world_effect *eff)
+                        struct core_rng *rng, struct world_effect *eff, struct world_plan *p,
+                        uint32_t span)
 {
     for (int i = 0; i < n; i++) {
-        const struct scn_fault *f = w->faults[idx[i]].scn;
-        if (!fault_triggers(f, count, t_ns, rng))
+        const struct world_fault *wf = &w->faults[idx[i]];
+        int v;
+        if (!in_force(wf, t_ns, &v) || !fault_triggers(wf->scn, count, rng))
             continue;
-        if (idx[i] < 32)
-            eff->fired |= 1u << idx[i];
-        if (f->latency_factor > 0)
-            eff->latency_factor =
-                (eff->latency_factor > 0 ? eff->latency_factor : 1) * f->latency_factor;
-        if (f->error_status > 0)
-            eff->error_status = f->error_status;
-        if (f->gpu_util >= 0)
-            eff->gpu_util = f->gpu_util;
-        if (f->queue_depth >= 0)
-            eff->queue_depth = f->queue_depth;
-        if (f->tokens_factor > 0)
-            eff->tokens_factor = f->tokens_factor;
+        note_fired(eff, idx[i], p, span);
+        add_fx(&wf->scn->variants[v], rng, eff);
     }
 }
 
@@ -369,54 +459,13 @@ void world_format_time(uint64_t unix_ns, char *out, size_t n)
     snprintf(out, n, "%.19s.%09uZ", date, (unsigned)(unix_ns % 1000000000ULL));
 }
 
-static void label_params(const struct scn_fault *f, struct core_buf *out)
-{
-    const char *sep = "";
-    core_buf_putc(out, '{');
-    if (f->latency_factor > 0) {
-        core_buf_printf(out, "\"latency_factor\":%g", f->latency_factor);
-        sep = ",";
-    }
-    if (f->error_status > 0) {
-        core_buf_printf(out, "%s\"error_status\":%d", sep, f->error_status);
-        sep = ",";
-    }
-    if (f->gpu_util >= 0) {
-        core_buf_printf(out, "%s\"gpu_util\":%g", sep, f->gpu_util);
-        sep = ",";
-    }
-    if (f->queue_depth >= 0) {
-        core_buf_printf(out, "%s\"queue_depth\":%d", sep, f->queue_depth);
-        sep = ",";
-    }
-    if (f->tokens_factor > 0)
-        core_buf_printf(out, "%s\"tokens_factor\":%g", sep, f->tokens_factor);
-    core_buf_putc(out, '}');
-}
-
 int world_label_json(const struct world_label *l, struct core_buf *out)
 {
+    if (l->control)
+        return world__live_label_json(l, out);
     if (!l->fault)
         return world__state_label_json(l, out);
-    char a[40], b[40];
-    world_format_time(l->start_ns, a, sizeof a);
-    world_format_time(l->end_ns, b, sizeof b);
-    core_buf_printf(out,
-                    "{\"start\":\"%s\",\"end\":\"%s\",\"start_unix_nano\":%llu,"
-                    "\"end_unix_nano\":%llu,\"target\":",
-                    a, b, (unsigned long long)l->start_ns, (unsigned long long)l->end_ns);
-    core_buf_put_json_str(out, l->target);
-    core_buf_printf(out, ",\"kind\":\"%s\",\"fault\":", l->fault->kind);
-    core_buf_put_json_str(out, l->fault->scn->name);
-    core_buf_puts(out, ",\"params\":");
-    label_params(l->fault->scn, out);
-    if (l->trace_id) {
-        core_buf_puts(out, ",\"trace_id\":\"");
-        for (int i = 0; i < 16; i++)
-            core_buf_printf(out, "%02x", l->trace_id[i]);
-        core_buf_putc(out, '"');
-    }
-    return core_buf_puts(out, "}\n");
+    return world__fault_label_json(l, out);
 }
 
 uint64_t world_jittered(struct core_rng *r, uint64_t base_ns, double jitter)

@@ -30,12 +30,29 @@ struct world_effect {
     double gpu_util;
     int queue_depth;
     double tokens_factor;
-    uint32_t fired; /* bit i: world->faults[i] fired (first 32 faults are labelled per bit) */
+    int down_svc, slow_svc; /* dependency faults: calls to this service fail fast / are slow */
+    double slow_factor;
+    uint64_t slow_add_ns;
+    uint16_t fired, nfired; /* the first fault that fired (index + 1; 0 none) and how many */
 };
 
+/* A fault rule and what it is doing now. The world's thread (fault.c) opens and closes its
+ * windows and live activations; planners on any thread read the atomics. */
 struct world_fault {
     const struct scn_fault *scn;
-    const char *kind; /* "latency_spike", "error", "gpu_degradation", "token_bloat" */
+    const char *kind;          /* from the default variant's first effect (world.c fault_kind) */
+    _Atomic int live_variant;  /* started by a command: its variant; -1 not started */
+    _Atomic uint64_t live_end; /* ... until this offset (UINT64_MAX: until stopped) */
+    _Atomic int act_variant;   /* in force now by any cause (world_fault_active); -1 none */
+    _Atomic uint64_t act_end;  /* ... until (offset; UINT64_MAX: open-ended) */
+    _Atomic uint64_t mute_end; /* a stopped window stays off before this offset */
+    /* the world's thread only */
+    uint64_t win_next;   /* next window start (UINT64_MAX: none) */
+    uint64_t win_end;    /* the open window's end; 0 = no window open */
+    uint64_t win_label;  /* the open window's label id */
+    uint64_t live_since; /* offset the live activation began */
+    uint64_t live_label; /* its label id, 0 = none */
+    int live_source;     /* WORLD_SRC_COMMAND or a scheduler's */
 };
 
 struct world_op {
@@ -49,7 +66,8 @@ struct world_op {
 
 struct world_service {
     const struct scn_service *scn;
-    int res; /* resource index */
+    int res;   /* resource index of instance 0; instance k's is res + k */
+    int ninst; /* instances (replicas): requests are spread over them round-robin */
     struct world_op *ops;
     int nops;
 };
@@ -62,10 +80,95 @@ struct world_model {
     double rate;
 };
 
+struct world_host_sim;
 struct world_host {
     const struct scn_host *scn;
     int res;
+    struct world_host_sim *sim; /* host.c: the host's random walks and counters */
 };
+
+/* ---- live control: traffic, pause, speed, chaos (live.c) -------------------------------- */
+struct world;
+struct world_cmd;
+struct world_out;
+struct world_label;
+struct world_chaos;
+/* --chaos every=10m,hold=1-3m,max=2[,seed=N]: a random fault or state change about every
+ * `every` (exponential gaps), each held for a uniform time in [hold_min, hold_max], never more
+ * than max at once. Seeded from the run's seed unless seed= is given. */
+struct world_chaos_cfg {
+    int enabled;
+    uint64_t every_ns, hold_min_ns, hold_max_ns;
+    int max;
+    int has_seed;
+    uint64_t seed;
+};
+#define WORLD_CHAOS_SPEC_MAX 128
+/* Parses a --chaos spec ("off" disables). 0, or DIO_EINVAL with err naming the problem. */
+int world_chaos_parse(const char *spec, struct world_chaos_cfg *c, char *err, size_t errlen);
+/* The spec back as text ("every=10m,hold=1m-3m,max=2,seed=7"; "off"). */
+void world_chaos_format(const struct world_chaos_cfg *c, char *out, size_t n);
+
+/* A traffic source: an entry operation with a rate, or a model with a rate, in the engine's
+ * order (operations in scenario order, then models). */
+struct world_traffic {
+    char *name;            /* "service/operation" or the model's name */
+    int svc, op, model;    /* model -1: the operation's own traffic */
+    double base;           /* the scenario's rate, requests per simulated second */
+    _Atomic double factor; /* the live factor (1 = the scenario's rate); world's thread writes */
+};
+int world_traffic_find(const struct world *w, const char *name);
+/* The source of (svc, op) traffic (model -1) or of a model's, or -1. */
+int world_traffic_of(const struct world *w, int svc, int op, int model);
+/* The factor the engine applies now: 0 while paused. Any thread. */
+double world_traffic_factor(const struct world *w, int i);
+/* Before the world's thread runs: the speed it starts at and the chaos scheduler (c may be
+ * NULL: off). */
+void world_live_init(struct world *w, double speed, const struct world_chaos_cfg *c);
+/* The chaos scheduler's settings and holds now (any thread: a copy under its lock). */
+void world_chaos_get(const struct world *w, struct world_chaos_cfg *c, int *active);
+/* Internals (state.c, live.c). */
+void world__apply(struct world *w, const struct world_cmd *c, uint64_t t,
+                  const struct world_out *out);
+int world__live_check(const struct world *w, const struct world_cmd *c);
+void world__live_apply(struct world *w, const struct world_cmd *c, uint64_t t,
+                       const struct world_out *out);
+void world__chaos_advance(struct world *w, uint64_t t, const struct world_out *out);
+uint64_t world__chaos_due(const struct world *w);
+void world__live_build(struct world *w);
+void world__live_free(struct world *w);
+int world__live_label_json(const struct world_label *l, struct core_buf *out);
+
+/* ---- per-second aggregates (agg.c) ----------------------------------------------------- */
+/* The world's thread counts requests (world_agg_count, no lock) and polls once in a while;
+ * once per wall second a snapshot (JSON, docs/control-api.md "AGG") goes into a ring of
+ * WORLD_AGG_KEPT that readers on any thread copy from. */
+#define WORLD_AGG_KEPT 300
+#define WORLD_AGG_OUTPUTS 8
+struct world_acct {
+    char name[32];
+    uint64_t generated, delivered, dropped, timed_out, in_flight;
+};
+struct world_agg;
+struct world_agg *world_agg_new(const struct world *w);
+void world_agg_free(struct world_agg *a);
+/* Before the run: fn fills the outputs' accounting (world's thread, once per snapshot). */
+void world_agg_set_accounting(struct world_agg *a,
+                              int (*fn)(void *ctx, struct world_acct *out, int max), void *ctx);
+/* fn runs after every snapshot is published (world's thread, no agg lock held). */
+void world_agg_set_notify(struct world_agg *a, void (*fn)(void *ctx), void *ctx);
+/* World's thread: one finished request of traffic source src. */
+void world_agg_count(struct world_agg *a, int src, uint64_t latency_ns, int error);
+/* World's thread: publishes when a wall second passed since the last (mono: core_mono_ns). */
+void world_agg_poll(struct world_agg *a, uint64_t off, uint64_t start_unix_ns, uint64_t mono);
+void world_agg_publish(struct world_agg *a, uint64_t off, uint64_t start_unix_ns);
+/* Readers. The number of snapshots published so far (seqs are 1..); snapshot seq's JSON
+ * appended to out (DIO_ENOENT: not kept); the JSON of every kept snapshot whose t (sim unix
+ * ms) is after after_ms, comma-separated (returns how many); the last accounting. */
+uint64_t world_agg_last(struct world_agg *a);
+int world_agg_get(struct world_agg *a, uint64_t seq, struct core_buf *out);
+int world_agg_after(struct world_agg *a, uint64_t after_ms, struct core_buf *out);
+int world_agg_accounting(struct world_agg *a, struct world_acct *out, int max);
 
 /* ---- states (state.c) ------------------------------------------------------------------ */
 #define WORLD_TICK_NS 1000000000ULL /* transitions and leaks advance at least this often */
@@ -78,6 +181,7 @@ enum {
     WORLD_SRC_EVERY,
     WORLD_SRC_PROBABILITY,
     WORLD_SRC_WINDOW,
+    WORLD_SRC_CHAOS, /* the chaos scheduler (live.c) */
     WORLD_NSOURCES
 };
 const char *world_source_name(int source);
@@ -103,15 +207,34 @@ struct world_entity {
     uint64_t label_id;                       /* the open label of this period, 0 = none (healthy) */
     _Atomic double latency, error_rate, gpu; /* cur, for planners on any thread */
     _Atomic int status, queue;
+    /* host faults in force (fault.c): the CPU they set (-1 none) and the leak they add */
+    double fault_cpu, fault_leak, fault_leaked;
+    struct world_fx base; /* cur without the faults' overlay (what transitions start from) */
 };
 
-enum { WORLD_CMD_STATE };
+enum {
+    WORLD_CMD_STATE,
+    /* live control (live.c): entity = traffic source (world_traffic_find) or -1 = all */
+    WORLD_CMD_RATE,  /* value: factor of the source's scenario rate */
+    WORLD_CMD_RPS,   /* value: requests per second (a factor of value / scenario rate) */
+    WORLD_CMD_PAUSE, /* no new traffic until WORLD_CMD_RESUME */
+    WORLD_CMD_RESUME,
+    WORLD_CMD_SPEED, /* value: the real-time pacing speed (> 0) */
+    WORLD_CMD_CHAOS  /* chaos: the scheduler's new settings (enabled = 0: off) */
+};
 struct world_cmd {
-    int kind;         /* WORLD_CMD_* */
-    int entity;       /* index into world->ents (world_entity_find) */
-    int state;        /* index into scenario->states (world_state_find) */
-    uint64_t over_ns; /* transition length */
-    int source;       /* WORLD_SRC_SCHEDULE or WORLD_SRC_COMMAND */
+    int kind;                     /* WORLD_CMD_* */
+    int entity;                   /* index into world->ents (world_entity_find) */
+    int state;                    /* index into scenario->states (world_state_find) */
+    uint64_t over_ns;             /* transition length */
+    int source;                   /* WORLD_SRC_SCHEDULE or WORLD_SRC_COMMAND */
+    double value;                 /* WORLD_CMD_RATE/RPS/SPEED */
+    struct world_chaos_cfg chaos; /* WORLD_CMD_CHAOS */
+    /* WORLD_CMD_FAULT_START / _STOP (fault.c): fault index (world_fault_find), variant index
+     * (world_fault_variant_find; -1: the fault's default), for_ns (0: the window's duration, or
+     * WORLD_FAULT_DEFAULT_NS without a window; UINT64_MAX: until stopped) */
+    int fault, variant;
+    uint64_t for_ns;
 };
 
 struct world_label;
@@ -146,10 +269,19 @@ struct world {
     uint64_t now;        /* offset of the last world_advance */
     int nticking;        /* entities in a transition or leaking: advance every tick */
     uint64_t label_seq, changes;
+    uint64_t fault_due;     /* fault.c: the next window edge or live end (UINT64_MAX: none) */
     pthread_mutex_t cmd_mu; /* guards the queue below (writers: any thread) */
     struct world_cmd cmdq[WORLD_CMD_QUEUE];
     int cmd_head, ncmd;
     atomic_int cmd_pending;
+    /* live control (live.c): written by the world's thread, read anywhere (atomics) */
+    struct world_traffic *traffic; /* traffic sources: see world_traffic_find */
+    int ntraffic;
+    _Atomic int paused;
+    _Atomic double speed;       /* real-time pacing (0 = max); the engine follows it */
+    _Atomic uint64_t live_gen;  /* bumped by every rate/pause/resume/speed change */
+    _Atomic uint64_t state_gen; /* bumped by every applied change of any kind (readers poll) */
+    struct world_chaos *chaos;  /* the chaos scheduler (live.c), NULL until configured */
     /* storage behind the resources */
     struct rec_attr *attr_store;
     char **str_store;
@@ -176,6 +308,27 @@ static inline int world_pending(const struct world *w)
 {
     return atomic_load_explicit((atomic_int *)&w->cmd_pending, memory_order_relaxed);
 }
+/* ---- faults (fault.c) ------------------------------------------------------------------ */
+#define WORLD_FAULT_DEFAULT_NS 300000000000ULL /* a live start without a length: 5 minutes */
+enum { WORLD_CMD_FAULT_START = 100, WORLD_CMD_FAULT_STOP };
+/* Index of the fault named `name`, or -1; of its variant `name`, or -1. */
+int world_fault_find(const struct world *w, const char *name);
+int world_fault_variant_find(const struct world *w, int fault, const char *name);
+/* Whether fault i is in force now (a window open or started by a command), with its variant
+ * and the offset it ends at (UINT64_MAX: until stopped). Any thread (atomics). */
+int world_fault_active(const struct world *w, int i, uint64_t *until, int *variant);
+/* Internals: fault.c, called by state.c's world_advance / world_command / world_finish. */
+int world__fault_check(const struct world *w, const struct world_cmd *c);
+void world__fault_apply(struct world *w, const struct world_cmd *c, uint64_t t,
+                        const struct world_out *out);
+void world__faults_advance(struct world *w, uint64_t t, const struct world_out *out);
+uint64_t world__faults_due(const struct world *w);
+void world__faults_finish(struct world *w, uint64_t t, const struct world_out *out);
+void world__faults_build(struct world *w);
+int world__fault_label_json(const struct world_label *l, struct core_buf *out);
+/* state.c: recomputes an entity's effects at t (transition, leak, the faults' overlay). */
+void world__entity_refresh(struct world *w, struct world_entity *en, uint64_t t);
+
 /* Completes the labels of states still in effect at the end of the run (offset t). */
 void world_finish(struct world *w, uint64_t t, const struct world_out *out);
 
@@ -194,9 +347,12 @@ void world__states_build(struct world *w);
 void world__states_free(struct world *w);
 
 /* Applies the faults in idx[0..n) to one request of a target that has seen `count` requests
- * (1-based) at offset `t_ns` from the run start. rng decides probability triggers. */
+ * (1-based) at offset `t_ns` from the run start. rng decides probability triggers and error
+ * rates. Faults past the first that fire go to p->more as fired on span `span`. */
+struct world_plan;
 void world_faults_apply(const struct world *w, const int *idx, int n, uint64_t count, uint64_t t_ns,
-                        struct core_rng *rng, struct world_effect *eff);
+                        struct core_rng *rng, struct world_effect *eff, struct world_plan *p,
+                        uint32_t span);
 void world_effect_clear(struct world_effect *eff);
 
 /* The scenario's latency model, one draw. Shared by the engine (simulated spans) and serve (real
@@ -212,6 +368,61 @@ double world_shape_factor(const struct scn_shape *sh, uint64_t key, uint64_t uni
                           uint64_t off_ns);
 /* An upper bound of world_shape_factor over all times (for thinning arrivals). */
 double world_shape_max(const struct scn_shape *sh);
+
+/* ---- host metrics (host.c) ------------------------------------------------------------- */
+/* What a host's agent (the OTel hostmetrics receiver, NVIDIA DCGM for GPUs) would report, as
+ * bounded random walks around the host's profile baseline, moved by its load (the requests its
+ * services served), its shape and its state. docs/metrics.md lists names, units, attributes. */
+enum {
+    WORLD_HM_CPU_TIME,
+    WORLD_HM_CPU_UTIL,
+    WORLD_HM_LOAD1,
+    WORLD_HM_LOAD5,
+    WORLD_HM_LOAD15,
+    WORLD_HM_MEM_USAGE,
+    WORLD_HM_MEM_UTIL,
+    WORLD_HM_DISK_IO,
+    WORLD_HM_DISK_OPS,
+    WORLD_HM_FS_USAGE,
+    WORLD_HM_NET_IO,
+    WORLD_HM_NET_ERR,
+    WORLD_HM_NET_PKT,
+    WORLD_HM_PROCS,
+    WORLD_HM_GPU_UTIL,
+    WORLD_HM_GPU_MEM,
+    WORLD_HM_GPU_TEMP,
+    WORLD_HM_GPU_POWER,
+    WORLD_HM_COUNT
+};
+struct world_hmetric {
+    const char *name, *description, *unit;
+    uint8_t sum;       /* 0 gauge, 1 sum (cumulative) */
+    uint8_t monotonic; /* sums: a counter */
+    uint8_t is_int;    /* values are whole numbers (bytes, counts) */
+};
+extern const struct world_hmetric world_host_metrics[WORLD_HM_COUNT];
+
+#define WORLD_HS_ATTRS 3
+struct world_hattr {
+    const char *key;
+    const char *str; /* NULL: the value is `i` */
+    int64_t i;
+};
+/* One series of a host: its metric and attributes (strings live as long as the world). */
+struct world_hseries {
+    uint8_t metric; /* WORLD_HM_* */
+    uint8_t nattrs;
+    struct world_hattr attrs[WORLD_HS_ATTRS];
+};
+/* The host's series, grouped by metric in WORLD_HM_* order; *n = scenario_host_series(). */
+const struct world_hseries *world_host_layout(const struct world *w, int h, uint32_t *n);
+/* The world's thread, once per metric tick at offset off (unix_ns on the simulated clock): the
+ * host's values in layout order into vals. rps: requests per second its services completed
+ * since the last sample. Moves the host's walks and counters on (deterministic per host). */
+void world_host_sample(struct world *w, int h, uint64_t off, uint64_t unix_ns, double interval_s,
+                       double rps, double *vals);
+void world__hosts_build(struct world *w);
+void world__hosts_free(struct world *w);
 
 /* ---- the plan of a request (plan.c) ---------------------------------------------------- */
 #define WORLD_MAX_SPANS 4096 /* spans in one request's plan (validation keeps traces within) */
@@ -231,6 +442,7 @@ struct world_span {
     uint8_t span_id[8];
     int16_t parent;   /* index in the plan, -1 for the root */
     uint16_t svc, op; /* the operation this span belongs to (client spans: the callee's) */
+    uint16_t inst;    /* the instance of svc that served it (client spans: the callee's) */
     uint8_t kind;     /* OTLP SpanKind */
     uint8_t call;     /* 1: the caller's CLIENT span around a call; its callee's span follows */
     uint8_t error;
@@ -240,8 +452,32 @@ struct world_span {
     uint16_t batch, queue;
     float gpu;
     uint32_t tok_in, tok_out;
-    uint32_t fired; /* faults that fired on this span (bit per fault index, first 32) */
+    uint16_t fired;  /* the first fault that fired on this span: index + 1, 0 = none ... */
+    uint16_t nfired; /* ... and how many did: the others are in the plan's `more` list */
 };
+
+/* A fault that fired on a span beyond the span's first (rare: most spans fire none or one).
+ * SCN_MAX_FAULTS and WORLD_MAX_SPANS fit in 16 bits. */
+struct world_fired {
+    uint16_t span, fault;
+};
+/* The faults that fired on span si (index spans[si]), one per call: start with *it = 0; -1
+ * after the last. more/nmore: the plan's list (world_plan.more) kept with the spans. */
+static inline int world_fired_next(const struct world_span *s, uint32_t si,
+                                   const struct world_fired *more, uint32_t nmore, uint32_t *it)
+{
+    if (*it == 0) {
+        *it = 1;
+        if (s->fired)
+            return s->fired - 1;
+    }
+    for (uint32_t j = *it - 1; s->nfired > 1 && j < nmore; j++)
+        if (more[j].span == si) {
+            *it = j + 2;
+            return more[j].fault;
+        }
+    return -1;
+}
 
 /* Where a plan's draws and counts come from: the caller's streams and counters (see plan.c).
  * op_count/model_count count the request and return the 1-based count (every-N faults);
@@ -261,6 +497,10 @@ struct world_plan {
     int model;            /* in: the model this request runs at its inference op, -1 none */
     int truncated;        /* out: the graph did not fit in cap spans (calls were skipped) */
     double tokens_factor; /* out: token_bloat effect on this request, 1 when none */
+    /* out: faults beyond a span's first (world_fired_next). A growable buffer the caller owns
+     * (core_free it; may be kept across plans: the planner resets nmore, reallocs as needed) */
+    struct world_fired *more;
+    uint32_t nmore, more_cap;
 };
 
 /* Plans one request entering at (svc, op) at offset t; returns the root's end. Preorder: a
@@ -284,6 +524,15 @@ struct world_label {
     int open;         /* 1: the period began (end unknown); 0: it is complete */
     uint64_t id;      /* pairs the begin and end lines of one period */
     uint64_t wall_ns; /* wall clock when it was applied (real-time runs), 0 = not given */
+    /* A live control change (live.c) has fault == NULL, state == NULL and: */
+    const char *control; /* "rate", "pause", "resume", "speed", "chaos"; NULL otherwise */
+    double amount;       /* the new factor or speed */
+    const char *spec;    /* chaos: the new spec */
+    /* A fault (fault != NULL): the variant (index into fault->scn->variants), the planned
+     * period (planned_end 0: open-ended) and, when trace_id is NULL, an incident with
+     * open/id/source like a state's. trace_id set: one request's blip (scope "request"). */
+    int variant;
+    uint64_t planned_start_ns, planned_end_ns;
 };
 
 /* One JSON object + '\n': {"start":"RFC3339","end":...,"start_unix_nano":..,"end_unix_nano":..,

@@ -51,7 +51,7 @@ OTEL_EXPORTER_OTLP_TIMEOUT=200 expect_rc 4 "" run minimal --otlp "http://127.0.0
 # Values that do not fit are refused at parse time with exit 2, never clamped or retried.
 expect_rc 2 '--otlp: OTLP endpoint "http://127.0.0.1:99999": the port must be a number 1..65535' \
   run minimal --otlp http://127.0.0.1:99999 --duration 1s --shutdown-timeout 1s
-expect_rc 2 'must start with http:// or https://' run minimal --otlp 127.0.0.1:4318 --duration 1s
+expect_rc 2 'must start with http://, https:// or grpc://' run minimal --otlp 127.0.0.1:4318 --duration 1s
 expect_rc 2 'has no host' run minimal --otlp http:///v1 --duration 1s
 expect_rc 2 "--seed: expected an integer 0..18446744073709551615, got '18446744073709551616'" \
   run minimal --seed 18446744073709551616 --null --duration 1s

@@ -22,7 +22,13 @@ curl -sf "http://127.0.0.1:$port/metrics" -D "$TMP/headers" -o "$TMP/metrics.txt
 check "Content-Type is text 0.0.4" grep -qi 'content-type: text/plain; version=0.0.4' "$TMP/headers"
 promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1
 rc=$?
-check "promtool check metrics exits 0 (got $rc: $(head -5 "$TMP/promtool.out"))" [ "$rc" = 0 ]
+# One lint is expected and documented (docs/metrics.md): the OTel hostmetrics gauge
+# system.processes.count becomes system_processes_count, which promtool's naming lint flags
+# (exit 3). Any other problem, or a parse error (exit 1), fails.
+grep -v '^system_processes_count non-histogram and non-summary metrics should not have "_count" suffix$' \
+  "$TMP/promtool.out" >"$TMP/promtool.other"
+check "promtool check metrics: no problem but the documented lint (got $rc: $(head -5 "$TMP/promtool.out"))" \
+  sh -c "[ $rc = 0 ] || { [ $rc = 3 ] && [ ! -s '$TMP/promtool.other' ]; }"
 check "exposition has the request histogram" grep -q '^http_server_request_duration_seconds_bucket{' "$TMP/metrics.txt"
 check "exposition has GPU utilisation" grep -q '^gpu_utilization_ratio{' "$TMP/metrics.txt"
 check "exposition has self-metrics" grep -q '^diorama_' "$TMP/metrics.txt"

@@ -25,34 +25,36 @@ maxrss() {
   fi
 }
 
-# The issue's case: 10,000 hosts x 1,024 CPUs (1.9 MB of YAML, 30.7 million series) passed
-# validate and took 6.8 GB. Now refused at load, pointing at the first host's cpus.
+# The issue's case: 10,000 hosts x 1,024 CPUs (1.9 MB of YAML; with the full host metrics set
+# 102.7 million series) passed validate and took 6.8 GB. Now refused at load, pointing at the
+# first host's cpus.
 hosts 10000 1024 "$TMP/huge.yaml"
 for cmd in "scenarios validate" "run --speed max --duration 10s --null" "serve --listen 127.0.0.1:0"; do
   maxrss timeout 30 "$DIORAMA" $cmd "$TMP/huge.yaml"
   check "$cmd: refused with exit 3 (got $rc)" [ "$rc" = 3 ]
   check "$cmd: file:line:col at hosts[0].cpus ($(head -c 300 "$TMP/err"))" \
-    grep -q "huge.yaml:2:[0-9]*: hosts\[0\].cpus: the world would have up to 30,740,00[0-9] metric series" "$TMP/err"
+    grep -q "huge.yaml:2:[0-9]*: hosts\[0\].cpus: the world would have up to 102,690,01[0-9] metric series" "$TMP/err"
   check "$cmd: says how to raise the limit" grep -q -- '--max-series' "$TMP/err"
   check "$cmd: fails before allocating the world (peak RSS ${rss} KiB < 100 MiB)" [ "$rss" -lt 102400 ]
 done
 
-# 40 hosts x 1,024 CPUs: 122,967 series (40 x 3,074 + 7 for the service). Under a cap of 100,000 refused; 200,000 lets it run.
+# 40 hosts x 1,024 CPUs: 410,770 series (40 x 10,269 + 10 for the service). Under a cap of
+# 100,000 refused; 500,000 lets it run.
 hosts 40 1024 "$TMP/mid.yaml"
 "$DIORAMA" scenarios validate --max-series 100000 "$TMP/mid.yaml" >"$TMP/out" 2>"$TMP/err"
 rc=$?
 check "validate --max-series 100000: exit 3 (got $rc)" [ "$rc" = 3 ]
 check "the message names the cap" grep -q 'over the limit of 100,000' "$TMP/err"
-"$DIORAMA" scenarios validate --max-series=200000 "$TMP/mid.yaml" >"$TMP/out" 2>"$TMP/err"
+"$DIORAMA" scenarios validate --max-series=500000 "$TMP/mid.yaml" >"$TMP/out" 2>"$TMP/err"
 rc=$?
-check "validate --max-series=200000: exit 0 (got $rc: $(cat "$TMP/err"))" [ "$rc" = 0 ]
-check "validate prints the series count ($(cat "$TMP/out"))" grep -q 'ok (1 services, 40 hosts, 0 models, 0 faults; up to 122967 metric series)' "$TMP/out"
+check "validate --max-series=500000: exit 0 (got $rc: $(cat "$TMP/err"))" [ "$rc" = 0 ]
+check "validate prints the series count ($(cat "$TMP/out"))" grep -q 'ok (1 services, 40 hosts, 0 models, 0 faults; up to 410770 metric series)' "$TMP/out"
 "$DIORAMA" run "$TMP/mid.yaml" --max-series 100000 --speed max --duration 2s --null -q >"$TMP/out" 2>"$TMP/err"
 rc=$?
 check "run --max-series 100000: exit 3 (got $rc)" [ "$rc" = 3 ]
-"$DIORAMA" run "$TMP/mid.yaml" --max-series 200000 --speed max --duration 2s --null -q >"$TMP/out" 2>"$TMP/err"
+"$DIORAMA" run "$TMP/mid.yaml" --max-series 500000 --speed max --duration 2s --null -q >"$TMP/out" 2>"$TMP/err"
 rc=$?
-check "run --max-series 200000: runs, exit 0 (got $rc: $(head -c 300 "$TMP/err"))" [ "$rc" = 0 ]
+check "run --max-series 500000: runs, exit 0 (got $rc: $(head -c 300 "$TMP/err"))" [ "$rc" = 0 ]
 "$DIORAMA" serve inference --max-series 10 --listen 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err"
 rc=$?
 check "serve --max-series 10: exit 3 (got $rc)" [ "$rc" = 3 ]
@@ -66,11 +68,11 @@ done
 "$DIORAMA" scenarios validate "$SRC/tests/data/bad/too_many_series.yaml" >"$TMP/out" 2>"$TMP/err"
 rc=$?
 check "too_many_series.yaml: exit 3 (got $rc)" [ "$rc" = 3 ]
-check "too_many_series.yaml: points at the largest host" grep -q 'too_many_series.yaml:338:11: hosts\[333\].cpus' "$TMP/err"
+check "too_many_series.yaml: points at the largest host" grep -q 'too_many_series.yaml:104:11: hosts\[99\].cpus' "$TMP/err"
 
-# /metrics size: 200 hosts x 1,024 CPUs (614,803 series) is within the cap but its exposition
-# (~73 MiB) is over the 64 MiB a scrape may carry: validate warns, and says what to do.
-hosts 200 1024 "$TMP/wide.yaml"
+# /metrics size: 90 hosts x 1,024 CPUs (924,220 series) is within the cap but its exposition
+# (~110 MiB) is over the 64 MiB a scrape may carry: validate warns, and says what to do.
+hosts 90 1024 "$TMP/wide.yaml"
 "$DIORAMA" scenarios validate "$TMP/wide.yaml" >"$TMP/out" 2>"$TMP/err"
 rc=$?
 check "wide.yaml validates (exit $rc)" [ "$rc" = 0 ]

@@ -5,7 +5,7 @@
 # errors, a token guards changes, and SIGTERM ends it with exit 0.
 . "$(dirname "$0")/lib.sh"
 start_up() { # start_up NAME args... : sets PID and CTL, MET (base URLs)
-  "$DIORAMA" up --control 127.0.0.1:0 --prom-listen 127.0.0.1:0 --metric-interval 1s \
+  "$DIORAMA" up --control 127.0.0.1:0 --prom-listen 127.0.0.1:0 --serve 127.0.0.1:0 --metric-interval 1s \
     --labels "$TMP/$1.labels" "${@:2}" >"$TMP/$1.out" 2>"$TMP/$1.err" &
   PID=$!
   PIDS+=($PID)
@@ -65,7 +65,7 @@ check "no token: 401" [ "$(code -X PUT "$CTL/api/entities/ppdb002/state" -d '{"s
 check "right token: 202" [ "$(code -X PUT -H 'Authorization: Bearer s3cret' "$CTL/api/entities/ppdb002/state" -d '{"state":"critical"}')" = 202 ]
 check "reads need none on loopback" [ "$(code "$CTL/api/world")" = 200 ]
 kill -TERM "$PID"; wait "$PID"
-"$DIORAMA" up --control 0.0.0.0:0 --prom-listen 127.0.0.1:0 >/dev/null 2>"$TMP/c.err"
+"$DIORAMA" up --control 0.0.0.0:0 --prom-listen 127.0.0.1:0 --serve 127.0.0.1:0 >/dev/null 2>"$TMP/c.err"
 rc=$?
 check "non-loopback without a token: exit 2 ($rc)" [ "$rc" = 2 ]
 check "non-loopback without a token: says why" grep -q 'needs a token' "$TMP/c.err"

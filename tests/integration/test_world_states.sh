@@ -39,7 +39,8 @@ check "db cpu restored ($c5)" awk_le "$c5" 0.25
 check "web host untouched ($w1 vs $w4)" awk_le "$(awk -v a="$w1" -v b="$w4" 'BEGIN{d=a-b;print d<0?-d:d}')" 0.05
 m1=$(v 'j.hosts.ppdb002[1].mem'); m4=$(v 'j.hosts.ppdb002[4].mem'); m5=$(v 'j.hosts.ppdb002[5].mem')
 check "db memory grows ($m1 -> $m4 MiB)" [ "$m4" -gt $((m1 + 1000)) ]
-check "db memory given back ($m5 MiB)" [ "$m5" -lt $((m1 + 100)) ]
+# (memory used also follows the load and a bounded walk of +-1% of 16 GiB: world/host.c)
+check "db memory given back ($m5 MiB)" [ "$m5" -lt $((m1 + 400)) ]
 
 # labels: begin and end of degrading and of critical, schedule, exact times
 L="$TMP/a.labels"
@@ -51,7 +52,7 @@ check "label 3" [ "$(line 2)" = "state ppdb002 critical degrading schedule begin
 check "label 4" [ "$(line 3)" = "state ppdb002 critical degrading schedule end 2026-01-01T00:04:00.000000000Z 2026-01-01T00:05:00.000000000Z" ]
 
 # the built-in fleet: metrics only, 3h30m simulated
-"$DIORAMA" run fleet --speed max --duration 3h30m --start $START --signals metrics -q \
+"$DIORAMA" run fleet --speed max --duration 3h30m --start $START --signals metrics -q --metric-interval 1m \
   --otlp-file "$TMP/f.jsonl" --labels "$TMP/f.labels" >/dev/null
 check "fleet runs" [ $? = 0 ]
 check "fleet: 4 labels" [ "$(wc -l <"$TMP/f.labels")" = 4 ]

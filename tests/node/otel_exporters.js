@@ -1,20 +1,31 @@
 // A real OTLP client for `diorama sink`: the OpenTelemetry JS SDK with its OTLP/HTTP protobuf
-// exporters sends exactly N spans, M metric points (M series of one counter, exported once at
-// shutdown) and K log records, then shuts down (flushing everything) and prints what it sent.
+// exporters (or, with --protocol grpc, its OTLP/gRPC exporters on @grpc/grpc-js) sends exactly
+// N spans, M metric points (M series of one counter, exported once at shutdown) and K log
+// records, then shuts down (flushing everything) and prints what it sent.
 //
 //   node otel_exporters.js --url http://127.0.0.1:4318 [--spans N] [--points M] [--logs K]
-//                          [--service NAME]
+//                          [--service NAME] [--protocol http|grpc] [--compression none|gzip]
 'use strict';
 const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
 const { LoggerProvider, BatchLogRecordProcessor } = require('@opentelemetry/sdk-logs');
-const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
-const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-proto');
-const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-proto');
 const { Resource } = require('@opentelemetry/resources');
 
+const GRPC = process.argv.includes('grpc');
+const pkg = (sig) => `@opentelemetry/exporter-${sig}-otlp-${GRPC ? 'grpc' : 'proto'}`;
+const { OTLPTraceExporter } = require(pkg('trace'));
+const { OTLPMetricExporter } = require(pkg('metrics'));
+const { OTLPLogExporter } = require(pkg('logs'));
+
+// gRPC exporters take the server's URL (no path) and a compression; HTTP ones the full URL.
+function exporterOpts(a, path) {
+  if (a.protocol !== 'grpc') return { url: `${a.url}/v1/${path}` };
+  return { url: a.url, compression: a.compression };
+}
+
 function args() {
-  const a = { url: 'http://127.0.0.1:4318', spans: 1000, points: 50, logs: 700, service: 'otel-js' };
+  const a = { url: 'http://127.0.0.1:4318', spans: 1000, points: 50, logs: 700, service: 'otel-js',
+    protocol: 'http', compression: 'none' };
   const v = process.argv.slice(2);
   for (let i = 0; i + 1 < v.length; i += 2) {
     const k = v[i].replace(/^--/, '');
@@ -25,7 +36,7 @@ function args() {
 }
 
 async function spans(a, resource) {
-  const exporter = new OTLPTraceExporter({ url: `${a.url}/v1/traces` });
+  const exporter = new OTLPTraceExporter(exporterOpts(a, 'traces'));
   // The queue holds every span, so none is dropped however fast they are made.
   const proc = new BatchSpanProcessor(exporter, {
     maxQueueSize: a.spans + 1, maxExportBatchSize: 512, scheduledDelayMillis: 200,
@@ -37,7 +48,7 @@ async function spans(a, resource) {
 }
 
 async function metrics(a, resource) {
-  const exporter = new OTLPMetricExporter({ url: `${a.url}/v1/metrics` });
+  const exporter = new OTLPMetricExporter(exporterOpts(a, 'metrics'));
   // One export only: the one shutdown makes (the interval never fires).
   const reader = new PeriodicExportingMetricReader({
     exporter, exportIntervalMillis: 3600000, exportTimeoutMillis: 30000,
@@ -49,7 +60,7 @@ async function metrics(a, resource) {
 }
 
 async function logs(a, resource) {
-  const exporter = new OTLPLogExporter({ url: `${a.url}/v1/logs` });
+  const exporter = new OTLPLogExporter(exporterOpts(a, 'logs'));
   const provider = new LoggerProvider({ resource });
   provider.addLogRecordProcessor(new BatchLogRecordProcessor(exporter, {
     maxQueueSize: a.logs + 1, maxExportBatchSize: 512, scheduledDelayMillis: 200,

@@ -74,6 +74,7 @@ function onTraces(m) {
 function onMetrics(m) {
   for (const rm of m.resourceMetrics) {
     const svc = attr(rm.resource.attributes, 'service.name');
+    const inst = attr(rm.resource.attributes, 'service.instance.id'); // replicas: own series
     for (const sm of rm.scopeMetrics) {
       for (const met of sm.metrics) {
         const data = met.gauge || met.sum || met.histogram || met.exponentialHistogram || met.summary;
@@ -86,7 +87,8 @@ function onMetrics(m) {
             if (p.bucketCounts.length !== p.explicitBounds.length + 1) problem(`${met.name}: bucket/bound lengths`);
           }
           if (met.name === 'http.server.requests') {
-            const key = svc.stringValue + JSON.stringify(p.attributes.map((a) => [a.key, a.value]));
+            const key = svc.stringValue + '/' + (inst ? inst.stringValue : '') +
+              JSON.stringify(p.attributes.map((a) => [a.key, a.value]));
             const v = big(p.asInt);
             const prev = requestsSeries.get(key);
             if (prev !== undefined && v < prev) problem(`${key}: cumulative counter went down`);

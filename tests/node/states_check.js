@@ -11,7 +11,10 @@ const attr = (attrs, k) => {
   const a = (attrs || []).find((x) => x.key === k);
   return a ? Object.values(a.value)[0] : undefined;
 };
-for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+// Line by line: a fleet run with full host metrics is far larger than one JS string may be.
+const lines = require('readline').createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
+(async () => {
+for await (const line of lines) {
   if (!line) continue;
   const r = JSON.parse(line);
   for (const rs of r.resourceSpans || [])
@@ -37,8 +40,8 @@ for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
             const e = (h[m] = h[m] || { cpu: [], mem: 0 });
             e.cpu.push(1 - p.asDouble);
           }
-        if (met.name === 'system.memory.usage')
-          for (const p of met.gauge.dataPoints) {
+        if (met.name === 'system.memory.usage') // an UpDownCounter (a non-monotonic sum)
+          for (const p of (met.sum || met.gauge).dataPoints) {
             if (attr(p.attributes, 'system.memory.state') !== 'used') continue;
             const m = minute(p.timeUnixNano);
             const e = (h[m] = h[m] || { cpu: [], mem: 0 });
@@ -55,3 +58,4 @@ for (const h in out.hosts)
     e.mem = Math.round(e.mem);
   }
 console.log(JSON.stringify(out));
+})();

@@ -141,7 +141,8 @@ static void test_total_reached(void **state)
     struct scenario_series c;
     struct ticks t;
     scenario_series_count(s, &c);
-    assert_int_equal(c.total, 1 + 2 * 5); /* 200, 500, 429, 504, 503 */
+    /* 200, 500, 429, 504, 503; diorama.state x 3; diorama.fault.active x 3 */
+    assert_int_equal(c.total, 1 + 2 * 5 + 3 + 3);
     run(s, 30, &t);
     assert_int_equal(t.first >= c.initial, 1);
     assert_int_equal(t.max, c.total);

@@ -258,8 +258,8 @@ static void env_resolution_table(void **state)
          "http://flag:1/v1/traces", "http://flag:1/v1/metrics", "http://flag:1/v1/logs", NULL},
         {"http://h:1", "OTEL_EXPORTER_OTLP_ENDPOINT=", 0, "http://h:1/v1/traces",
          "http://h:1/v1/metrics", "http://h:1/v1/logs", NULL},
-        {"ftp://h:1", "", DIO_EINVAL, NULL, NULL, NULL, "http:// or https://"},
-        {"localhost:4318", "", DIO_EINVAL, NULL, NULL, NULL, "http:// or https://"},
+        {"ftp://h:1", "", DIO_EINVAL, NULL, NULL, NULL, "must start with http://"},
+        {"localhost:4318", "", DIO_EINVAL, NULL, NULL, NULL, "must start with http://"},
         {"http://", "", DIO_EINVAL, NULL, NULL, NULL, "no host"},
         {"http://a b", "", DIO_EINVAL, NULL, NULL, NULL, "space"},
         {"http://127.0.0.1:99999", "", DIO_EINVAL, NULL, NULL, NULL, "127.0.0.1:99999\": the port"},
@@ -276,14 +276,18 @@ static void env_resolution_table(void **state)
          "http://[::1]:4318/v1/logs", NULL},
         {"http://u:p@h:65535/p", "", 0, "http://u:p@h:65535/p/v1/traces",
          "http://u:p@h:65535/p/v1/metrics", "http://u:p@h:65535/p/v1/logs", NULL},
-        {NULL, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=grpc://x", DIO_EINVAL, NULL, NULL, NULL,
-         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"},
-        {"http://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", DIO_EINVAL, NULL, NULL, NULL,
-         "not supported yet"},
-        {"http://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json", DIO_EINVAL, NULL, NULL, NULL,
-         "not supported yet"},
-        {"http://h:1", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc", DIO_EINVAL, NULL, NULL, NULL,
-         "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc"},
+        /* OTLP/gRPC: grpc:// or _PROTOCOL=grpc; the endpoint names the server only */
+        {NULL, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=grpc://x", 0, NULL, "http://x", NULL, NULL},
+        {"grpc://g:4317/ignored", "", 0, "http://g:4317", "http://g:4317", "http://g:4317", NULL},
+        {"http://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", 0, "http://h:1", "http://h:1",
+         "http://h:1", NULL},
+        {"https://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", DIO_EINVAL, NULL, NULL, NULL,
+         "TLS is not supported"},
+        {"grpc://h:99999", "", DIO_EINVAL, NULL, NULL, NULL, "1..65535"},
+        {"http://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json", 0, "http://h:1/v1/traces",
+         "http://h:1/v1/metrics", "http://h:1/v1/logs", NULL},
+        {"http://h:1", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc", 0, "http://h:1/v1/traces",
+         "http://h:1/v1/metrics", "http://h:1", NULL},
         {"http://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=thrift", DIO_EINVAL, NULL, NULL, NULL,
          "unknown protocol"},
         {"http://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", 0, "http://h:1/v1/traces",
@@ -324,6 +328,28 @@ static void env_resolution_table(void **state)
         export_otlp_http_cfg_free(&cfg);
     }
     set_env("");
+}
+
+/* OTEL_EXPORTER_OTLP_PROTOCOL=http/json selects OTLP/JSON for every signal; a signal's own
+ * _PROTOCOL wins for that signal. */
+static void env_protocol_json(void **state)
+{
+    (void)state;
+    set_env("OTEL_EXPORTER_OTLP_PROTOCOL=http/json;OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf");
+    struct export_otlp_http_cfg cfg;
+    char err[256];
+    assert_int_equal(export_otlp_http_cfg_resolve(&cfg, "http://h:4318", err, sizeof err), 0);
+    assert_int_equal(cfg.protocol[REC_SPANS], EXPORT_OTLP_HTTP_JSON);
+    assert_int_equal(cfg.protocol[REC_METRICS], EXPORT_OTLP_HTTP_JSON);
+    assert_int_equal(cfg.protocol[REC_LOGS], EXPORT_OTLP_HTTP_PROTOBUF);
+    export_otlp_http_cfg_free(&cfg);
+    set_env("");
+    int p = -1;
+    assert_int_equal(export_otlp_protocol_parse("http/json", &p), 0);
+    assert_int_equal(p, EXPORT_OTLP_HTTP_JSON);
+    assert_int_equal(export_otlp_protocol_parse("http/protobuf", &p), 0);
+    assert_int_equal(p, EXPORT_OTLP_HTTP_PROTOBUF);
+    assert_int_equal(export_otlp_protocol_parse("json", &p), DIO_EINVAL);
 }
 
 static void env_headers_compression_timeout(void **state)
@@ -735,6 +761,7 @@ int main(void)
         cmocka_unit_test(backoff_doubles_capped_with_jitter),
         cmocka_unit_test(partial_success_reader),
         cmocka_unit_test(env_resolution_table),
+        cmocka_unit_test(env_protocol_json),
         cmocka_unit_test(env_headers_compression_timeout),
         cmocka_unit_test(header_list_parse),
         cmocka_unit_test(hub_null_output_counts_everything),

@@ -735,16 +735,20 @@ static void test_series_count(void **state)
     struct scenario *s = load_ok(series_yaml);
     struct scenario_series c;
     scenario_series_count(s, &c);
-    assert_int_equal(c.hosts, (2 * 3 + 2) + (4 * 3 + 2));
-    assert_int_equal(c.services, 2 * (1 + 2 * 4)); /* GET /x and infer; the client op has none */
-    assert_int_equal(c.models, 4 + 2);
-    assert_int_equal(c.total, 22 + 18 + 6);
-    assert_int_equal(c.initial, 22 + 2 * (1 + 2) + 6);
-    /* samples: hosts 1 each; per op 1 + 4 x (17 + 1); model 18 + 13 + 2 x 17 */
-    assert_int_equal(c.samples, 22 + 2 * (1 + 4 * 18) + (18 + 13 + 34));
+    /* a host: 10 per CPU (5 modes x time, utilisation) + 26 (load 3, memory 8, one disk 6,
+     * network 6, processes 3) + 3 states (diorama.state); every entity: 3 states */
+    assert_int_equal(scenario_host_series(&s->hosts[0]), 2 * 10 + 26);
+    assert_int_equal(c.hosts, (2 * 10 + 26 + 3) + (4 * 10 + 26 + 3));
+    /* GET /x and infer (the client op has none), and the two services' states */
+    assert_int_equal(c.services, 2 * (1 + 2 * 4) + 2 * 3);
+    assert_int_equal(c.models, 4 + 2 + 3);
+    assert_int_equal(c.total, 118 + 24 + 9 + 1); /* + 1: the fault's diorama.fault.active */
+    assert_int_equal(c.initial, 118 + 2 * (1 + 2) + 6 + 9 + 1);
+    /* samples: hosts 1 each; per op 1 + 4 x (17 + 1); model 18 + 13 + 2 x 17; states 1 */
+    assert_int_equal(c.samples, 118 + 2 * (1 + 4 * 18) + 6 + (18 + 13 + 34 + 3) + 1);
     assert_int_equal(c.worst_part, SCN_PART_HOST);
     assert_int_equal(c.worst, 1); /* b: 4 cpus (default) beats a: 2 */
-    assert_int_equal(c.worst_series, 14);
+    assert_int_equal(c.worst_series, 69);
     assert_true(c.prom_bytes > c.samples * 100 && c.prom_bytes < c.samples * 200);
     scenario_free(s);
 }
@@ -764,7 +768,7 @@ static void test_series_statuses_capped(void **state)
     assert_int_equal(scenario_load_string("t.yaml", (const char *)b.p, b.len, &s, &e), 0);
     struct scenario_series c;
     scenario_series_count(s, &c);
-    assert_int_equal(c.total, 1 + 2 * SCENARIO_ROUTE_STATUSES);
+    assert_int_equal(c.total, 1 + 2 * SCENARIO_ROUTE_STATUSES + 3 + 12); /* + states, faults */
     scenario_free(s);
     core_buf_free(&b);
 }
@@ -797,25 +801,85 @@ static void test_series_cap(void **state)
                        "  - name: big\n"
                        "    cpus: 100\n";
     struct scn_error e;
-    /* 2 ops x (1 + 2 x 3 codes: 200 and the built-in states' 500, 503) + hosts */
-    uint64_t total = 2 * 7 + (1 * 3 + 2) + (100 * 3 + 2); /* 321 */
+    /* 2 ops x (1 + 2 x 3 codes: 200 and the built-in states' 500, 503) + hosts, + 3 states
+     * each */
+    uint64_t total = 2 * 7 + 3 + (1 * 10 + 26 + 3) + (100 * 10 + 26 + 3); /* 1085 */
     assert_int_equal(load_max(yaml, total - 1, &e), DIO_EPARSE);
     assert_int_equal(e.line, 7);
     assert_int_equal(e.col, 11);
-    assert_non_null(strstr(e.msg, "hosts[1].cpus: the world would have up to 321 metric series"));
-    assert_non_null(strstr(e.msg, "over the limit of 320"));
+    assert_non_null(strstr(e.msg, "hosts[1].cpus: the world would have up to 1,085 metric series"));
+    assert_non_null(strstr(e.msg, "over the limit of 1,084"));
     assert_non_null(strstr(e.msg, "--max-series"));
     assert_int_equal(load_max(yaml, total, &e), 0);
     /* a service with many operations is blamed at its operations list */
     const char *ops = "hosts: [{name: h, cpus: 1}]\n"
                       "services:\n"
                       "  - name: a\n"
-                      "    operations: [{name: x, rate: 1}, {name: y}, {name: z}]\n";
+                      "    operations: [{name: x, rate: 1}, {name: y}, {name: z}, {name: p},\n"
+                      "                 {name: q}, {name: r}, {name: s}, {name: t}]\n";
     assert_int_equal(load_max(ops, 8, &e), DIO_EPARSE);
     assert_int_equal(e.line, 4);
-    assert_non_null(strstr(e.msg, "services[0].operations: the world would have up to 26"));
+    /* host 39, the service 8 x 7 + 3 = 59 */
+    assert_non_null(strstr(e.msg, "services[0].operations: the world would have up to 98"));
     /* 0 is the default cap */
     assert_int_equal(load_max(ops, 0, &e), 0);
+}
+
+/* count: expands name patterns (hosts, services and a counted service's host); a profile sets
+ * the baselines a host's own keys override; the series count covers every expanded entity. */
+static void test_count_profiles(void **state)
+{
+    (void)state;
+    struct scenario *s =
+        load_ok("hosts:\n"
+                "  - {name: \"ppweb%03d\", count: 3, profile: web}\n"
+                "  - {name: \"db-%d\", count: 2, profile: db, cpu: 50%}\n"
+                "  - {name: \"ml%02d%%\", count: 1, profile: ml}\n"
+                "  - {name: literal%d, profile: cache}\n"
+                "services:\n"
+                "  - name: \"api%d\"\n"
+                "    count: 3\n"
+                "    host: \"ppweb%03d\"\n"
+                "    instances: 2\n"
+                "    operations: [{name: GET /, rate: 1}]\n"
+                "  - {name: \"q%d\", count: 2, host: db-1, operations: [{name: x}]}\n");
+    static const char *const names[] = {"ppweb001", "ppweb002", "ppweb003", "db-1",
+                                        "db-2",     "ml01%",    "literal%d"};
+    assert_int_equal(s->nhosts, 7);
+    for (int i = 0; i < 7; i++)
+        assert_string_equal(s->hosts[i].name, names[i]);
+    assert_int_equal(s->hosts[2].item, 0);
+    assert_int_equal(s->hosts[4].item, 1);
+    const struct scn_host *web = &s->hosts[0], *db = &s->hosts[3], *ml = &s->hosts[5];
+    assert_int_equal(web->profile_id, SCN_PROF_WEB);
+    assert_int_equal(web->cpus, 4);
+    assert_true(web->memory_gib == 16 && web->cpu > 0.24 && web->cpu < 0.26);
+    assert_int_equal(db->cpus, 8);
+    assert_true(db->memory_gib == 64 && db->cpu > 0.49 && db->cpu < 0.51); /* own cpu wins */
+    assert_int_equal(ml->gpus, 2);
+    assert_int_equal(ml->cpus, 16);
+    assert_string_equal(s->hosts[6].profile, "cache");
+    assert_int_equal(s->nservices, 5);
+    assert_string_equal(s->services[2].name, "api3");
+    assert_string_equal(s->services[2].host, "ppweb003");
+    assert_int_equal(s->services[2].host_idx, 2);
+    assert_int_equal(s->services[4].host_idx, 3); /* a plain host: all on it */
+    assert_int_equal(s->services[1].instances, 2);
+    struct scenario_series c;
+    scenario_series_count(s, &c);
+    uint64_t hosts = 0;
+    for (int i = 0; i < 7; i++)
+        hosts += scenario_host_series(&s->hosts[i]) + 3;
+    assert_int_equal(c.hosts, hosts);
+    /* 3 api x 2 instances x (1 + 2 x 3 codes) and 2 q x 1 x 7, each service 3 states */
+    assert_int_equal(c.services, 3 * 2 * 7 + 2 * 7 + 5 * 3);
+    assert_int_equal(c.worst_part, SCN_PART_HOST);
+    assert_int_equal(c.worst, 1); /* the db item: 2 x 115 beats web 3 x 69 and ml 1 x 197 */
+    scenario_free(s);
+    struct scn_error e;
+    for (int i = 0; i < SCN_NPROFILES; i++) /* every profile is valid and named */
+        assert_int_equal(scenario_profile_find(scenario_profile(i)->name), i);
+    (void)e;
 }
 
 static void test_null_is_absent(void **state)
@@ -861,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_too_many_services),
         cmocka_unit_test(test_long_value_is_cut_in_message),
         cmocka_unit_test(test_null_is_absent),
+        cmocka_unit_test(test_count_profiles),
         cmocka_unit_test(test_series_count),
         cmocka_unit_test(test_series_statuses_capped),
         cmocka_unit_test(test_series_cap),

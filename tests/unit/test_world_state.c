@@ -153,12 +153,14 @@ static void test_commands(void **state)
     assert_true(slow > SCN_STATE_CRITICAL && web >= 0);
     assert_int_equal(world_state_find(f.w, "nope"), -1);
     assert_int_equal(world_entity_find(f.w, "nope"), -1);
-    struct world_cmd bad = {WORLD_CMD_STATE, f.w->nents, slow, 0, WORLD_SRC_COMMAND};
+    struct world_cmd bad = {
+        .kind = WORLD_CMD_STATE, .entity = f.w->nents, .state = slow, .source = WORLD_SRC_COMMAND};
     assert_int_equal(world_command(f.w, &bad), DIO_EINVAL);
     bad.entity = web;
     bad.state = f.scn->nstates;
     assert_int_equal(world_command(f.w, &bad), DIO_EINVAL);
-    struct world_cmd c = {WORLD_CMD_STATE, web, slow, 0, WORLD_SRC_COMMAND};
+    struct world_cmd c = {
+        .kind = WORLD_CMD_STATE, .entity = web, .state = slow, .source = WORLD_SRC_COMMAND};
     assert_int_equal(world_command(f.w, &c), 0);
     assert_true(world_pending(f.w));
     /* nothing changes until the world's thread applies it */
@@ -187,7 +189,10 @@ static void *push(void *arg)
 {
     struct pusher *p = arg;
     for (int i = 0; i < p->n; i++) {
-        struct world_cmd c = {WORLD_CMD_STATE, p->entity, i % 3, 0, WORLD_SRC_COMMAND};
+        struct world_cmd c = {.kind = WORLD_CMD_STATE,
+                              .entity = p->entity,
+                              .state = i % 3,
+                              .source = WORLD_SRC_COMMAND};
         while (world_command(p->w, &c) == DIO_EFULL)
             p->refused++;
     }
