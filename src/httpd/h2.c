@@ -156,7 +156,8 @@ static ssize_t read_answer(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t
 {
     struct h2_stream *st = src->ptr;
     size_t left = st->rs.body.len - st->roff, n = left < len ? left : len;
-    memcpy(buf, st->rs.body.p + st->roff, n);
+    if (n) /* an empty answer (an error status) may have no buffer at all */
+        memcpy(buf, st->rs.body.p + st->roff, n);
     st->roff += n;
     if (st->roff == st->rs.body.len) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;

@@ -63,7 +63,8 @@ struct rw_fam {
     int type; /* MT_* */
     char *name[K_N];
     uint32_t nlen[K_N];
-    char **le; /* nbounds + 1 strings, the last "+Inf" */
+    char **le;    /* nbounds + 1 strings, the last "+Inf" */
+    uint32_t nle; /* their count: m may be gone when the request is freed (engine first) */
     char *help, *unit;
     uint32_t sym_gen;       /* v2: request generation the refs below belong to */
     uint32_t name_ref[K_N]; /* v2 symbol refs */
@@ -228,7 +229,8 @@ static void fam_fill(struct rw_fam *f, const struct rec_metric *m)
         f->nlen[k] = (uint32_t)strlen(f->name[k]);
     }
     if (m->type == REC_HISTOGRAM) {
-        f->le = core_calloc(m->nbounds + 1, sizeof *f->le);
+        f->nle = m->nbounds + 1;
+        f->le = core_calloc(f->nle, sizeof *f->le);
         f->le_ref = core_calloc(m->nbounds + 1, sizeof *f->le_ref);
         char tmp[32];
         for (uint32_t i = 0; i < m->nbounds; i++) {
@@ -245,7 +247,7 @@ static void fam_free(struct rw_fam *f)
 {
     for (int k = 0; k < K_N; k++)
         core_free(f->name[k]);
-    for (uint32_t i = 0; f->le && i <= f->m->nbounds; i++)
+    for (uint32_t i = 0; f->le && i < f->nle; i++)
         core_free(f->le[i]);
     core_free(f->le);
     core_free(f->le_ref);

@@ -36,6 +36,7 @@ struct snap {
 struct world_agg {
     const struct world *w;
     struct slot *slot; /* per traffic source */
+    int nslot;         /* w->ntraffic, kept: the world may be freed before the aggregates */
     uint64_t next_mono, last_off;
     int started;
     int (*accounting)(void *ctx, struct world_acct *out, int max);
@@ -55,6 +56,7 @@ struct world_agg *world_agg_new(const struct world *w)
 {
     struct world_agg *a = core_calloc(1, sizeof *a);
     a->w = w;
+    a->nslot = w->ntraffic;
     a->slot = core_calloc((size_t)w->ntraffic + 1, sizeof *a->slot);
     for (int i = 0; i < w->ntraffic; i++)
         core_hdr_init(&a->slot[i].h, HDR_LOWEST_US, HDR_HIGHEST_US, 2);
@@ -67,7 +69,7 @@ void world_agg_free(struct world_agg *a)
 {
     if (!a)
         return;
-    for (int i = 0; i < a->w->ntraffic; i++)
+    for (int i = 0; i < a->nslot; i++)
         core_hdr_free(&a->slot[i].h);
     core_free(a->slot);
     for (int i = 0; i < WORLD_AGG_KEPT; i++)

@@ -138,7 +138,8 @@ VMPID=$!
 PIDS+=($VMPID)
 for _ in $(seq 400); do curl -sf "http://127.0.0.1:$VMPORT/health" >/dev/null 2>&1 && break; sleep 0.05; done
 "$DIORAMA" run inference --speed max --duration 10m --seed 7 --influx "http://127.0.0.1:$VMPORT/write" \
-  --otlp-file "$TMP/vm.jsonl" --signals metrics --summary-json "$TMP/vm.sum" -q >/dev/null 2>"$TMP/vm.err"
+  --otlp-file "$TMP/vm.jsonl" --signals metrics --summary-json "$TMP/vm.sum" -q \
+  --shutdown-timeout 120s >/dev/null 2>"$TMP/vm.err"
 rc=$?
 check "vm: exit 0, got $rc ($(tail -2 "$TMP/vm.err"))" [ "$rc" = 0 ]
 curl -sf "http://127.0.0.1:$VMPORT/internal/force_flush" >/dev/null
