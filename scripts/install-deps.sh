@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Installs what diorama needs to build, test and benchmark on Debian 12: apt packages (only
-# the missing ones) and the npm packages of the test peers. Safe to run repeatedly.
+# Installs what diorama needs on Debian 12: apt packages (only the missing ones) and npm
+# packages. Safe to run repeatedly.
+#   install-deps.sh        build, test and benchmark: compilers, libraries, every test peer
+#   install-deps.sh --run  only what `make run` needs: the build's libraries and the web
+#                          console's npm assets (no test peers, no browser, no databases)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=all
+[ "${1:-}" = --run ] && MODE=run
 
 APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libcurl4-openssl-dev libyaml-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
@@ -10,6 +15,11 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libssl-dev chromium prometheus nginx-light wrk curl procps jq
   libpq-dev postgresql libnghttp2-dev nghttp2-client victoria-metrics influxdb
   strace) # strace: test_run_tui counts write(2)s per --tui frame
+# What the build itself needs (make run). libcmocka is only for the tests.
+RUN_PKGS=(build-essential cmake pkg-config libcurl4-openssl-dev libyaml-dev zlib1g-dev
+  libmicrohttpd-dev libjansson-dev libsnappy-dev libprotobuf-c-dev protobuf-c-compiler libssl-dev
+  libpq-dev libnghttp2-dev)
+[ "$MODE" = run ] && APT_PKGS=("${RUN_PKGS[@]}")
 # Node.js for the npm test peers: Debian's packages only when no node/npm is there already (a
 # NodeSource nodejs bundles npm and conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs)
@@ -33,7 +43,9 @@ if command -v systemctl >/dev/null 2>&1; then
 fi
 
 # Test peers from npm (the OTLP decoder generated from opentelemetry-proto, the OTel JS SDK).
-for d in web tests/node bench/node; do
+NPM_DIRS=(web tests/node bench/node)
+[ "$MODE" = run ] && NPM_DIRS=(web)
+for d in "${NPM_DIRS[@]}"; do
   if [ -f "$d/package.json" ] && [ ! -d "$d/node_modules" -o "$d/package.json" -nt "$d/node_modules" ]; then
     echo "install-deps: npm packages in $d"
     if [ -f "$d/package-lock.json" ]; then (cd "$d" && npm ci --no-audit --no-fund --silent)
