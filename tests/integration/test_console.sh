@@ -6,7 +6,9 @@
 # tests/node/console_check.js (no console errors, no request leaves the origin, one tile per
 # host, "degrading" on ppdb002 seen through the API, /metrics and the labels, a fault started
 # and stopped from the page). The label file must hold the page's change (source: command).
-# Screenshots go to $BUILD/artefacts/console-{light,dark,faults}.png. Without node, chromium
+# x-axis time ticks (whole seconds, spaced), the header pill naming an active fault, 200 hosts
+# (bench/data/console_200.yaml) drawn.
+# Screenshots go to $BUILD/artefacts/console-{light,dark,faults,200}.png. Without node, chromium
 # or tests/node/node_modules it skips (77), except in CI (CI=true), where it fails.
 . "$(dirname "$0")/lib.sh"
 node_dir=$SRC/tests/node
@@ -70,15 +72,17 @@ DIORAMA_CONTROL_TOKEN=c0nsole check "up fleet (token) starts" start_up fleet2 --
 FLEET=$CON FLEET_MET=$MET FLEET_PID=$PID
 check "up inference (faults) starts" start_up inf inference --metric-interval 1s
 FAULTS=$CON FAULTS_PID=$PID
-CHROMIUM=$chromium node "$node_dir/console_check.js" "$FLEET" "$FLEET_MET" "$FAULTS" c0nsole "$art"
+check "up with 200 hosts starts" start_up big "$SRC/bench/data/console_200.yaml"
+BIG=$CON BIG_PID=$PID
+CHROMIUM=$chromium timeout 170 node "$node_dir/console_check.js" "$FLEET" "$FLEET_MET" "$FAULTS" c0nsole "$art" "$BIG"
 check "console_check.js passed" [ $? = 0 ]
-for p in "$FLEET_PID" "$FAULTS_PID"; do
+for p in "$FLEET_PID" "$FAULTS_PID" "$BIG_PID"; do
   kill -TERM "$p"; wait "$p"; rc=$?
   check "SIGTERM: exit 0 ($rc)" [ "$rc" = 0 ]
 done
 check "the label file has the page's change (source: command)" \
   grep -q '"target":"ppdb002","kind":"state","state":"degrading".*"source":"command"' "$TMP/fleet2.labels"
-for f in console-light.png console-dark.png; do
+for f in console-light.png console-dark.png console-faults.png console-200.png; do
   check "screenshot $f kept" [ -s "$art/$f" ]
 done
 finish

@@ -2,11 +2,12 @@
 // Debian's /usr/bin/chromium) the way a presenter would, and checks every step through the
 // page, the control API, a /metrics scrape and the label API.
 //
-//   node console_check.js FLEET_URL METRICS_URL FAULTS_URL TOKEN OUT_DIR
+//   node console_check.js FLEET_URL METRICS_URL FAULTS_URL TOKEN OUT_DIR [HOSTS200_URL]
 //
 // FLEET_URL: the control listener of `diorama up fleet` (token TOKEN); METRICS_URL: its
 // /metrics base; FAULTS_URL: the control listener of a run whose scenario has faults (no
-// token). OUT_DIR gets console-light.png, console-dark.png and console-faults.png.
+// token). OUT_DIR gets console-light.png, console-dark.png and console-faults.png, and with
+// HOSTS200_URL (a run of bench/data/console_200.yaml) console-200.png.
 //
 // Checks: no console or page errors; no request leaves the listener's origin (every request
 // is recorded); the world renders (one tile per host of /api/world, one node per service and
@@ -21,7 +22,7 @@ const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const [fleet, metrics, faultsUrl, token, outDir] = process.argv.slice(2);
+const [fleet, metrics, faultsUrl, token, outDir, hosts200] = process.argv.slice(2);
 const failures = [];
 let checks = 0;
 function check(what, cond, detail) {
@@ -31,6 +32,12 @@ function check(what, cond, detail) {
         failures.push(what);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// A screenshot from the top of the page (a full-page one taken scrolled down draws the sticky
+// header in the middle).
+async function shot(page, name, fullPage) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(outDir, name), fullPage });
+}
 async function poll(seconds, fn) { // until fn() is truthy; returns its last value
     const end = Date.now() + seconds * 1000;
     let v;
@@ -94,8 +101,28 @@ async function stateFlow(ctx) {
     const canvases = await page.evaluate(() => [...document.querySelectorAll('#charts .uplot canvas')].map((c) => c.width));
     check(`charts drawn (${canvases.length})`, canvases.length >= 5 && canvases.every((w) => w > 100), canvases);
 
+    // time ticks: whole seconds, at least a second and 100 px apart, written HH:MM:SS / HH:MM
+    // (uPlot's default put half-second ticks on a chart holding its first seconds)
+    const ticks = await page.evaluate(() => window.diorama.charts.charts.filter((c) => c.u).map((c) => ({
+        splits: c.u.axes[0]._splits, values: c.u.axes[0]._values, width: c.u.bbox.width / devicePixelRatio })));
+    const badTicks = ticks.filter((t) => !t.splits || t.splits.some((v, i) => !Number.isInteger(v) ||
+        (i && v - t.splits[i - 1] < 1)) || t.values.some((v) => !/^\d\d:\d\d(:\d\d)?$/.test(v)) ||
+        t.splits.length > t.width / 100 + 1);
+    check(`x-axis ticks: whole seconds, >= 100 px apart, HH:MM[:SS] (${ticks.length} charts, e.g. ${ticks[0] && ticks[0].values.join(' ')})`,
+        ticks.length >= 5 && badTicks.length === 0, badTicks.slice(0, 2));
+    // a chart's first seconds (a 3 s window): no half-second ticks
+    const early = await page.evaluate(() => {
+        const u = window.diorama.charts.charts[0].u, t0 = Math.floor(u.data[0][0]);
+        u.setScale('x', { min: t0, max: t0 + 3 });
+        const r = { splits: [...u.axes[0]._splits], values: [...u.axes[0]._values] };
+        u.setData(u.data); // back to the data's range
+        return r;
+    });
+    check(`x-axis ticks over a 3 s window: whole seconds (${early.values.join(' ')})`,
+        early.splits.length >= 1 && early.splits.every((v, i) => Number.isInteger(v) && (!i || v - early.splits[i - 1] >= 1)), early);
+
     await page.emulateMedia({ colorScheme: 'light' });
-    await page.screenshot({ path: path.join(outDir, 'console-light.png'), fullPage: true });
+    await shot(page, 'console-light.png', true);
 
     const before = await poll(15, () => busyCpu('ppdb002'));
     check(`ppdb002's CPU is on /metrics before (${before && before.toFixed(2)})`, before !== null && before < 0.6, before);
@@ -131,7 +158,7 @@ async function stateFlow(ctx) {
 
     await page.emulateMedia({ colorScheme: 'dark' });
     await sleep(300);
-    await page.screenshot({ path: path.join(outDir, 'console-dark.png'), fullPage: true });
+    await shot(page, 'console-dark.png', true);
 
     await page.locator('#state-buttons button[data-state="healthy"]').click();
     check('healthy restores it', await poll(10, async () => (await get(fleet + '/api/entities/ppdb002')).state === 'healthy'));
@@ -164,20 +191,42 @@ async function faultFlow(ctx) {
     const on = await poll(10, async () => (await get(faultsUrl + '/api/world')).faults.find((x) => x.name === f.name).active);
     check(`${f.name} started from the page is active`, on);
     if (!on) { // the rest needs it running: one failure, not a 30 s wait for a disabled button
-        await page.screenshot({ path: path.join(outDir, 'console-faults.png'), fullPage: true });
+        await shot(page, 'console-faults.png', true);
         await page.close();
         return;
     }
     check('the page marks it active', await poll(10, () => row.evaluate((r) => r.classList.contains('on'))));
+    const pill = await poll(10, async () => { // it said "all healthy" with a fault active
+        const t = await page.locator('#summary').textContent();
+        return t !== 'all healthy' && t.includes(f.name) && t;
+    });
+    check(`the header pill names the active fault (${pill || await page.locator('#summary').textContent()})`, pill);
     const lab = await poll(10, async () => (await get(faultsUrl + '/api/labels?after=' + labelsBefore)).labels
         .find((l) => l.label.fault === f.name && l.label.source === 'command'));
     check(`${f.name} is labelled (source command)`, lab, lab);
-    await page.screenshot({ path: path.join(outDir, 'console-faults.png'), fullPage: true });
+    await shot(page, 'console-faults.png', true);
     await row.locator('button.stop').click();
     const off = await poll(10, async () => !(await get(faultsUrl + '/api/world')).faults.find((x) => x.name === f.name).active);
     check(`${f.name} stopped from the page is not active`, off);
     check('faults page: no console or page errors', log.errors.length === 0, log.errors);
     check(`faults page: no request outside ${origin}`, log.outside.length === 0, log.outside);
+    await page.close();
+}
+
+// 200 hosts: every tile drawn, the charts fed, a screenshot.
+async function bigFlow(ctx) {
+    const origin = new URL(hosts200).origin;
+    const log = { errors: [], outside: [], requests: 0 };
+    const page = await ctx.newPage();
+    watch(page, origin, log);
+    await page.goto(hosts200 + '/');
+    check('200 hosts: the world loads', await poll(20, () => page.evaluate(() => document.body.dataset.ready === '1')));
+    const tiles = await page.locator('#hosts .host').count();
+    check(`200 hosts: one tile each (${tiles})`, tiles === 200, tiles);
+    check('200 hosts: the stream feeds the charts', await poll(20, () => page.evaluate(() => Number(document.body.dataset.aggs || 0) >= 5)));
+    await shot(page, 'console-200.png', true);
+    check('200 hosts: no console or page errors', log.errors.length === 0, log.errors);
+    check(`200 hosts: no request outside ${origin}`, log.outside.length === 0, log.outside);
     await page.close();
 }
 
@@ -193,6 +242,8 @@ async function faultFlow(ctx) {
     try {
         await stateFlow(ctx);
         await faultFlow(ctx);
+        if (hosts200)
+            await bigFlow(ctx);
     } finally {
         await ctx.close();
         fs.rmSync(profile, { recursive: true, force: true });

@@ -44,35 +44,84 @@ function select(name) {
     draw();
 }
 
-// Charts redraw at most once per aggregate, whatever the number of events that arrived, a
-// few charts per frame (Charts.step).
-let redraw = false;
+// All DOM work happens in animation frames: stream events only record what changed (the
+// newest world, the newest host loads) and ask for a frame. Each frame first applies those
+// (cheap: only tiles whose state or rounded load changed are touched), then redraws a few
+// charts (Charts.step, a time budget per frame), so a burst of events is one update and one
+// aggregate never becomes one long frame of ten chart redraws.
+let redraw = false, pendingWorld = null, pendingLoad = null;
+function frame() {
+    if (pendingWorld) {
+        const w = pendingWorld;
+        pendingWorld = null;
+        showWorld(w);
+    }
+    if (pendingLoad) {
+        view.setLoad(pendingLoad.hosts);
+        const clock = new Date(pendingLoad.t).toISOString().slice(11, 19) + ' UTC';
+        if ($('#clock').textContent !== clock)
+            $('#clock').textContent = clock;
+        pendingLoad = null;
+    }
+    if (redraw) {
+        redraw = false;
+        charts.todo = null; // start over with the newest data
+    }
+    if (charts.step() || redraw || pendingWorld || pendingLoad)
+        requestAnimationFrame(frame);
+    else
+        drawQueued = false;
+}
+function schedule() {
+    if (!drawQueued) {
+        drawQueued = true;
+        requestAnimationFrame(frame);
+    }
+}
 function draw() {
     redraw = true;
-    if (drawQueued)
-        return;
-    drawQueued = true;
-    const frame = () => {
-        if (redraw) {
-            redraw = false;
-            charts.todo = null; // start over with the newest data
-        }
-        if (charts.step() || redraw)
-            requestAnimationFrame(frame);
-        else
-            drawQueued = false;
-    };
-    requestAnimationFrame(frame);
+    schedule();
 }
 
 function onWorld(w) {
+    controls.world = w; // a click before the next frame acts on the newest world
+    pendingWorld = w;
+    schedule();
+}
+
+function showWorld(w) {
     view.setStates(w.entities);
     controls.setWorld(w);
-    $('#scenario').textContent = w.scenario;
+    if ($('#scenario').textContent !== w.scenario)
+        $('#scenario').textContent = w.scenario;
     $('#scenario').title = 'run ' + w.run_id;
-    const bad = w.entities.filter((e) => e.state !== 'healthy').length;
-    $('#summary').textContent = bad ? bad + ' not healthy' : 'all healthy';
-    $('#summary').className = bad ? 'pill warn' : 'pill ok';
+    const s = summarize(w);
+    const pill = $('#summary');
+    if (pill.textContent !== s.text)
+        pill.textContent = s.text;
+    pill.title = s.title;
+    pill.className = 'pill ' + s.level;
+}
+
+// The header pill: "all healthy" only when no entity is in another state and no fault is
+// active; otherwise what is not (named when few), worst first: critical red, else amber.
+export function summarize(w) {
+    const bad = w.entities.filter((e) => e.state !== 'healthy');
+    const faults = (w.faults || []).filter((f) => f.active);
+    if (!bad.length && !faults.length)
+        return { text: 'all healthy', title: 'every entity healthy, no fault active', level: 'ok' };
+    const parts = [];
+    if (bad.length <= 2)
+        parts.push(...bad.map((e) => e.name + ' ' + e.state));
+    else
+        parts.push(bad.length + ' not healthy');
+    if (faults.length === 1)
+        parts.push('fault ' + faults[0].name);
+    else if (faults.length)
+        parts.push(faults.length + ' faults active');
+    const title = [...bad.map((e) => e.name + ': ' + e.state),
+        ...faults.map((f) => 'fault ' + f.name + ' on ' + f.target + (f.variant ? ' (' + f.variant + ')' : ''))].join('\n');
+    return { text: parts.join(' \u00b7 '), title, level: bad.some((e) => e.state === 'critical') ? 'bad' : 'warn' };
 }
 
 function onLabel(ev) {
@@ -87,8 +136,7 @@ function onLabel(ev) {
 function onAgg(a) {
     if (!store.push(a))
         return;
-    view.setLoad(a.hosts);
-    $('#clock').textContent = new Date(a.t).toISOString().slice(11, 19) + ' UTC';
+    pendingLoad = a;
     document.body.dataset.aggs = String(store.t.length);
     draw();
 }
@@ -149,7 +197,7 @@ async function start() {
     for (const h of graph.hosts)
         hostInfo.set(h.name, h);
     view.build(graph);
-    onWorld(world);
+    showWorld(world);
     document.body.dataset.ready = '1';
     await catchUp();
     follow(onEvent, (s) => {

@@ -79,12 +79,14 @@ function cssVar(name) {
 // Theme colours read once per theme (getComputedStyle is too slow to call per frame).
 let theme = null;
 export function readTheme() {
-    theme = { fg: cssVar('--fg'), muted: cssVar('--muted'), grid: cssVar('--grid'),
+    theme = { fg: cssVar('--fg'), panel: cssVar('--panel'), muted: cssVar('--muted'), grid: cssVar('--grid'),
         degrading: cssVar('--shade-degrading'), critical: cssVar('--shade-critical'),
         custom: cssVar('--shade-custom'), fault: cssVar('--shade-fault'),
         font: '15px ' + cssVar('--font') };
     return theme;
 }
+
+const SHADE_ORDER = ['fault', 'custom', 'degrading', 'critical'];
 
 // Shades the periods getPeriods() returns (see timeline.js) under the series and names them.
 function shading(getPeriods) {
@@ -103,28 +105,48 @@ function shading(getPeriods) {
     };
     return {
         hooks: {
+            // One translucent layer per kind (the union of its periods), so ten overlapping
+            // periods of a big fleet do not stack into an opaque wall over the lines.
             drawClear: [(u) => {
-                const { top, height } = u.bbox;
+                const { top, height } = u.bbox, byShade = new Map();
                 for (const { p, a, w } of spans(u)) {
-                    u.ctx.fillStyle = theme[p.shade] || theme.fault;
-                    u.ctx.fillRect(a, top, w, height);
+                    const k = theme[p.shade] ? p.shade : 'fault';
+                    (byShade.get(k) || byShade.set(k, []).get(k)).push([a, a + w]);
+                }
+                for (const k of SHADE_ORDER) {
+                    const list = (byShade.get(k) || []).sort((x, y) => x[0] - y[0]);
+                    u.ctx.fillStyle = theme[k];
+                    for (let i = 0; i < list.length;) {
+                        let [a, b] = list[i++];
+                        while (i < list.length && list[i][0] <= b)
+                            b = Math.max(b, list[i++][1]);
+                        u.ctx.fillRect(a, top, b - a, height);
+                    }
                 }
             }],
             draw: [(u) => {
                 const { left, top, width } = u.bbox, ctx = u.ctx, px = devicePixelRatio;
                 ctx.save();
                 ctx.font = theme.font.replace(/^\d+px/, (m) => parseInt(m) * px + 'px');
-                ctx.fillStyle = theme.fg;
                 ctx.textBaseline = 'top';
+                ctx.textAlign = 'left'; // uPlot leaves it as its last axis set it (right)
                 const ends = [0, 0, 0]; // per text row: where its last name ends
+                const lh = 20 * px;
                 for (const { p, a } of spans(u)) { // inside the plot, even for a band at its edge
                     const w = ctx.measureText(p.text).width;
-                    const x = Math.max(left, Math.min(a + 4 * px, left + width - w - 4 * px));
+                    const x = Math.max(left + 2 * px, Math.min(a + 4 * px, left + width - w - 6 * px));
                     const row = ends.findIndex((e) => e <= x);
                     if (row < 0)
                         continue; // no room: the band is shaded, its name is in the list
-                    ends[row] = x + w + 8 * px;
-                    ctx.fillText(p.text, x, top + (4 + 18 * row) * px);
+                    ends[row] = x + w + 10 * px;
+                    const y = top + 3 * px + lh * row;
+                    // on a backing of the panel's colour: legible over the series' lines
+                    ctx.globalAlpha = 0.8;
+                    ctx.fillStyle = theme.panel;
+                    ctx.fillRect(x - 3 * px, y - 1 * px, w + 6 * px, lh - 2 * px);
+                    ctx.globalAlpha = 1;
+                    ctx.fillStyle = theme.fg;
+                    ctx.fillText(p.text, x, y + 1 * px);
                 }
                 ctx.restore();
             }],
@@ -132,12 +154,24 @@ function shading(getPeriods) {
     };
 }
 
+// Time ticks: whole seconds at least, at least TICK_SPACE px apart, written like the header's
+// clock (UTC, simulated time): HH:MM:SS below a minute's step, HH:MM above. uPlot's own
+// choice went down to half seconds while a chart held its first few points.
+export const TICK_SPACE = 110;
+const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
+    21600, 43200, 86400];
+export function fmtTick(secs, incr) {
+    const iso = new Date(Math.round(secs) * 1000).toISOString();
+    return incr < 60 ? iso.slice(11, 19) : incr < 86400 ? iso.slice(11, 16) : iso.slice(5, 10);
+}
+
 function axes(unit, log) {
     const t = theme;
     const common = { stroke: t.muted, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid },
         font: t.font, labelFont: t.font };
-    return [common, { ...common, size: 70,
-        values: (u, vals) => vals.map((v) => (v == null ? '' : fmt(v, unit, log))) }];
+    return [{ ...common, space: TICK_SPACE, incrs: TIME_INCRS,
+        values: (u, splits, ax, space, incr) => splits.map((v) => (v == null ? '' : fmtTick(v, incr))) },
+    { ...common, size: 70, values: (u, vals) => vals.map((v) => (v == null ? '' : fmt(v, unit, log))) }];
 }
 
 export function fmt(v, unit) {
@@ -168,7 +202,9 @@ export class Chart {
             this.key = key;
             this.build(s, data);
         } else {
-            this.u.setData(data);
+            // batch: uPlot draws now, not in a microtask after the frame's callback, so
+            // Charts.step's time budget counts the drawing
+            this.u.batch(() => this.u.setData(data));
         }
     }
 
@@ -190,9 +226,12 @@ export class Chart {
         }, data, this.el);
     }
 
-    resize() {
-        if (this.u)
-            this.u.setSize({ width: Math.max(200, this.el.clientWidth), height: this.height });
+    // Only a new width costs a redraw: the charts' box also grows and shrinks in height (legends,
+    // host slots shown or hidden), which must not redraw every chart in one frame.
+    resize(width) {
+        const w = Math.max(200, width);
+        if (this.u && Math.abs(w - this.u.width) >= 1)
+            this.u.setSize({ width: w, height: this.height });
     }
 
     destroy() {
@@ -258,17 +297,15 @@ export class Charts {
             };
             this.charts.push(new Chart(slot.querySelector('.plot'), spec, named(() => [host()]), 150));
         });
-        let pending = false;
-        new ResizeObserver(() => {
-            if (pending)
-                return;
-            pending = true;
-            requestAnimationFrame(() => {
-                pending = false;
-                for (const c of this.charts)
-                    c.resize();
-            });
-        }).observe(root);
+        // Each chart's own container, by width (content box, no layout read of ours).
+        const byEl = new Map(this.charts.map((c) => [c.el, c]));
+        const ro = new ResizeObserver((entries) => {
+            for (const e of entries)
+                if (e.contentRect.width > 0) // 0: a hidden host slot
+                    byEl.get(e.target).resize(e.contentRect.width);
+        });
+        for (const c of this.charts)
+            ro.observe(c.el);
     }
 
     // Redraws the charts a few per animation frame (about 6 ms of work each frame), so one

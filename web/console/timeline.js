@@ -77,15 +77,20 @@ function fmtTime(ns) {
     return new Date(ns / 1e6).toISOString().slice(11, 19);
 }
 
-function describe(l) {
-    if (l.kind === 'state')
+function describe(l, next) {
+    if (l.kind === 'state') {
+        if (l.phase === 'end') // the period's end: into the next state, or back to healthy
+            return l.state + ' \u2192 ' + (next || 'healthy');
         return (l.from ? l.from + ' \u2192 ' : '') + l.state;
+    }
     const v = l.variant ? ' (' + l.variant + ')' : '';
     return (l.fault || l.kind) + v + (l.fault && l.kind ? ': ' + l.kind : '');
 }
 
 // The label list. Rows are added in batches, once per animation frame, and only the newest
-// MAX_ROWS are kept: a flood of per-request labels cannot grow the page.
+// MAX_ROWS are kept: a flood of per-request labels cannot grow the page. A state period's end
+// line says where the entity went: the state whose begin line starts at that instant (it may
+// come before or after the end line), else healthy, which starts no period (docs/labels.md).
 export class LabelList {
     constructor(ul, counter) {
         this.ul = ul;
@@ -93,6 +98,8 @@ export class LabelList {
         this.queue = [];
         this.total = 0;
         this.scheduled = false;
+        this.begins = new Map(); // target@start_ns -> state begun then
+        this.ends = new Map(); // target@end_ns -> [row's .what, the ended label]
     }
 
     add(id, l) {
@@ -112,8 +119,10 @@ export class LabelList {
             li.dataset.id = id;
             li.dataset.target = l.target;
             const shade = l.kind === 'state' ? stateClass(l.state) : 'fault';
-            const cells = [['time', fmtTime(l.start_unix_nano)], ['target', l.target],
-                ['what ' + shade, describe(l)], ['source', l.source || ''],
+            const end = l.kind === 'state' && l.phase === 'end';
+            const at = l.target + '@' + (end ? l.end_unix_nano : l.start_unix_nano);
+            const cells = [['time', fmtTime(end ? l.end_unix_nano : l.start_unix_nano)], ['target', l.target],
+                ['what ' + shade, describe(l, this.begins.get(at))], ['source', l.source || ''],
                 ['phase', l.phase || (l.end_unix_nano != null ? 'ended' : '')]];
             for (const [cls, text] of cells) {
                 const span = document.createElement('span');
@@ -121,11 +130,29 @@ export class LabelList {
                 span.textContent = text;
                 li.append(span);
             }
+            this.link(l, at, li.querySelector('.what'));
             frag.append(li);
         }
         this.ul.prepend(frag);
         while (this.ul.children.length > MAX_ROWS)
             this.ul.lastElementChild.remove();
         this.counter.textContent = String(this.total);
+    }
+
+    // Matches state end lines with the begin line of the same instant (kept for the rows shown).
+    link(l, at, what) {
+        if (l.kind !== 'state')
+            return;
+        if (l.phase === 'end') {
+            this.ends.set(at, [what, l]);
+        } else {
+            this.begins.set(at, l.state);
+            const e = this.ends.get(at);
+            if (e)
+                e[0].textContent = describe(e[1], l.state);
+        }
+        for (const m of [this.begins, this.ends])
+            if (m.size > MAX_ROWS)
+                m.delete(m.keys().next().value);
     }
 }

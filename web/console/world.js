@@ -51,7 +51,8 @@ function layers(services) {
     return depth;
 }
 
-const NODE_W = 190, NODE_H = 54, GAP_X = 70, GAP_Y = 18;
+// Narrow gaps: the graph is scaled to its panel, and every pixel of width saved is type size.
+const NODE_W = 180, NODE_H = 54, GAP_X = 48, GAP_Y = 18;
 
 // Draws the graph into svgEl. Models sit one layer right of the service they enter.
 function drawGraph(svgEl, graph) {
