@@ -13,7 +13,6 @@
  * scrape that would be larger is answered 503 with the sizes in the body, logged (the first
  * time, then at most once a minute) and counted in diorama_prom_scrapes_too_large_total:
  * Prometheus must see a failed scrape, never a 200 that silently lacks the world's series. */
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -33,7 +32,7 @@ struct body {
 };
 
 struct export_prom {
-    struct httpd *h;
+    struct httpd_h1 *h;
     size_t max_bytes;
     _Atomic uint64_t too_large; /* scrapes answered 503: over max_bytes */
     _Atomic uint64_t logged_ns; /* when the last too-large line was logged (mono) */
@@ -191,27 +190,6 @@ static void render_self(struct export_prom *p, struct core_buf *out)
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
-static void free_bytes(void *p)
-{
-    core_free(p);
-}
-
-/* Sends b and takes its bytes (b is left empty). */
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype,
-                             struct core_buf *b)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer_with_free_callback(b->len, b->p, free_bytes);
-    if (!r)
-        return MHD_NO;
-    b->p = NULL;
-    b->len = b->cap = 0;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
 /* The answer to GET /metrics into out: 0, or the size it would have had when that is over
  * max_bytes (out is then left empty). */
 static size_t scrape(struct export_prom *p, struct core_buf *out)
@@ -256,40 +234,30 @@ static void too_large(struct export_prom *p, size_t need, struct core_buf *out)
                   need, p->max_bytes, (unsigned long long)n);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_len, void **state)
+static void on_request(void *cls, struct httpd_h1_request *rq, struct httpd_h1_response *rs)
 {
     struct export_prom *p = cls;
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        struct core_buf b;
-        core_buf_init(&b, 256);
-        core_buf_puts(&b, "method not allowed\n");
-        enum MHD_Result r = reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", &b);
-        core_buf_free(&b);
-        return r;
+    rs->content_type = "text/plain; charset=utf-8";
+    if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) {
+        rs->status = 405;
+        httpd_h1_add_header(rs, "Allow", "GET, HEAD");
+        core_buf_puts(&rs->body, "method not allowed\n");
+        return;
     }
-    struct core_buf b;
-    core_buf_init(&b, p->max_bytes);
-    unsigned code = MHD_HTTP_OK;
-    const char *ctype = "text/plain; charset=utf-8";
     size_t need;
-    if (strcmp(url, "/metrics") == 0 && (need = scrape(p, &b)) != 0) {
-        too_large(p, need, &b);
-        code = MHD_HTTP_SERVICE_UNAVAILABLE;
-    } else if (strcmp(url, "/metrics") == 0) {
-        ctype = CONTENT_TYPE;
+    if (strcmp(rq->path, "/metrics") == 0 && (need = scrape(p, &rs->body)) != 0) {
+        too_large(p, need, &rs->body);
+        rs->status = 503;
+    } else if (strcmp(rq->path, "/metrics") == 0) {
+        rs->content_type = CONTENT_TYPE;
         atomic_fetch_add_explicit(&p->scrapes, 1, memory_order_relaxed);
-    } else if (strcmp(url, "/") == 0) {
-        core_buf_puts(&b, "diorama " DIORAMA_VERSION "\n\n/metrics  Prometheus metrics: the "
-                          "simulated world and diorama's own delivery accounting\n");
+    } else if (strcmp(rq->path, "/") == 0) {
+        core_buf_puts(&rs->body, "diorama " DIORAMA_VERSION "\n\n/metrics  Prometheus metrics: the "
+                                 "simulated world and diorama's own delivery accounting\n");
     } else {
-        code = MHD_HTTP_NOT_FOUND;
-        core_buf_puts(&b, "not found; try /metrics\n");
+        rs->status = 404;
+        core_buf_puts(&rs->body, "not found; try /metrics\n");
     }
-    enum MHD_Result r = reply(c, code, ctype, &b);
-    core_buf_free(&b);
-    return r;
 }
 
 struct export_prom *export_prom_start(const struct export_prom_cfg *cfg, int *rc, char *err,
@@ -303,8 +271,10 @@ struct export_prom *export_prom_start(const struct export_prom_cfg *cfg, int *rc
         pthread_mutex_init(&p->body_mu, NULL);
         pthread_mutex_init(&p->hub_mu, NULL);
         p->max_bytes = cfg->max_bytes ? cfg->max_bytes : EXPORT_PROM_MAX_BYTES;
-        struct httpd_handlers hd = {on_request, NULL, p, "prometheus listener"};
-        r = httpd_start(&p->h, &a, &cfg->http, &hd, err, errlen);
+        /* an answer is at most max_bytes (+ the 503's few lines); a scrape has no body */
+        struct httpd_h1_handlers hd = {on_request, p, "prometheus listener",
+                                       4096,       0, p->max_bytes + 4096};
+        r = httpd_h1_start(&p->h, &a, &cfg->http, &hd, err, errlen);
     }
     if (rc)
         *rc = r;
@@ -312,7 +282,7 @@ struct export_prom *export_prom_start(const struct export_prom_cfg *cfg, int *rc
         export_prom_stop(p);
         return NULL;
     }
-    p->port = httpd_port(p->h);
+    p->port = httpd_h1_port(p->h);
     return p;
 }
 
@@ -320,7 +290,7 @@ void export_prom_stop(struct export_prom *p)
 {
     if (!p)
         return;
-    httpd_stop(p->h);
+    httpd_h1_stop(p->h);
     body_unref(p->body);
     pthread_mutex_destroy(&p->body_mu);
     pthread_mutex_destroy(&p->hub_mu);

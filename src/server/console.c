@@ -197,32 +197,28 @@ void server__console_answer(const struct world *w, const char *method, const cha
     }
 }
 
-enum MHD_Result server__console_respond(struct MHD_Connection *mc, const struct world *w,
-                                        const char *method, const char *url, int may_read)
+void server__console_respond(struct httpd_h1_request *rq, struct httpd_h1_response *rs,
+                             const struct world *w, int may_read)
 {
     struct server__console_reply r = {0};
     core_buf_init(&r.dyn, 16u << 20); /* graph.json of the largest scenario fits */
-    const char *inm = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "If-None-Match");
-    server__console_answer(w, method, url, inm, may_read, &r);
-    /* Embedded files live as long as the process (PERSISTENT: no copy); a generated body dies
-     * with r (MUST_COPY). */
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        r.len, (void *)r.body, r.etag ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ret = MHD_NO;
-    if (resp) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.type);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                r.etag ? "no-cache" : "no-store");
-        if (r.etag)
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r.etag);
-        if (r.allow[0])
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r.allow);
-        MHD_add_response_header(resp, "Content-Security-Policy", CSP);
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-        ret = MHD_queue_response(mc, (unsigned)r.status, resp);
-        MHD_destroy_response(resp);
+    server__console_answer(w, rq->method, rq->path, httpd_h1_header(rq, "If-None-Match"), may_read,
+                           &r);
+    rs->status = (unsigned)r.status;
+    rs->content_type = r.type;
+    if (r.etag) { /* embedded files live as long as the process: sent without a copy */
+        rs->static_body = r.body;
+        rs->static_len = r.len;
+    } else {
+        core_buf_append(&rs->body, r.body, r.len);
     }
+    httpd_h1_add_header(rs, "Cache-Control", r.etag ? "no-cache" : "no-store");
+    if (r.etag)
+        httpd_h1_add_header(rs, "ETag", r.etag);
+    if (r.allow[0])
+        httpd_h1_add_header(rs, "Allow", r.allow);
+    httpd_h1_add_header(rs, "Content-Security-Policy", CSP);
+    httpd_h1_add_header(rs, "X-Content-Type-Options", "nosniff");
+    httpd_h1_add_header(rs, "Referrer-Policy", "no-referrer");
     core_buf_free(&r.dyn);
-    return ret;
 }

@@ -222,8 +222,8 @@ void server__console_answer(const struct world *w, const char *method, const cha
                             const char *if_none_match, int may_read,
                             struct server__console_reply *r);
 /* The listener's side: answers with the console's headers (CSP, ETag, nosniff). */
-enum MHD_Result server__console_respond(struct MHD_Connection *mc, const struct world *w,
-                                        const char *method, const char *url, int may_read);
+void server__console_respond(struct httpd_h1_request *rq, struct httpd_h1_response *rs,
+                             const struct world *w, int may_read);
 
 /* ---- the timer (timer.c) ---------------------------------------------------------------- */
 /* fire(item, cut) runs on the timer thread when item's deadline passed (cut = 0), or on the

@@ -1,11 +1,11 @@
 /* Held answers: one thread sleeps until the earliest deadline in a binary min-heap and fires
  * what is due. A held request costs one heap entry (16 bytes) and a suspended connection, not
  * a thread, so thousands can wait at once. The heap's capacity is fixed at start (one entry
- * per connection libmicrohttpd may hold open), so it never grows with the load.
+ * per connection the listener may hold open), so it never grows with the load.
  *
- * Locking: the heap is guarded by mu; fire() always runs without it (it calls into
- * libmicrohttpd, which takes its own locks), and before() runs with it held so that queueing
- * and suspending are one step as seen by the timer thread. */
+ * Locking: the heap is guarded by mu; fire() always runs without it (it hands the answer to
+ * the listener, which takes its worker's lock), and before() runs with it held so that queueing
+ * and deferring are one step as seen by the timer thread. */
 #include <time.h>
 
 #include "server/internal.h"

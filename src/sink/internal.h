@@ -86,20 +86,6 @@ void sink__verify_item(struct sink__verify *v, const struct wire_item *it, uint6
                        struct sink__reqsnap *snap);
 struct sink__run *sink__verify_run(struct sink__verify *v, const char *id);
 
-/* ---- delay.c: --delay, held responses released at once when the sink stops ---------------- */
-struct sink__holds {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
-    int released;      /* the sink is stopping: nothing is held any more */
-    int held;          /* handlers inside sink__hold */
-};
-void sink__hold_init(struct sink__holds *h);
-void sink__hold_free(struct sink__holds *h);
-/* Waits delay_ns, or less when released meanwhile (returns at once once released). */
-void sink__hold(struct sink__holds *h, uint64_t delay_ns);
-/* Ends every hold, now and later; returns once the held handlers answered (at most ~1 s). */
-void sink__hold_release(struct sink__holds *h);
-
 /* ---- the sink ------------------------------------------------------------------------------ */
 struct sink {
     struct sink_cfg cfg;
@@ -108,7 +94,6 @@ struct sink {
     atomic_uint_fast64_t requests, bytes, faults, refused, busy;
     atomic_size_t buffered; /* raw body bytes held by all connections */
     atomic_uint_fast64_t status[6];
-    struct sink__holds holds;
     int port; /* once started */
     /* server.c */
     struct sink__server *srv;

@@ -1,17 +1,20 @@
-/* The HTTP side: a listener of the httpd base (epoll, internal thread pool; one thread per
- * connection when --delay holds responses, so a held response does not hold others). The
- * base decides the address syntax, the connection cap and the timeouts (docs/listeners.md).
+/* The HTTP side: a listener of the httpd base's HTTP/1.1 server (epoll workers, --threads).
+ * The base decides the address syntax, the connection cap and the timeouts
+ * (docs/listeners.md), and hands over whole requests.
  *
- * Bodies: a request's body is accumulated into a core_buf capped at max_request; a declared
- * Content-Length over the cap is answered 413 before any byte is read; a body that grows past
- * the cap while arriving (chunked) is read to its end and discarded, then answered 413. So a
- * connection holds at most max_request bytes of body (plus the decompressed copy in handle.c).
+ * Bodies: the base caps a request's body at max_request and all bodies held at once at
+ * max_buffered; a declared Content-Length over the cap is answered 413 before any byte is
+ * read; a body that grows past either while arriving (chunked) is read to its end and
+ * discarded, then answered 413 / 503. So a connection holds at most max_request bytes of body
+ * (plus the decompressed copy in handle.c).
+ *
+ * --delay: the answer is held by the base until its time (no thread waits); stopping sends the
+ * held answers at once (httpd_h1_release).
  *
  * Down windows (--down-for D@T): at T the daemon is quiesced and its listening socket closed,
  * so new connections are refused; requests arriving on connections that were already open are
  * dropped (connection closed) before their body is counted. At T+D the old daemon is stopped
  * and a new one listens on the same port. */
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,7 @@
 #include "sink/internal.h"
 
 struct sink__server {
-    struct httpd *h;
+    struct httpd_h1 *h;
     struct httpd_h2 *h2;    /* --grpc-listen: OTLP/gRPC on the base's HTTP/2 listener */
     struct httpd_addr addr; /* the port is the one bound first */
     struct httpd_addr gaddr;
@@ -29,156 +32,69 @@ struct sink__server {
     int done[SINK_MAX_DOWN];
 };
 
-struct conn {
-    struct core_buf body;
-    size_t held;     /* bytes counted in s->buffered */
-    unsigned refuse; /* 0, or 413 / 503: the body is read to its end and dropped */
-};
-
-static void free_bytes(void *p)
+/* The sink's answer into the base's; the body moves, no copy. */
+static void put_answer(struct sink_response *src, struct httpd_h1_response *rs)
 {
-    core_free(p);
-}
-
-static enum MHD_Result queue(struct sink *s, struct MHD_Connection *c, struct sink_response *rs)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer_with_free_callback(rs->body.len, rs->body.p, free_bytes);
-    if (!r)
-        return MHD_NO;
-    rs->body.p = NULL; /* the response owns the bytes now */
-    rs->body.len = rs->body.cap = 0;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->content_type);
+    rs->status = src->status;
+    rs->content_type = src->content_type;
+    core_buf_free(&rs->body);
+    rs->body = src->body;
+    core_buf_init(&src->body, 0);
     static const char *const written[3] = {"X-Prometheus-Remote-Write-Samples-Written",
                                            "X-Prometheus-Remote-Write-Histograms-Written",
                                            "X-Prometheus-Remote-Write-Exemplars-Written"};
-    for (int i = 0; i < 3 && rs->rw_written[0] >= 0; i++) {
-        char v[32];
-        snprintf(v, sizeof v, "%lld", (long long)rs->rw_written[i]);
-        MHD_add_response_header(r, written[i], v);
+    char v[32];
+    for (int i = 0; i < 3 && src->rw_written[0] >= 0; i++) {
+        snprintf(v, sizeof v, "%lld", (long long)src->rw_written[i]);
+        httpd_h1_add_header(rs, written[i], v);
     }
-    if (rs->retry_after >= 0) {
-        char v[32];
-        snprintf(v, sizeof v, "%lld", (long long)rs->retry_after);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    if (src->retry_after >= 0) {
+        snprintf(v, sizeof v, "%lld", (long long)src->retry_after);
+        httpd_h1_add_header(rs, "Retry-After", v);
     }
-    enum MHD_Result ret = MHD_queue_response(c, rs->status, r);
-    MHD_destroy_response(r);
-    return ret;
 }
 
-static void fill_request(struct MHD_Connection *c, const char *url, const char *method,
-                         struct sink_request *rq)
-{
-    memset(rq, 0, sizeof *rq);
-    rq->method = method;
-    rq->path = url;
-    rq->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    rq->content_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
-}
-
-/* First call for a request: headers only. */
-static enum MHD_Result begin(struct sink *s, struct MHD_Connection *c, const char *url,
-                             const char *method, void **state)
-{
-    if (atomic_load(&s->srv->down)) {
-        atomic_fetch_add(&s->refused, 1);
-        return MHD_NO; /* closes the connection: the client retries elsewhere or later */
-    }
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > s->cfg.max_request) {
-        struct sink_request rq;
-        struct sink_response rs;
-        fill_request(c, url, method, &rq);
-        core_buf_init(&rs.body, 4096);
-        sink_refuse(s, &rq, 413, &rs);
-        enum MHD_Result r = queue(s, c, &rs);
-        core_buf_free(&rs.body);
-        return r;
-    }
-    struct conn *k = core_calloc(1, sizeof *k);
-    core_buf_init(&k->body, s->cfg.max_request);
-    *state = k;
-    return MHD_YES;
-}
-
-static void release(struct sink *s, struct conn *k)
-{
-    atomic_fetch_sub(&s->buffered, k->held);
-    k->held = 0;
-    core_buf_free(&k->body);
-    core_buf_init(&k->body, 0);
-}
-
-/* Appends a piece of the body, within this request's cap and the budget of all connections. */
-static void take_upload(struct sink *s, struct conn *k, const char *data, size_t n)
-{
-    if (k->refuse)
-        return;
-    size_t was = atomic_fetch_add(&s->buffered, n);
-    k->held += n;
-    if (was + n > s->cfg.max_buffered)
-        k->refuse = 503;
-    else if (core_buf_append(&k->body, data, n))
-        k->refuse = 413;
-    if (k->refuse)
-        release(s, k); /* read the rest, keep none of it */
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_len, void **state)
+static void on_request(void *cls, struct httpd_h1_request *r, struct httpd_h1_response *rs)
 {
     struct sink *s = cls;
-    struct conn *k = *state;
-    if (!k)
-        return begin(s, c, url, method, state);
-    if (*upload_len) {
-        take_upload(s, k, upload, *upload_len);
-        *upload_len = 0;
-        return MHD_YES;
+    if (atomic_load(&s->srv->down)) {
+        atomic_fetch_add(&s->refused, 1);
+        rs->status = 0; /* closes the connection: the client retries elsewhere or later */
+        return;
     }
     struct sink_request rq;
-    struct sink_response rs;
-    fill_request(c, url, method, &rq);
-    rq.body = k->body.p;
-    rq.len = k->body.len;
-    core_buf_init(&rs.body, (size_t)16 << 20); /* /status can be long */
-    if (k->refuse)
-        sink_refuse(s, &rq, k->refuse, &rs);
+    struct sink_response out;
+    memset(&rq, 0, sizeof rq);
+    rq.method = r->method;
+    rq.path = r->path;
+    rq.content_type = httpd_h1_header(r, "Content-Type");
+    rq.content_encoding = httpd_h1_header(r, "Content-Encoding");
+    rq.body = r->body;
+    rq.len = r->len;
+    core_buf_init(&out.body, (size_t)16 << 20); /* /status can be long */
+    if (r->refused)
+        sink_refuse(s, &rq, r->refused, &out);
     else
-        sink_handle(s, &rq, &rs);
-    release(s, k);
-    sink__hold(&s->holds, s->cfg.delay_ns); /* --delay; cut short when the sink stops */
-    enum MHD_Result r = queue(s, c, &rs);
-    core_buf_free(&rs.body);
-    return r;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **state,
-                         enum MHD_RequestTerminationCode toe)
-{
-    struct conn *k = *state;
-    if (k) {
-        release(cls, k);
-        core_free(k);
-        *state = NULL;
-    }
+        sink_handle(s, &rq, &out);
+    put_answer(&out, rs);
+    core_buf_free(&out.body);
+    if (s->cfg.delay_ns && !r->refused) /* --delay; cut short when the sink stops */
+        rs->hold_until_ns = core_mono_ns() + s->cfg.delay_ns;
 }
 
 static struct httpd_config http_config(const struct sink *s)
 {
     struct httpd_config c = s->cfg.http;
     c.threads = s->cfg.threads;
-    c.thread_per_connection = s->cfg.delay_ns > 0; /* a held response holds only its thread */
     return c;
 }
 
 static int start_daemon(struct sink *s, char *err, size_t errlen)
 {
     struct httpd_config c = http_config(s);
-    struct httpd_handlers hd = {on_request, on_completed, s, "sink"};
-    return httpd_start(&s->srv->h, &s->srv->addr, &c, &hd, err, errlen);
+    struct httpd_h1_handlers hd = {
+        on_request, s, "sink", s->cfg.max_request, s->cfg.max_buffered, (size_t)16 << 20};
+    return httpd_h1_start(&s->srv->h, &s->srv->addr, &c, &hd, err, errlen);
 }
 
 static int start_grpc(struct sink *s, char *err, size_t errlen)
@@ -186,7 +102,6 @@ static int start_grpc(struct sink *s, char *err, size_t errlen)
     struct httpd_config c = http_config(s);
     struct httpd_h2_handlers hd = {sink__grpc_request, s, s->cfg.max_request + WIRE_GRPC_PREFIX,
                                    s->cfg.max_buffered};
-    c.thread_per_connection = 0;
     return httpd_h2_start(&s->srv->h2, &s->srv->gaddr, &c, &hd, err, errlen);
 }
 
@@ -229,7 +144,7 @@ int sink__server_start(struct sink *s, char *err, size_t errlen)
     int rc = start_daemon(s, err, errlen);
     if (rc)
         return rc;
-    httpd_addr_set_port(&sv->addr, httpd_port(sv->h)); /* a restart after a down window
+    httpd_addr_set_port(&sv->addr, httpd_h1_port(sv->h)); /* a restart after a down window
                                                            gets the same port */
     s->port = sv->addr.port;
     if ((rc = grpc_server_start(s, err, errlen)) != 0)
@@ -247,7 +162,7 @@ static void go_down(struct sink *s, int i)
 {
     struct sink__server *sv = s->srv;
     atomic_store(&sv->down, 1);
-    httpd_quiesce(sv->h);
+    httpd_h1_quiesce(sv->h);
     httpd_h2_quiesce(sv->h2);
     sv->window = i;
     core_info("sink: down (refusing connections)");
@@ -258,7 +173,8 @@ static void go_up(struct sink *s)
     struct sink__server *sv = s->srv;
     sv->done[sv->window] = 1;
     sv->window = -1;
-    httpd_stop(sv->h);
+    httpd_h1_release(sv->h); /* answers held by --delay go now */
+    httpd_h1_stop(sv->h);
     sv->h = NULL;
     char err[256];
     if (start_daemon(s, err, sizeof err))
@@ -297,7 +213,8 @@ void sink__server_stop(struct sink *s)
     struct sink__server *sv = s->srv;
     if (!sv)
         return;
-    httpd_stop(sv->h);
+    httpd_h1_release(sv->h); /* answers held by --delay go now, not after it */
+    httpd_h1_stop(sv->h);
     httpd_h2_stop(sv->h2);
     core_free(sv);
     s->srv = NULL;

@@ -54,7 +54,6 @@ int sink_new(struct sink **out, const struct sink_cfg *cfg, char *err, size_t er
     if (!s->cfg.window_log2)
         s->cfg.window_log2 = 20;
     sink__verify_init(&s->v, s->cfg.max_names, s->cfg.max_runs, s->cfg.window_log2);
-    sink__hold_init(&s->holds);
     *out = s;
     return 0;
 }
@@ -64,7 +63,6 @@ void sink_free(struct sink *s)
     if (!s)
         return;
     sink_stop(s);
-    sink__hold_free(&s->holds);
     sink__verify_free(&s->v);
     core_free(s);
 }
@@ -91,7 +89,6 @@ void sink_poll(struct sink *s)
 
 void sink_stop(struct sink *s)
 {
-    sink__hold_release(&s->holds); /* held responses go now: stopping does not wait --delay */
     sink__server_stop(s);
 }
 

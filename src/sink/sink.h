@@ -1,7 +1,7 @@
 #ifndef DIORAMA_SINK_H
 #define DIORAMA_SINK_H
 /* sink: an OTLP/HTTP and Prometheus remote-write receiver that verifies what arrived.
- * Uses core, wire (decoders), httpd (the listener base) and libmicrohttpd.
+ * Uses core, wire (decoders) and httpd (the listener base).
  *
  *   server.c   the listener (httpd base): body accumulation with a hard cap, faults (delay,
  *              down windows)
@@ -26,7 +26,7 @@
 #define SINK_NSIGNALS 4 /* spans, metric points, logs, remote-write samples (WIRE_SAMPLES) */
 #define SINK_MAX_FAULTS 8
 #define SINK_MAX_DOWN 8
-/* --delay at most this: a held response holds a connection and a thread */
+/* --delay at most this: a held response holds a connection (not a thread) */
 #define SINK_MAX_DELAY_NS (30ULL * 1000000000ULL)
 
 extern const char *const sink_signal_names[SINK_NSIGNALS];
@@ -45,7 +45,7 @@ struct sink_cfg {
     const char *listen;       /* "127.0.0.1:4318", ":0" ... (httpd_addr_parse) */
     size_t max_request;       /* decompressed (and raw) body limit; 0 = 64 MiB */
     size_t max_buffered;      /* raw bodies held at once, all connections; 0 = 4 x max_request */
-    unsigned threads;         /* MHD worker threads; 0 = number of CPUs */
+    unsigned threads;         /* listener worker threads; 0 = number of CPUs */
     struct httpd_config http; /* connection cap and timeouts; zeros = the httpd defaults */
     uint64_t seed;            /* fault choices */
     struct sink_fault faults[SINK_MAX_FAULTS];
