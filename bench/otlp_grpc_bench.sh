@@ -5,11 +5,14 @@
 #
 # The same run (`diorama run shop --speed max --signals traces --on-full block`, the same
 # records) three times each way, side by side in one invocation:
-#   http_sink    --otlp http://...   -> diorama sink --listen        (libmicrohttpd)
+#   http_sink    --otlp http://...   -> diorama sink --listen        (the HTTP/1.1 listener)
 #   grpc_sink    --otlp grpc://...   -> diorama sink --grpc-listen   (the h2 listener)
-#   grpc_grpcjs  --otlp grpc://...   -> tests/node/otlp_grpc_server.js (@grpc/grpc-js, counts)
-# Delivered spans per wall second of the run; the medians, and gRPC / HTTP (goal >= 0.8). Each
-# sink run must end with verdict pass (--expect): no loss, no duplicates.
+#   http_node    --otlp http://...   -> bench/node/otlp_http_count.js (node http, decodes, counts)
+#   grpc_grpcjs  --otlp grpc://...   -> tests/node/otlp_grpc_server.js (@grpc/grpc-js, the same)
+# Delivered spans per wall second of the run; CPU seconds per million spans of the run
+# (/usr/bin/time) and of the receiver (/usr/bin/time for the sink, /proc/PID/stat for node);
+# the medians, and gRPC / HTTP per receiver pair (goal >= 0.8). Each sink run must end with
+# verdict pass (--expect): no loss, no duplicates; each node run with every span counted.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -23,7 +26,8 @@ wait_file() { for _ in $(seq 400); do [ -s "$1" ] && return 0; sleep 0.05; done;
 
 start_sink() { # start_sink http|grpc
   rm -f "$TMP/port" "$TMP/gport" "$TMP/run.json"
-  "$D" sink --listen 127.0.0.1:0 --port-file "$TMP/port" --grpc-listen 127.0.0.1:0 \
+  /usr/bin/time -f '%U %S' -o "$TMP/sink.time" \
+    "$D" sink --listen 127.0.0.1:0 --port-file "$TMP/port" --grpc-listen 127.0.0.1:0 \
     --grpc-port-file "$TMP/gport" --expect "$TMP/run.json" --json "$TMP/v.json" -q \
     >"$TMP/sink.out" 2>&1 &
   PEER=$!
@@ -31,48 +35,70 @@ start_sink() { # start_sink http|grpc
   if [ "$1" = http ]; then URL="http://127.0.0.1:$(cat "$TMP/port")"; else URL="grpc://127.0.0.1:$(cat "$TMP/gport")"; fi
 }
 
-start_grpcjs() {
+start_node() { # start_node http|grpc
   rm -f "$TMP/gport" "$TMP/run.json" "$TMP/v.json"
-  node "$ROOT/tests/node/otlp_grpc_server.js" --port-file "$TMP/gport" --out "$TMP/v.json" \
-    --fast 1 >"$TMP/node.out" 2>&1 &
+  if [ "$1" = grpc ]; then
+    node "$ROOT/tests/node/otlp_grpc_server.js" --port-file "$TMP/gport" --out "$TMP/v.json" \
+      --fast 1 >"$TMP/node.out" 2>&1 &
+  else
+    node "$ROOT/bench/node/otlp_http_count.js" --port-file "$TMP/gport" --out "$TMP/v.json" \
+      >"$TMP/node.out" 2>&1 &
+  fi
   PEER=$!
   wait_file "$TMP/gport"
-  URL="grpc://127.0.0.1:$(cat "$TMP/gport")"
+  URL="$1://127.0.0.1:$(cat "$TMP/gport")"
+}
+
+proc_cpu() { # CPU seconds of a live process (user + system)
+  awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"
 }
 
 one() { # one MODE RUN
-  local mode=$1 i=$2 rc=0
+  local mode=$1 i=$2 rc=0 peer_cpu=
+  rm -f "$TMP/sink.time"
   case $mode in
     http_sink) start_sink http ;;
     grpc_sink) start_sink grpc ;;
-    grpc_grpcjs) start_grpcjs ;;
+    http_node) start_node http ;;
+    grpc_grpcjs) start_node grpc ;;
   esac
-  "$D" run shop --otlp "$URL" --speed max --duration "$DUR" --signals traces --on-full block \
-    --summary-json "$TMP/run.json" -q >/dev/null
-  if [ "$mode" = grpc_grpcjs ]; then kill -TERM "$PEER"; fi
+  /usr/bin/time -f '%U %S' -o "$TMP/run.time" "$D" run shop --otlp "$URL" --speed max \
+    --duration "$DUR" --signals traces --on-full block --summary-json "$TMP/run.json" -q \
+    >/dev/null
+  case $mode in *_sink) ;; *) peer_cpu=$(proc_cpu "$PEER"); kill -TERM "$PEER" ;; esac
   wait "$PEER" || rc=$?
   PEER=
+  [ -z "$peer_cpu" ] && peer_cpu=$(tail -n 1 "$TMP/sink.time" | awk '{ print $1 + $2 }')
   node -e '
-    const [run, v, mode, i, rc] = process.argv.slice(1);
-    const r = JSON.parse(require("fs").readFileSync(run)), w = JSON.parse(require("fs").readFileSync(v));
-    const s = r.signals.spans;
+    const fs = require("fs"), [run, v, mode, i, rc, rt, pc] = process.argv.slice(1);
+    const r = JSON.parse(fs.readFileSync(run)), w = JSON.parse(fs.readFileSync(v));
+    const s = r.signals.spans, m = s.delivered / 1e6;
+    const run_cpu = fs.readFileSync(rt, "utf8").trim().split("\n").pop().split(" ")
+      .reduce((a, b) => a + Number(b), 0);
     const got = w.received ? w.received.spans : w.counts.spans;
     console.log(JSON.stringify({bench: "otlp_grpc", mode, run: Number(i), spans: s.delivered,
       generated: s.generated, wall_seconds: r.wall_seconds,
       spans_per_s: Math.round(s.delivered / r.wall_seconds), requests: s.requests,
-      bytes: s.bytes, peer_received: got, lost: w.lost === undefined ? s.delivered - got : w.lost,
+      bytes: s.bytes, run_cpu_s_per_m: +(run_cpu / m).toFixed(2),
+      receiver_cpu_s_per_m: +(Number(pc) / m).toFixed(2), peer_received: got,
+      lost: w.lost === undefined ? s.delivered - got : w.lost,
       verdict: w.verdict || (got === s.delivered ? "pass" : "fail"), peer_exit: Number(rc)}));
-  ' "$TMP/run.json" "$TMP/v.json" "$mode" "$i" "$rc" | tee -a "$TMP/lines"
+  ' "$TMP/run.json" "$TMP/v.json" "$mode" "$i" "$rc" "$TMP/run.time" "$peer_cpu" \
+    | tee -a "$TMP/lines"
 }
 
 for i in 1 2 3; do
-  for mode in http_sink grpc_sink grpc_grpcjs; do one "$mode" "$i"; done
+  for mode in http_sink grpc_sink http_node grpc_grpcjs; do one "$mode" "$i"; done
 done
 node -e '
   const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
-  const med = (m) => { const v = lines.filter((l) => l.mode === m).map((l) => l.spans_per_s).sort((a, b) => a - b); return v[1]; };
-  const h = med("http_sink"), g = med("grpc_sink"), j = med("grpc_grpcjs");
-  console.log(JSON.stringify({bench: "otlp_grpc_summary", median_spans_per_s: {http_sink: h,
-    grpc_sink: g, grpc_grpcjs: j}, grpc_over_http: +(g / h).toFixed(3), goal: 0.8,
+  const med = (m, k) => { const v = lines.filter((l) => l.mode === m).map((l) => l[k]).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
+  const modes = ["http_sink", "grpc_sink", "http_node", "grpc_grpcjs"], o = (k) =>
+    Object.fromEntries(modes.map((m) => [m, med(m, k)]));
+  const sp = o("spans_per_s");
+  console.log(JSON.stringify({bench: "otlp_grpc_summary", median_spans_per_s: sp,
+    median_run_cpu_s_per_m: o("run_cpu_s_per_m"), median_receiver_cpu_s_per_m: o("receiver_cpu_s_per_m"),
+    grpc_over_http: +(sp.grpc_sink / sp.http_sink).toFixed(3),
+    grpcjs_over_node_http: +(sp.grpc_grpcjs / sp.http_node).toFixed(3), goal: 0.8,
     all_pass: lines.every((l) => l.verdict === "pass" && l.lost === 0)}));
 ' "$TMP/lines"

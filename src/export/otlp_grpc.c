@@ -313,6 +313,16 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t l
     return (ssize_t)n;
 }
 
+/* DATA frames as large as the peer allows (SETTINGS_MAX_FRAME_SIZE) and the windows hold: a
+ * 16 KiB default would cut a 300 KiB body into 19 frames, each a callback and a copy on both
+ * sides. */
+static ssize_t frame_len(nghttp2_session *h2, uint8_t type, int32_t id, int32_t conn_window,
+                         int32_t stream_window, uint32_t max_frame, void *ud)
+{
+    int32_t n = conn_window < stream_window ? conn_window : stream_window;
+    return n < (int32_t)max_frame ? n : (ssize_t)max_frame;
+}
+
 static nghttp2_session_callbacks *callbacks(void)
 {
     nghttp2_session_callbacks *cb;
@@ -322,6 +332,7 @@ static nghttp2_session_callbacks *callbacks(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_data_source_read_length_callback(cb, frame_len);
     return cb;
 }
 

@@ -5,9 +5,20 @@
  * deadline, idle timeout), the same stats; plus a body cap per request and a budget of body
  * bytes held by all streams together.
  *
- * Threads: cfg.threads workers (0 = CPUs), each with its own epoll set; the listening socket is
- * in every set with EPOLLEXCLUSIVE, so a connection is accepted, served and closed by one
- * worker, and its state is that worker's alone (no locks but the atomic counters).
+ * Threads: cfg.threads I/O workers (0 = CPUs), each with its own epoll set; the listening
+ * socket is in every set with EPOLLEXCLUSIVE, so a connection is accepted, served and closed by
+ * one worker, and its state is that worker's alone. Handlers do not run there: a complete
+ * request goes to a pool of as many handler threads through one queue, and the answer comes
+ * back to the stream's worker through its done list and eventfd. gRPC clients send everything
+ * on one connection, so without the pool one connection would be one core (the sink's decode
+ * ran at half the HTTP/1.1 listener's rate). While a handler has a stream, the stream is
+ * "busy": the worker never frees it, only marks it orphaned when its connection or stream ends,
+ * and frees it when the handler hands it back. A connection with H2_CONN_BUSY requests in the
+ * pool is not read (TCP pushes back) until some come back.
+ *
+ * Held answers (rs.delay_ns, the sink's --delay): the stream waits in its connection's list
+ * with a due time; no thread waits. Stopping the listener answers them at once and gives the
+ * answers a moment (H2_STOP_NS) to go out.
  *
  * Caps, as docs/listeners.md says for HTTP/1.1:
  *   - over max_connections: the connection gets our SETTINGS and a GOAWAY (REFUSED_STREAM,
@@ -40,15 +51,25 @@
 #define H2_MAX_HEADERS 16384 /* header list bytes per request (SETTINGS_MAX_HEADER_LIST_SIZE) */
 #define H2_MAX_FIELDS 32     /* header fields kept per request; more are ignored */
 #define H2_WINDOW (1 << 20)  /* per stream; the connection gets 16x */
+#define H2_FRAME (1 << 20)   /* SETTINGS_MAX_FRAME_SIZE: a body in few DATA frames */
 #define H2_OUT_CHUNK 65536
 #define H2_TICK_MS 100 /* deadline checks while connections are open */
+#define H2_CONN_BUSY 8 /* requests of one connection in the handler pool before it is not read */
+#define H2_STOP_NS 1000000000ULL /* at stop: at most this for handlers and held answers */
+#define H2_SPARE 8               /* body buffers a worker keeps for reuse ... */
+#define H2_SPARE_MAX (4u << 20)  /* ... each at most this big */
 #define OVER_CAP_MSG "too many open connections (--max-connections)"
 
 struct h2_worker;
 
 struct h2_stream {
     struct h2_stream *prev, *next; /* the connection's open streams */
+    struct h2_stream *qnext;       /* the pool's queue or a worker's done list */
+    struct h2_conn *c;             /* NULL once orphaned */
+    struct h2_worker *w;
     int32_t id;
+    int busy;     /* a handler has it: only the handler's hand-back frees it */
+    uint64_t due; /* the answer is held until then (mono ns); 0 = not held */
     struct httpd_h2_request rq;
     struct httpd_h2_field fields[H2_MAX_FIELDS];
     int nfields;
@@ -71,6 +92,8 @@ struct h2_conn {
     uint64_t deadline; /* header block due (mono ns); 0 = a stream is open */
     uint64_t last_io;
     int nstreams;
+    int busy;        /* streams in the handler pool */
+    int dirty;       /* answers queued since the last flush */
     int got_request; /* any request header block completed */
     uint32_t events; /* what epoll watches for now */
 };
@@ -81,6 +104,23 @@ struct h2_worker {
     int ep, ev;
     struct h2_conn *conns;
     int nconns;
+    int busy, held;         /* streams in the pool; streams with a held answer */
+    uint64_t next_due;      /* earliest held answer */
+    pthread_mutex_t mu;     /* guards done */
+    struct h2_stream *done; /* handed back by the handlers */
+    /* Request body buffers of finished streams, reused: a fresh 200 KiB buffer is fresh pages,
+     * and their page faults cost as much as the copy into them. */
+    struct core_buf spare[H2_SPARE];
+    int nspare;
+};
+
+struct h2_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct h2_stream *head, *tail;
+    pthread_t *t;
+    unsigned n;
+    int stop;
 };
 
 struct httpd_h2 {
@@ -89,6 +129,7 @@ struct httpd_h2 {
     int fd, port;
     unsigned nworkers;
     struct h2_worker *w;
+    struct h2_pool pool;
     atomic_int stopping;
     _Atomic int64_t open;
     _Atomic uint64_t accepted, over_cap, header_timeouts, bad_framing;
@@ -105,6 +146,34 @@ static void stream_release(struct httpd_h2 *s, struct h2_stream *st)
     core_buf_init(&st->body, 0);
 }
 
+/* The body's buffer, to the worker's spares (worker thread only) or freed. */
+static void body_recycle(struct h2_worker *w, struct h2_stream *st)
+{
+    if (st->body.cap >= 65536 && st->body.cap <= H2_SPARE_MAX && w->nspare < H2_SPARE) {
+        w->spare[w->nspare++] = st->body;
+        core_buf_init(&st->body, 0);
+    }
+}
+
+static void body_init(struct h2_worker *w, struct h2_stream *st)
+{
+    if (w->nspare) {
+        st->body = w->spare[--w->nspare];
+        core_buf_reset(&st->body);
+        st->body.max = w->srv->hd.max_body;
+    } else {
+        core_buf_init(&st->body, w->srv->hd.max_body);
+    }
+}
+
+static void stream_destroy(struct httpd_h2 *s, struct h2_stream *st)
+{
+    stream_release(s, st);
+    core_buf_free(&st->rs.body);
+    core_free(st);
+}
+
+/* The stream leaves its connection; a busy one stays alive, orphaned, for its handler. */
 static void stream_free(struct httpd_h2 *s, struct h2_conn *c, struct h2_stream *st)
 {
     if (st->prev)
@@ -114,9 +183,13 @@ static void stream_free(struct httpd_h2 *s, struct h2_conn *c, struct h2_stream 
     if (st->next)
         st->next->prev = st->prev;
     c->nstreams--;
-    stream_release(s, st);
-    core_buf_free(&st->rs.body);
-    core_free(st);
+    if (st->due)
+        st->w->held--;
+    if (st->busy)
+        c->busy--;
+    st->c = NULL;
+    if (!st->busy)
+        stream_destroy(s, st);
 }
 
 const char *httpd_h2_header(const struct httpd_h2_request *rq, const char *name)
@@ -175,21 +248,9 @@ static ssize_t read_answer(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t
     return (ssize_t)n;
 }
 
-/* The request is complete: the handler answers, the answer is queued. */
-static void answer(struct h2_conn *c, struct h2_stream *st)
+/* The handler's answer goes to nghttp2 (written by the next flush). */
+static void respond(struct h2_conn *c, struct h2_stream *st)
 {
-    struct httpd_h2 *s = c->w->srv;
-    st->answered = 1;
-    st->rq.body = st->body.p;
-    st->rq.len = st->body.len;
-    if (!st->rq.method)
-        st->rq.method = "";
-    if (!st->rq.path)
-        st->rq.path = "";
-    core_buf_init(&st->rs.body, (size_t)16 << 20);
-    st->rs.status = 200;
-    s->hd.on_request(s->hd.cls, &st->rq, &st->rs);
-    stream_release(s, st); /* the request body is not needed any more */
     char status[8];
     snprintf(status, sizeof status, "%u", st->rs.status);
     nghttp2_nv nv[1 + HTTPD_H2_MAX_HEADERS];
@@ -201,6 +262,74 @@ static void answer(struct h2_conn *c, struct h2_stream *st)
                                strlen(st->rs.headers[i].value), NGHTTP2_NV_FLAG_NONE};
     nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_answer};
     nghttp2_submit_response(c->h2, st->id, nv, k, &dp);
+    c->dirty = 1;
+}
+
+/* ---- the handler pool ------------------------------------------------------------------ */
+
+static void pool_push(struct h2_pool *p, struct h2_stream *st)
+{
+    st->qnext = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->tail)
+        p->tail->qnext = st;
+    else
+        p->head = st;
+    p->tail = st;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The next request, or NULL once stopped with the queue empty. */
+static struct h2_stream *pool_pop(struct h2_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (!p->head && !p->stop)
+        pthread_cond_wait(&p->cv, &p->mu);
+    struct h2_stream *st = p->head;
+    if (st && !(p->head = st->qnext))
+        p->tail = NULL;
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+/* A handler thread: runs on_request and hands the stream back to its worker. */
+static void *handler_main(void *arg)
+{
+    struct httpd_h2 *s = arg;
+    struct h2_stream *st;
+    while ((st = pool_pop(&s->pool)) != NULL) {
+        s->hd.on_request(s->hd.cls, &st->rq, &st->rs);
+        atomic_fetch_sub(&s->buffered, st->held); /* the body goes back to its worker */
+        st->held = 0;
+        struct h2_worker *w = st->w;
+        pthread_mutex_lock(&w->mu);
+        st->qnext = w->done;
+        w->done = st;
+        pthread_mutex_unlock(&w->mu);
+        uint64_t one = 1;
+        if (write(w->ev, &one, sizeof one) < 0)
+            continue; /* the counter is full: the worker is being woken anyway */
+    }
+    return NULL;
+}
+
+/* The request is complete: to the handler pool. */
+static void answer(struct h2_conn *c, struct h2_stream *st)
+{
+    st->answered = 1;
+    st->rq.body = st->body.p;
+    st->rq.len = st->body.len;
+    if (!st->rq.method)
+        st->rq.method = "";
+    if (!st->rq.path)
+        st->rq.path = "";
+    core_buf_init(&st->rs.body, (size_t)16 << 20);
+    st->rs.status = 200;
+    st->busy = 1;
+    c->busy++;
+    c->w->busy++;
+    pool_push(&c->w->srv->pool, st);
 }
 
 /* ---- nghttp2 callbacks ---------------------------------------------------------------- */
@@ -212,7 +341,9 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *u
         return 0;
     struct h2_stream *st = core_calloc(1, sizeof *st);
     st->id = f->hd.stream_id;
-    core_buf_init(&st->body, c->w->srv->hd.max_body);
+    st->c = c;
+    st->w = c->w;
+    body_init(c->w, st);
     nghttp2_session_set_stream_user_data(h2, st->id, st);
     st->next = c->streams;
     if (c->streams)
@@ -231,6 +362,18 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     return 0;
 }
 
+/* A gRPC body starts with its message's length (5-byte prefix): the buffer is sized once
+ * instead of growing by doubling (a copy per step, fresh pages each time: a fifth of the
+ * sink's CPU with 200 KiB bodies). Over max_body: the append fails as it would. */
+static int body_reserve(struct h2_stream *st, const uint8_t *data, size_t len)
+{
+    if (st->body.len || len < 5 || !st->rq.content_type ||
+        strncmp(st->rq.content_type, "application/grpc", 16))
+        return 0;
+    size_t m = (size_t)data[1] << 24 | (size_t)data[2] << 16 | (size_t)data[3] << 8 | data[4];
+    return m + 5 <= st->body.max ? core_buf_reserve(&st->body, m + 5) : 0;
+}
+
 static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
                    void *ud)
 {
@@ -243,7 +386,7 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t
     st->held += len;
     if (was + len > s->hd.max_buffered)
         st->rq.refused = 503;
-    else if (core_buf_append(&st->body, data, len))
+    else if (body_reserve(st, data, len) || core_buf_append(&st->body, data, len))
         st->rq.refused = 413;
     if (st->rq.refused)
         stream_release(s, st); /* read the rest, keep none of it */
@@ -309,6 +452,7 @@ static nghttp2_session *new_session(struct h2_conn *c)
         return NULL;
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
                                    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_WINDOW},
+                                   {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, H2_FRAME},
                                    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_HEADERS}};
     nghttp2_submit_settings(h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof *iv);
     nghttp2_session_set_local_window_size(h2, NGHTTP2_FLAG_NONE, 0, 16 * H2_WINDOW);
@@ -329,6 +473,9 @@ static void conn_free(struct h2_conn *c)
     w->nconns--;
     if (c->h2)
         nghttp2_session_del(c->h2);
+    /* close() leaves the socket in the epoll set while a forked child (between a test's fork
+     * and exec) holds a copy: its events would name this freed connection. */
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     core_buf_free(&c->out);
     atomic_fetch_sub(&w->srv->open, 1);
@@ -363,7 +510,7 @@ static int conn_flush(struct h2_conn *c)
 static int conn_read(struct h2_conn *c)
 {
     uint8_t buf[65536];
-    for (;;) {
+    while (c->busy < H2_CONN_BUSY) { /* else the rest waits: the pool is behind */
         ssize_t n = recv(c->fd, buf, sizeof buf, 0);
         if (n < 0)
             return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -377,6 +524,7 @@ static int conn_read(struct h2_conn *c)
             return -1;
         }
     }
+    return 0;
 }
 
 /* Sends what it can and closes: SETTINGS + GOAWAY(code, msg) on a fresh or live session. */
@@ -398,7 +546,7 @@ static void conn_done(struct h2_conn *c)
  * event (a syscall saved on every read of a busy connection). */
 static void conn_update(struct h2_conn *c)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = {.events = c->busy < H2_CONN_BUSY ? EPOLLIN : 0, .data.ptr = c};
     if (c->out.len || nghttp2_session_want_write(c->h2))
         ev.events |= EPOLLOUT;
     if (ev.events != c->events && !epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev))
@@ -408,6 +556,7 @@ static void conn_update(struct h2_conn *c)
 static void conn_event(struct h2_conn *c, uint32_t ev)
 {
     int bad = 0;
+    c->dirty = 0;
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
         bad = conn_read(c) != 0;
     if (!bad)
@@ -485,27 +634,129 @@ static void sweep(struct h2_worker *w, uint64_t now)
     }
 }
 
+/* Writes what answers queued on each connection. */
+static void flush_dirty(struct h2_worker *w)
+{
+    struct h2_conn *next;
+    for (struct h2_conn *c = w->conns; c; c = next) {
+        next = c->next;
+        if (c->dirty)
+            conn_event(c, 0);
+    }
+}
+
+/* Held answers due by now (all: every one) are answered. */
+static void release_due(struct h2_worker *w, uint64_t now, int all)
+{
+    if (!w->held || (!all && now < w->next_due))
+        return;
+    w->next_due = UINT64_MAX;
+    for (struct h2_conn *c = w->conns; c; c = c->next) {
+        for (struct h2_stream *st = c->streams; st; st = st->next) {
+            if (!st->due)
+                continue;
+            if (all || st->due <= now) {
+                st->due = 0;
+                w->held--;
+                respond(c, st);
+            } else if (st->due < w->next_due) {
+                w->next_due = st->due;
+            }
+        }
+    }
+    flush_dirty(w);
+}
+
+/* The streams the handlers handed back: answered now, held, or freed (orphans). */
+static void take_done(struct h2_worker *w, uint64_t now)
+{
+    uint64_t v;
+    if (read(w->ev, &v, sizeof v) < 0)
+        v = 0;
+    pthread_mutex_lock(&w->mu);
+    struct h2_stream *st = w->done, *next;
+    w->done = NULL;
+    pthread_mutex_unlock(&w->mu);
+    int stopping = atomic_load(&w->srv->stopping);
+    for (; st; st = next) {
+        next = st->qnext;
+        st->busy = 0;
+        w->busy--;
+        body_recycle(w, st);
+        stream_release(w->srv, st);
+        if (!st->c) {
+            stream_destroy(w->srv, st);
+            continue;
+        }
+        st->c->busy--;
+        st->c->dirty = 1; /* reading may go on */
+        if (st->rs.delay_ns && !stopping) {
+            st->due = now + st->rs.delay_ns;
+            if (!w->held++ || st->due < w->next_due)
+                w->next_due = st->due;
+        } else {
+            respond(st->c, st);
+        }
+    }
+    flush_dirty(w);
+}
+
+static int wait_ms(const struct h2_worker *w, uint64_t now)
+{
+    if (!w->nconns)
+        return -1;
+    if (w->held && w->next_due < now + H2_TICK_MS * 1000000ULL)
+        return w->next_due <= now ? 0 : (int)((w->next_due - now + 999999) / 1000000);
+    return H2_TICK_MS;
+}
+
+/* At stop: the handlers' answers and every held one go out, within H2_STOP_NS. */
+static void worker_drain(struct h2_worker *w)
+{
+    uint64_t until = core_mono_ns() + H2_STOP_NS;
+    struct epoll_event evs[64];
+    for (;;) {
+        uint64_t now = core_mono_ns();
+        take_done(w, now);
+        release_due(w, now, 1);
+        int pending = w->busy > 0;
+        for (struct h2_conn *c = w->conns; c; c = c->next)
+            pending |= c->out.len > 0 || nghttp2_session_want_write(c->h2);
+        if (!pending || now >= until)
+            break;
+        int n = epoll_wait(w->ep, evs, 64, 10);
+        for (int i = 0; i < n; i++)
+            if (evs[i].data.ptr != &w->srv->fd && evs[i].data.ptr != &w->ev)
+                conn_event(evs[i].data.ptr, evs[i].events);
+    }
+    while (w->conns)
+        conn_done(w->conns);
+}
+
 static void *worker_main(void *arg)
 {
     struct h2_worker *w = arg;
     struct epoll_event evs[64];
     uint64_t last_sweep = core_mono_ns();
     while (!atomic_load(&w->srv->stopping)) {
-        int n = epoll_wait(w->ep, evs, 64, w->nconns ? H2_TICK_MS : -1);
+        int n = epoll_wait(w->ep, evs, 64, wait_ms(w, core_mono_ns()));
+        uint64_t now = core_mono_ns();
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == &w->srv->fd)
                 accept_all(w);
-            else if (evs[i].data.ptr != &w->ev)
+            else if (evs[i].data.ptr == &w->ev)
+                take_done(w, now);
+            else
                 conn_event(evs[i].data.ptr, evs[i].events);
         }
-        uint64_t now = core_mono_ns();
+        now = core_mono_ns(); /* after the events: a connection accepted now is not idle */
+        release_due(w, now, 0);
         if (now - last_sweep >= H2_TICK_MS * 1000000ULL) {
             sweep(w, now);
             last_sweep = now;
         }
     }
-    while (w->conns)
-        conn_done(w->conns);
+    worker_drain(w);
     return NULL;
 }
 
@@ -519,6 +770,41 @@ static unsigned nworkers(const struct httpd_config *c)
     return n > 0 && n < 64 ? (unsigned)n : 2;
 }
 
+static int start_pool(struct httpd_h2 *s, unsigned n)
+{
+    struct h2_pool *p = &s->pool;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->t = core_calloc(n, sizeof *p->t);
+    for (p->n = 0; p->n < n; p->n++)
+        if (pthread_create(&p->t[p->n], NULL, handler_main, s))
+            return DIO_EIO;
+    return 0;
+}
+
+/* After the workers: the handlers finish what is queued; what they hand back is orphaned. */
+static void stop_pool(struct httpd_h2 *s)
+{
+    struct h2_pool *p = &s->pool;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->n; i++)
+        pthread_join(p->t[i], NULL);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct h2_stream *next;
+        for (struct h2_stream *st = s->w[i].done; st; st = next) {
+            next = st->qnext;
+            stream_destroy(s, st);
+        }
+        s->w[i].done = NULL;
+    }
+    core_free(p->t);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+}
+
 static int start_workers(struct httpd_h2 *s)
 {
     s->nworkers = nworkers(&s->cfg);
@@ -526,6 +812,7 @@ static int start_workers(struct httpd_h2 *s)
     for (unsigned i = 0; i < s->nworkers; i++) {
         struct h2_worker *w = &s->w[i];
         w->srv = s;
+        pthread_mutex_init(&w->mu, NULL);
         w->ep = epoll_create1(EPOLL_CLOEXEC);
         w->ev = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &s->fd};
@@ -560,7 +847,7 @@ int httpd_h2_start(struct httpd_h2 **out, const struct httpd_addr *a, const stru
         core_free(s);
         return rc;
     }
-    if (start_workers(s)) {
+    if (start_pool(s, nworkers(&cfg)) || start_workers(s)) {
         snprintf(err, errlen, "cannot start the HTTP/2 listener's threads");
         httpd_h2_stop(s);
         return DIO_EIO;
@@ -594,10 +881,15 @@ void httpd_h2_stop(struct httpd_h2 *s)
         if (write(s->w[i].ev, &one, sizeof one) < 0)
             continue;
     }
-    for (unsigned i = 0; i < s->nworkers; i++) {
+    for (unsigned i = 0; i < s->nworkers; i++)
         pthread_join(s->w[i].t, NULL);
+    stop_pool(s);
+    for (unsigned i = 0; i < s->nworkers; i++) {
         close(s->w[i].ep);
         close(s->w[i].ev);
+        pthread_mutex_destroy(&s->w[i].mu);
+        for (int j = 0; j < s->w[i].nspare; j++)
+            core_buf_free(&s->w[i].spare[j]);
     }
     if (s->fd >= 0)
         close(s->fd);

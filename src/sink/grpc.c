@@ -9,7 +9,9 @@
  *   200 -> OK with the Export*ServiceResponse (partial_success when items were invalid)
  *   400 -> INVALID_ARGUMENT   413 -> RESOURCE_EXHAUSTED (no RetryInfo: not retryable)
  *   429 -> RESOURCE_EXHAUSTED + RetryInfo when --retry-after is set (else UNAVAILABLE, so
- *          that the client retries)   502/503/504 -> UNAVAILABLE   other -> UNKNOWN/INTERNAL */
+ *          that the client retries)   502/503/504 -> UNAVAILABLE   other -> UNKNOWN/INTERNAL
+ * --delay holds every answer to a call that got this far (as HTTP holds every data response):
+ * the listener keeps the stream waiting, no thread sleeps, other calls go on. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -229,6 +231,7 @@ static void call(struct sink *s, const struct httpd_h2_request *rq, struct answe
     }
     if (!a->rs->ntrailers)
         from_http(a, &hr);
+    a->rs->delay_ns = s->cfg.delay_ns; /* --delay, as for HTTP: the listener holds the answer */
     core_buf_free(&scratch);
     core_buf_free(&hr.body);
 }

@@ -59,6 +59,35 @@ for fault in 503:20% 429:20%; do
     "$(json "$TMP/$name.sum" j.signals.spans.delivered)" ]
   check "$name: no loss, no duplicates" [ "$(json "$r" 'j.lost+j.duplicates')" = 0 ]
 done
+# --delay holds gRPC answers as it holds HTTP responses (it did not before): four calls sent
+# at once on one connection each take at least the delay; a stop answers a held call at once.
+printf '\0\0\0\0\0' >"$TMP/empty.grpc" # one uncompressed, empty ExportTraceServiceRequest
+grpc_call() { # grpc_call PORT: prints "HTTP-status seconds" for each of four calls
+  local u="http://127.0.0.1:$1/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+  curl -s --no-progress-meter --http2-prior-knowledge --parallel --parallel-immediate --max-time 60 \
+    -H 'content-type: application/grpc' -H 'te: trailers' -w '%{http_code} %{time_total}\n' \
+    -o /dev/null --data-binary @"$TMP/empty.grpc" "$u" "$u" "$u" "$u"
+}
+start_sink delay --delay 1500ms
+grpc_call "$GPORT" >"$TMP/delay.calls" 2>/dev/null
+kill -TERM "$SINK"; wait "$SINK"
+check "delay: four answers ($(tr '\n' ' ' <"$TMP/delay.calls"))" \
+  [ "$(grep -c '^200 ' "$TMP/delay.calls")" = 4 ]
+check "delay: each held at least 1.5s ($(tr '\n' ' ' <"$TMP/delay.calls"))" \
+  awk '$2 < 1.49 { bad = 1 } END { exit bad }' "$TMP/delay.calls"
+check "delay: the calls counted" [ "$(json "$TMP/delay.res" j.requests)" = 4 ]
+start_sink delay-stop --delay 30s
+grpc_call "$GPORT" >"$TMP/stop.calls" 2>/dev/null &
+CURL=$!
+sleep 2 # the calls are in and held
+kill -TERM "$SINK"; wait "$SINK"; rc=$?
+wait "$CURL"
+check "delay: stopping the sink exits 0 (got $rc)" [ "$rc" = 0 ]
+check "delay: a stop answers held calls at once ($(tr '\n' ' ' <"$TMP/stop.calls"))" \
+  [ "$(grep -c '^200 ' "$TMP/stop.calls")" = 4 ]
+check "delay: not after the 30s delay ($(tr '\n' ' ' <"$TMP/stop.calls"))" \
+  awk '$2 >= 29 { bad = 1 } END { exit bad }' "$TMP/stop.calls"
+
 # The base's caps on the HTTP/2 side: with --max-connections 2 two silent connections fill
 # it, a third gets SETTINGS + GOAWAY and is closed; the silent ones are closed by the header
 # deadline (1s); then a real client is served again.
