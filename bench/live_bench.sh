@@ -2,11 +2,17 @@
 # The live control API's figures (issue 10), printed as one JSON object:
 #   state_to_sse_ms      PUT /api/entities/ppdb002/state -> the label event at an SSE client
 #   state_to_metrics_ms  the same PUT -> ppdb002's CPU on a /metrics scrape (--metric-interval 1s)
-#                        over N changes (critical <-> healthy), p50 / p99 / max
+#                        over N changes (critical <-> healthy), p50 / p99 / max. The PUTs are
+#                        spread over the interval's phase; the scrape (10 ms apart) finds only the
+#                        lines it needs, so a slow parse does not add to the figure
 #   api_ms               control API latency (GET /api/world, PUT state) while a --speed max run
-#                        goes as fast as it can: p50 / p99 over M requests (one keep-alive client)
+#                        goes as fast as it can: p50 / p99 over M requests (one keep-alive client);
+#                        api_ms_world_idle: the same against a --speed 1 run in the same bench
+#                        (what the machine's load alone costs)
 #   spans_per_s          inference --speed max --null --control, with 0 and with 10 SSE clients
-#                        attached: median of 3 runs each
+#                        attached: median of 3 runs each (interleaved), with the process's CPU
+#                        seconds per million spans (user + sys, all threads): the figure a busy
+#                        machine does not blur
 # Usage: bench/live_bench.sh [DIORAMA] [N changes, default 100] [M requests, default 1000]
 # Needs python3 (the clients). Not a test: it asserts nothing; read the figures.
 set -euo pipefail
@@ -57,18 +63,18 @@ def stream():
                     seen.setdefault("healthy", []).append(time.monotonic()); lock.notify_all()
 threading.Thread(target=stream, daemon=True).start()
 time.sleep(1.5)
+import re
+idle = re.compile(rb'^system_cpu_utilization\w*\{[^}]*"ppdb002"[^}]*"idle"[^}]*\} (\S+)', re.M)
+mc = http.client.HTTPConnection(mu.hostname, mu.port, timeout=5)
 def cpu():
-    c = http.client.HTTPConnection(mu.hostname, mu.port, timeout=5)
-    c.request("GET", "/metrics")
-    busy = []
-    for line in c.getresponse().read().decode().splitlines():
-        if line.startswith("system_cpu_utilization") and 'ppdb002' in line and 'idle' in line:
-            busy.append(1 - float(line.split()[-1]))
+    mc.request("GET", "/metrics")
+    busy = [1 - float(v) for v in idle.findall(mc.getresponse().read())]
     return sum(busy) / len(busy) if busy else None
 ctl_c = http.client.HTTPConnection(cu.hostname, cu.port)
 sse, tel, missed = [], [], 0
 for i in range(n):
     st = "critical" if i % 2 == 0 else "healthy"
+    time.sleep(0.13 * (i % 8))  # the PUTs land at every phase of the metric interval
     with lock:
         before = len(seen.get(st, []))
     t0 = time.monotonic()
@@ -86,7 +92,7 @@ for i in range(n):
         if v is not None and ((st == "critical" and v > 0.8) or (st == "healthy" and v < 0.6)):
             tel.append((time.monotonic() - t0) * 1e3)
             break
-        time.sleep(0.05)
+        time.sleep(0.01)
 def q(v, p):
     v = sorted(v)
     return round(v[min(len(v) - 1, int(p * len(v)))], 1) if v else None
@@ -97,8 +103,9 @@ print(json.dumps({"changes": n,
 EOF
 kill "${PIDS[0]}" 2>/dev/null || true
 
-# ---- 3: API latency while the world runs flat out -----------------------------------------
-"$D" run fleet --speed max --duration 30d --null -q --control 127.0.0.1:0 >/dev/null 2>"$TMP/b.err" &
+# ---- 3: API latency while the world runs flat out (and, for the machine's share, idle) -----
+api_run() { # api_run SPEED OUT
+"$D" run fleet --speed "$1" --duration 30d --null -q --control 127.0.0.1:0 >/dev/null 2>"$TMP/b.err" &
 PIDS+=($!)
 sleep 0.5
 # -q hides the banner: find the port from the process's listening sockets
@@ -108,7 +115,7 @@ for _ in $(seq 1 50); do
   [ -n "$PORT" ] && break
   sleep 0.1
 done
-python3 - "$PORT" "$M" >"$TMP/api.json" <<'EOF'
+python3 - "$PORT" "$M" >"$2" <<'EOF'
 import http.client, json, sys, time
 port, m = int(sys.argv[1]), int(sys.argv[2])
 c = http.client.HTTPConnection("127.0.0.1", port)
@@ -128,10 +135,13 @@ def q(v, p):
 print(json.dumps({k: {"n": len(v), "p50": q(v, .5), "p99": q(v, .99)} for k, v in lat.items()}))
 EOF
 kill "$BPID" 2>/dev/null || true
+}
+api_run max "$TMP/api.json"
+api_run 1 "$TMP/api_idle.json"
 
 # ---- 4: spans/s with and without 10 SSE clients --------------------------------------------
-spans_rate() { # spans_rate CLIENTS: spans/s of one run
-  "$D" run inference --speed max --duration 2h --null --control 127.0.0.1:0 >"$TMP/r.out" 2>"$TMP/r.err" &
+spans_rate() { # spans_rate CLIENTS: "spans/s CPU-s-per-million-spans" of one run
+  /usr/bin/time -f "%U %S" -o "$TMP/r.time" "$D" run inference --speed max --duration 2h --null --control 127.0.0.1:0 >"$TMP/r.out" 2>"$TMP/r.err" &
   local pid=$! cp=()
   PIDS+=($pid)
   if [ "$1" -gt 0 ]; then
@@ -141,17 +151,25 @@ spans_rate() { # spans_rate CLIENTS: spans/s of one run
   fi
   wait $pid || true
   for p in "${cp[@]}"; do kill "$p" 2>/dev/null || true; done
-  awk '/simulated .* in .*s wall/ {for (i=1;i<=NF;i++) if ($i=="in") w=$(i+1)} /spans +generated/ {g=$3} END {sub("s","",w); printf "%.0f\n", g/w}' "$TMP/r.out"
+  awk -v cpu="$(awk '{print $1 + $2}' "$TMP/r.time")" '/simulated .* in .*s wall/ {for (i=1;i<=NF;i++) if ($i=="in") w=$(i+1)} /spans +generated/ {g=$3} END {sub("s","",w); printf "%.0f %.3f\n", g/w, cpu * 1e6 / g}' "$TMP/r.out"
 }
 median3() { sort -n | sed -n 2p; }
-S0=$(for _ in 1 2 3; do spans_rate 0; done | median3)
-S10=$(for _ in 1 2 3; do spans_rate 10; done | median3)
+for _ in 1 2 3; do spans_rate 0 >>"$TMP/s0"; spans_rate 10 >>"$TMP/s10"; done # interleaved
+S0=$(cut -d' ' -f1 "$TMP/s0" | median3)
+S10=$(cut -d' ' -f1 "$TMP/s10" | median3)
+C0=$(cut -d' ' -f2 "$TMP/s0" | median3)
+C10=$(cut -d' ' -f2 "$TMP/s10" | median3)
 
-python3 - "$TMP/changes.json" "$TMP/api.json" "$S0" "$S10" <<'EOF'
-import json, sys
+python3 - "$TMP/changes.json" "$TMP/api.json" "$TMP/api_idle.json" "$S0" "$S10" "$C0" "$C10" <<'EOF'
+import json, os, sys
 ch = json.load(open(sys.argv[1])); api = json.load(open(sys.argv[2]))
-s0, s10 = float(sys.argv[3]), float(sys.argv[4])
-print(json.dumps({"bench": "live", **ch, "api_ms": api,
+idle = json.load(open(sys.argv[3]))
+s0, s10, c0, c10 = (float(x) for x in sys.argv[4:8])
+print(json.dumps({"bench": "live", "loadavg_1m": os.getloadavg()[0], "cpus": os.cpu_count(),
+                  **ch, "api_ms": api, "api_ms_world_idle": idle,
                   "spans_per_s": {"sse_0": s0, "sse_10": s10,
-                                  "ratio": round(s10 / s0, 3) if s0 else None}}, indent=1))
+                                  "ratio": round(s10 / s0, 3) if s0 else None},
+                  "cpu_s_per_million_spans": {"sse_0": c0, "sse_10": c10,
+                                              "ratio": round(c10 / c0, 3) if c0 else None}},
+                 indent=1))
 EOF

@@ -29,7 +29,8 @@ static const char help[] =
     "  --idle-timeout D       close a connection silent for D (default 60s)\n"
     "  --max-series N         refuse a scenario with more metric series (default 1000000)\n"
     "  --control ADDR         the control API on ADDR (docs/control-api.md): change entity\n"
-    "                         states live; the answers of the routes follow them\n"
+    "                         states live; the answers of the routes follow them; per-route\n"
+    "                         rate, errors, p50/p99 each second (/api/aggregates, SSE)\n"
     "  --control-token T      changes need 'Authorization: Bearer T' (default\n"
     "                         $DIORAMA_CONTROL_TOKEN; required off loopback)\n"
     "  -q, --quiet            no start line, no status line    -v, --verbose  log more\n"
@@ -226,9 +227,10 @@ static uint64_t wall_now(void *ctx)
 }
 
 /* This thread is the world's: every 100 ms it applies the timeline and the control API's
- * commands (world_advance), so the routes' answers follow the entities' states. */
+ * commands (world_advance), so the routes' answers follow the entities' states, and once a
+ * second it publishes the aggregates of the requests answered meanwhile (--control). */
 static void run_until_stopped(const struct serve_opts *o, const struct server *s, struct world *w,
-                              struct server_control *ctl)
+                              struct server_control *ctl, struct world_agg *agg)
 {
     uint64_t t0 = core_mono_ns(), wall0 = core_wall_ns();
     struct world_out out = {ctl, wall0, ctl ? on_label : NULL, wall_now};
@@ -239,6 +241,8 @@ static void run_until_stopped(const struct serve_opts *o, const struct server *s
     while (!cli_stop) {
         core_sleep_until_ns(core_mono_ns() + 100000000ULL);
         world_advance(w, core_mono_ns() - t0, &out);
+        if (agg)
+            world_agg_poll(agg, core_mono_ns() - t0, wall0, core_mono_ns());
         if (status && core_mono_ns() >= next) {
             status_tick(s, &last, &last_ns);
             next = last_ns + 2000000000ULL;
@@ -267,9 +271,10 @@ static void summary(const struct server *s, double secs)
     fflush(stdout);
 }
 
-static int start_control(const struct serve_opts *o, struct world *w, struct server_control **ctl)
+static int start_control(const struct serve_opts *o, struct world *w, struct world_agg *agg,
+                         struct server_control **ctl)
 {
-    int rc = cli_control_start(o->control, o->control_token, 1, core_wall_ns(), w, NULL, ctl);
+    int rc = cli_control_start(o->control, o->control_token, 1, core_wall_ns(), w, agg, ctl);
     if (rc == 0 && !o->quiet) {
         char url[300];
         cli_listen_url(o->control, server_control_port(*ctl), "/api/world", url, sizeof url);
@@ -278,22 +283,33 @@ static int start_control(const struct serve_opts *o, struct world *w, struct ser
     return rc;
 }
 
+/* The aggregates' entries are the scenario's routes, as serve's real requests hit them. */
+static void set_routes(struct world_agg *agg, const struct server *s)
+{
+    int n = server_nroutes(s) - SERVER_BUILTIN_ROUTES;
+    const char **names = core_calloc((size_t)(n > 0 ? n : 1), sizeof *names);
+    for (int i = 0; i < n; i++)
+        names[i] = server_route_name(s, i + SERVER_BUILTIN_ROUTES);
+    world_agg_set_routes(agg, names, n > 0 ? n : 0);
+    core_free(names);
+}
+
 static int execute(struct serve_opts *o, struct server *s, struct world *w,
-                   struct server_control **ctl)
+                   struct server_control **ctl, struct world_agg *agg)
 {
     char err[512];
     cli_install_signals();
     int rc = server_start(s, err, sizeof err);
     if (rc) /* a malformed --listen is a usage error, a busy port a runtime one */
         return cli_fail(rc == DIO_EINVAL ? CLI_ERR_USAGE : CLI_ERR_RUNTIME, "serve: %s", err);
-    if (o->control && (rc = start_control(o, w, ctl)) != 0)
+    if (o->control && (rc = start_control(o, w, agg, ctl)) != 0)
         return rc;
     if (o->port_file && cli_write_port_file(o->port_file, server_port(s)))
         return cli_fail(CLI_ERR_RUNTIME, "--port-file %s: cannot write", o->port_file);
     if (!o->quiet)
         start_line(o, s);
     uint64_t t0 = core_mono_ns();
-    run_until_stopped(o, s, w, *ctl);
+    run_until_stopped(o, s, w, *ctl, agg);
     server_stop(s, 1000000000ULL); /* in-flight requests get a second to finish */
     summary(s, (double)(core_mono_ns() - t0) / 1e9);
     return CLI_OK;
@@ -310,14 +326,20 @@ int cli_serve(int argc, char **argv)
     struct world *w = NULL;
     struct server *s = NULL;
     struct server_control *ctl = NULL;
+    struct world_agg *agg = NULL;
     char err[256];
     rc = load_world(&o, &scn, &w);
+    if (rc == 0 && o.control) /* routes are set once the server has its table */
+        agg = o.cfg.agg = world_agg_new(w);
     if (rc == 0 && server_new(&s, w, &o.cfg, err, sizeof err))
         rc = cli_fail(CLI_ERR_USAGE, "serve: %s", err);
+    if (rc == 0 && agg)
+        set_routes(agg, s);
     if (rc == 0)
-        rc = execute(&o, s, w, &ctl);
+        rc = execute(&o, s, w, &ctl, agg);
     server_control_free(ctl);
     server_free(s);
+    world_agg_free(agg);
     world_free(w);
     scenario_free(scn);
     return rc;

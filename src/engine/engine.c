@@ -259,10 +259,12 @@ static int pace(struct engine *e, uint64_t t)
         flush_stale(e, now);
         if (e->o.agg)
             world_agg_poll(e->o.agg, e->now, e->o.start_unix_ns, now);
+        /* a command that came in while we slept goes before the event that is now due (a
+         * metric tick included): a change is in the first tick after it, not the second */
+        if (world_pending(e->w) && !stopped(e))
+            return 1;
         if (due <= now + PACE_SLACK_NS || stopped(e))
             return 0;
-        if (world_pending(e->w))
-            return 1;
         uint64_t wake = due < now + MAX_SLEEP_NS ? due : now + MAX_SLEEP_NS;
         if (wake > now + e->o.batch_timeout_ns)
             wake = now + e->o.batch_timeout_ns;
@@ -406,8 +408,9 @@ int engine_run(struct engine *e)
         uint64_t nt = step(e, end, &last_tick);
         if (nt == UINT64_MAX) {
             t = end;
-            pace(e, end); /* a real-time run lasts its whole duration */
-            break;
+            if (pace(e, end) && !stopped(e)) /* a command came in: apply it, look again */
+                continue;
+            break; /* a real-time run lasts its whole duration */
         }
         t = nt;
         atomic_store_explicit(&e->p_offset, t, memory_order_relaxed);

@@ -165,6 +165,7 @@ static void get_world(struct server_control *c, struct server__answer *a)
 {
     answer(a, 200, "");
     pthread_mutex_lock(&c->mu);
+    control__sync(c);
     control__put_world(c, &a->body);
     pthread_mutex_unlock(&c->mu);
 }
@@ -230,6 +231,7 @@ static void get_labels(struct server_control *c, const char *after, struct serve
     }
     answer(a, 200, "{\"labels\":[");
     pthread_mutex_lock(&c->mu);
+    control__sync(c);
     uint64_t first = c->nlabels > LABELS_KEPT ? c->nlabels - LABELS_KEPT + 1 : 1;
     int n = 0;
     for (uint64_t id = from >= first ? from + 1 : first; id <= c->nlabels; id++) {
@@ -323,6 +325,7 @@ static void route_entity(struct server_control *c, const struct server__control_
     } else {
         answer(a, 200, "");
         pthread_mutex_lock(&c->mu);
+        control__sync(c);
         put_entity(c, e, &a->body);
         pthread_mutex_unlock(&c->mu);
         core_buf_putc(&a->body, '\n');
@@ -385,126 +388,94 @@ void server_control_label(struct server_control *c, const struct world_label *l)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->mu);
+    uint64_t tail = atomic_load_explicit(&c->q_tail, memory_order_relaxed);
+    uint64_t used = tail - atomic_load_explicit(&c->q_head, memory_order_acquire);
+    /* no reader came for a while: move the queue on here, waiting only when it is full */
+    if (used >= CONTROL_LABEL_QUEUE / 2 &&
+        (used >= CONTROL_LABEL_QUEUE ? pthread_mutex_lock(&c->mu)
+                                     : pthread_mutex_trylock(&c->mu)) == 0) {
+        control__sync(c);
+        pthread_mutex_unlock(&c->mu);
+    }
     core_buf_reset(&c->lbuf);
     world_label_json(l, &c->lbuf);
     if (c->lbuf.len && c->lbuf.p[c->lbuf.len - 1] == '\n')
         c->lbuf.len--;
-    struct control_label *r = &c->ring[c->nlabels % LABELS_KEPT];
-    core_free(r->json);
-    r->json = core_malloc(c->lbuf.len + 1);
-    memcpy(r->json, c->lbuf.p, c->lbuf.len);
-    r->json[c->lbuf.len] = 0;
-    r->id = ++c->nlabels;
-    if (!l->trace_id) /* not a one-request blip: what GET /api/world shows may have changed */
-        c->world_gen++;
-    if (!l->fault && !l->control) { /* a state period began or ended: the state as of now */
-        int e = world_entity_find(c->w, l->target);
-        if (e >= 0) {
-            c->ents[e].state = l->open ? (int)(l->state - c->w->scn->states) : SCN_STATE_HEALTHY;
-            c->ents[e].since = l->open ? l->start_ns : l->end_ns;
-            c->ents[e].source = l->source;
-        }
+    struct control_pending *p = &c->q[tail % CONTROL_LABEL_QUEUE];
+    p->json = core_malloc(c->lbuf.len + 1);
+    memcpy(p->json, c->lbuf.p, c->lbuf.len);
+    p->json[c->lbuf.len] = 0;
+    p->blip = l->trace_id != 0; /* a one-request label: GET /api/world did not change */
+    /* a state period began or ended: the entity's state as of now */
+    p->ent = !l->fault && !l->control ? world_entity_find(c->w, l->target) : -1;
+    p->state = l->open && l->state ? (int)(l->state - c->w->scn->states) : SCN_STATE_HEALTHY;
+    p->since = l->open ? l->start_ns : l->end_ns;
+    p->source = l->source;
+    atomic_store_explicit(&c->q_tail, tail + 1, memory_order_release);
+}
+
+void control__sync(struct server_control *c)
+{
+    uint64_t head = atomic_load_explicit(&c->q_head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&c->q_tail, memory_order_acquire);
+    for (; head < tail; head++) {
+        struct control_pending *p = &c->q[head % CONTROL_LABEL_QUEUE];
+        struct control_label *r = &c->ring[c->nlabels % LABELS_KEPT];
+        core_free(r->json);
+        r->json = p->json;
+        r->id = ++c->nlabels;
+        c->world_gen += !p->blip;
+        if (p->ent >= 0)
+            c->ents[p->ent] = (struct control_mirror){p->state, p->since, p->source};
     }
-    pthread_cond_broadcast(&c->wake);
-    pthread_mutex_unlock(&c->mu);
+    atomic_store_explicit(&c->q_head, head, memory_order_release);
 }
 
 /* ---- the listener ------------------------------------------------------------------------- */
-struct creq {
-    struct core_buf body;
-    int over;
-    int stream; /* the answer is an event stream */
-};
-
-static enum MHD_Result respond(struct MHD_Connection *mc, struct server__answer *a)
+static void respond(struct httpd_h1_response *rs, struct server__answer *a)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(a->body.len, a->body.p, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    rs->status = (unsigned)a->status;
+    rs->content_type = a->content_type;
+    core_buf_free(&rs->body);
+    rs->body = a->body; /* moved, no copy */
+    core_buf_init(&a->body, 0);
+    httpd_h1_add_header(rs, "Cache-Control", "no-store");
     if (a->allow[0])
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, a->allow);
-    enum MHD_Result ret = MHD_queue_response(mc, (unsigned)a->status, r);
-    MHD_destroy_response(r);
-    return ret;
+        httpd_h1_add_header(rs, "Allow", a->allow);
 }
 
-static enum MHD_Result open_stream(struct server_control *c, struct MHD_Connection *mc,
-                                   struct creq *q, struct server__answer *a)
+static void open_stream(struct server_control *c, struct httpd_h1_response *rs,
+                        struct server__answer *a)
 {
-    struct MHD_Response *r = control__sse_open(c, a);
-    enum MHD_Result ret;
-    if (!r) {
-        ret = respond(mc, a);
-    } else {
-        q->stream = 1;
-        /* not the listener's idle timeout: keep-alive lines beat this one */
-        MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT,
-                                  (unsigned int)CONTROL_SSE_TIMEOUT_S);
-        ret = MHD_queue_response(mc, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-    }
+    if (control__sse_open(c, a, rs))
+        respond(rs, a); /* 503: too many streams */
     server__answer_free(a);
-    return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
-                                  const char *method, const char *version, const char *data,
-                                  size_t *size, void **state)
+static void on_request(void *cls, struct httpd_h1_request *r, struct httpd_h1_response *rs)
 {
     struct server_control *c = cls;
-    struct creq *q = *state;
-    if (!q) {
-        q = core_calloc(1, sizeof *q);
-        core_buf_init(&q->body, c->cfg.max_body);
-        *state = q;
-        const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
-        q->over = cl && strtoull(cl, NULL, 10) > c->cfg.max_body;
-        if (!q->over)
-            return MHD_YES;
-    } else if (*size) {
-        if (!q->over && core_buf_append(&q->body, data, *size))
-            q->over = 1; /* the rest is read and dropped; the answer is 413 */
-        *size = 0;
-        return MHD_YES;
+    const char *auth = httpd_h1_header(r, "Authorization");
+    if (server__console_wants(r->path)) { /* the web console (console.c): pages need no token */
+        server__console_respond(r, rs, c->w, c->loopback || authorised(c, auth));
+        return;
     }
-    if (server__console_wants(url)) /* the web console (console.c): pages need no token */
-        return server__console_respond(
-            mc, c->w, method, url,
-            c->loopback ||
-                authorised(c, MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization")));
-    struct server__control_req rq = {
-        .method = method,
-        .path = url,
-        .auth = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
-        .after = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "after"),
-        .body = (const char *)q->body.p,
-        .len = q->body.len,
-        .body_over = q->over};
+    struct server__control_req rq = {.method = r->method,
+                                     .path = r->path,
+                                     .auth = auth,
+                                     .after = httpd_h1_arg(r, "after"),
+                                     .body = (const char *)r->body,
+                                     .len = r->len,
+                                     .body_over = r->refused != 0};
     struct server__answer a;
     server__answer_init(&a);
     server__control_handle(c, &rq, &a);
-    if (a.status == 200 && a.content_type && !strcmp(a.content_type, CONTROL_SSE_TYPE))
-        return open_stream(c, mc, q, &a);
-    enum MHD_Result ret = respond(mc, &a);
-    server__answer_free(&a);
-    return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *mc, void **state,
-                         enum MHD_RequestTerminationCode why)
-{
-    struct creq *q = *state;
-    if (!q)
+    if (a.status == 200 && a.content_type && !strcmp(a.content_type, CONTROL_SSE_TYPE)) {
+        open_stream(c, rs, &a);
         return;
-    if (q->stream && why == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
-        control__sse_timed_out(cls);
-    core_buf_free(&q->body);
-    core_free(q);
-    *state = NULL;
+    }
+    respond(rs, &a);
+    server__answer_free(&a);
 }
 
 static int is_loopback(const struct httpd_addr *a)
@@ -536,8 +507,6 @@ int server_control_new(struct server_control **out, struct world *w,
     c->cfg.listen = listen;
     if (!c->cfg.max_body)
         c->cfg.max_body = DEFAULT_MAX_BODY;
-    /* a thread per connection: an event stream's callback waits for news in its own thread */
-    c->cfg.http.thread_per_connection = 1;
     c->loopback = is_loopback(&addr);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
@@ -548,17 +517,21 @@ int server_control_new(struct server_control **out, struct world *w,
     return 0;
 }
 
+/* The world's thread, once a second: the streams are pulled now. Only the listener's eventfd,
+ * not control__sse_wake: the world's thread takes none of the API's locks (a reader holding
+ * one would stall the world, a world thread preempted holding one would stall readers). */
 static void on_snapshot(void *ctx)
 {
-    control__sse_wake(ctx);
+    struct server_control *c = ctx;
+    httpd_h1_wake(c->d);
 }
 
 int server_control_start(struct server_control *c, char *err, size_t errlen)
 {
-    struct httpd_handlers h = {on_request, on_completed, c, "control"};
+    struct httpd_h1_handlers h = {on_request, c, "control", c->cfg.max_body, 0, 0};
     if (c->cfg.agg)
         world_agg_set_notify(c->cfg.agg, on_snapshot, c);
-    return httpd_start(&c->d, &c->addr, &c->cfg.http, &h, err, errlen);
+    return httpd_h1_start(&c->d, &c->addr, &c->cfg.http, &h, err, errlen);
 }
 
 void server_control_end(struct server_control *c)
@@ -569,7 +542,7 @@ void server_control_end(struct server_control *c)
 
 int server_control_port(const struct server_control *c)
 {
-    return c && c->d ? httpd_port(c->d) : 0;
+    return c && c->d ? httpd_h1_port(c->d) : 0;
 }
 
 void server_control_free(struct server_control *c)
@@ -582,7 +555,8 @@ void server_control_free(struct server_control *c)
     c->stopping = 1; /* event streams end */
     pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->mu);
-    httpd_stop(c->d);
+    httpd_h1_stop(c->d); /* event streams end: their done callbacks run */
+    control__sync(c);    /* labels still queued: into the ring, freed with it */
     for (int i = 0; i < LABELS_KEPT; i++)
         core_free(c->ring[i].json);
     core_free(c->ents);

@@ -10,7 +10,7 @@
 #define CONTROL_LABELS_KEPT 1024
 #define CONTROL_SSE_MAX 64                      /* event-stream clients at once; more get 503 */
 #define CONTROL_SSE_KEEPALIVE_NS 15000000000ULL /* a comment line when nothing else was sent */
-#define CONTROL_SSE_TIMEOUT_S 60                /* no byte sent for this long: closed */
+#define CONTROL_SSE_TIMEOUT_S 60 /* a client that took no byte for this long: dropped */
 
 struct control_mirror {
     int state;      /* index into scenario->states */
@@ -23,12 +23,22 @@ struct control_label {
     char *json; /* one line, without the newline */
 };
 
+/* A label on its way from the world's thread to the ring (control__sync). */
+#define CONTROL_LABEL_QUEUE 4096
+struct control_pending {
+    char *json;        /* moved into the ring */
+    int ent;           /* the entity whose state period began or ended, -1: none */
+    int state, source; /* its state as of now, and where the change came from */
+    uint64_t since;    /* unix ns (simulated) */
+    int blip;          /* a one-request label: GET /api/world did not change */
+};
+
 struct server_control {
     struct world *w;
     struct server_control_cfg cfg;
     struct httpd_addr addr;
     int loopback;
-    struct httpd *d;
+    struct httpd_h1 *d;
     pthread_mutex_t mu;  /* guards everything below */
     pthread_cond_t wake; /* a label, a snapshot or the stop: event streams look again */
     struct control_mirror *ents;
@@ -40,9 +50,17 @@ struct server_control {
     uint64_t sse_opened, sse_refused, sse_dropped;
     atomic_int ended; /* the world stopped: changes would never apply */
     struct core_buf lbuf;
+    /* The world's thread never takes mu (a reader holding it must not stall the world, nor a
+     * world thread preempted while holding it stall a reader): it fills q[tail] and publishes
+     * tail; readers move q[head..tail) into the ring under mu (control__sync). */
+    struct control_pending q[CONTROL_LABEL_QUEUE];
+    _Atomic uint64_t q_head, q_tail;
 };
 
 void control__answer(struct server__answer *a, int status, const char *json);
+/* Moves the labels the world's thread queued into the ring and the entity mirror; c->mu held.
+ * Every reader of the ring, the mirror or world_gen calls it first. */
+void control__sync(struct server_control *c);
 /* A JSON error answer: {"error": "..."}. */
 void control__fail(struct server__answer *a, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -72,11 +90,11 @@ void control__put_faults(struct server_control *c, struct core_buf *b);
 void control__put_world(struct server_control *c, struct core_buf *b);
 
 /* ---- the event stream (control_sse.c) ---------------------------------------------------- */
-/* GET /api/stream: a text/event-stream response, or NULL with a answered (503 over the cap). */
-struct MHD_Response *control__sse_open(struct server_control *c, struct server__answer *a);
+/* GET /api/stream: a text/event-stream answer set up in rs (0), or -1 with a answered (503
+ * over the cap). */
+int control__sse_open(struct server_control *c, struct server__answer *a,
+                      struct httpd_h1_response *rs);
 /* Wakes every stream (c->mu not held). */
 void control__sse_wake(struct server_control *c);
-/* A stream ended by a timeout (its client stopped reading): counted as dropped. */
-void control__sse_timed_out(struct server_control *c);
 
 #endif

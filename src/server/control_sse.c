@@ -5,25 +5,25 @@
  *   event: label   {"id":N,"label":{...}}: every label as it happens
  *   ": keep-alive" a comment line when nothing was sent for 15 s
  *
- * The control listener runs a thread per connection, so a stream's content callback may wait
- * (on the control's condition variable) for something to send; the world's thread only
- * appends to rings and signals, it never writes to a socket and never waits for a client.
- * Each stream keeps its own cursors into the label ring and the aggregates ring. A client
- * that stops reading stops pulling; when it lags by more than a ring holds, or sends nothing
- * for CONTROL_SSE_TIMEOUT_S, it is closed and counted (sse_dropped) -- the world never slows.
+ * A stream is a streaming answer of the listener base (httpd_h1_stream): the base pulls it on
+ * its worker thread when the previous bytes were written, when woken (control__sse_wake, after
+ * a snapshot) and every 100 ms; a pull never waits. The world's thread only appends to rings
+ * and signals, it never writes to a socket and never waits for a client. Each stream keeps its
+ * own cursors into the label ring and the aggregates ring. A client that stops reading stops
+ * pulling; when it lags by more than a ring holds, or takes no byte for CONTROL_SSE_TIMEOUT_S,
+ * it is closed and counted (sse_dropped) -- the world never slows.
  *
- * The connection stays in the listener's connection cap; the header deadline does not apply
- * to a response in progress, and the idle timeout is set per connection to
- * CONTROL_SSE_TIMEOUT_S, which the keep-alive lines (every 15 s) always beat. */
+ * The connection stays in the listener's connection cap; neither the header deadline nor the
+ * idle timeout applies to a stream in progress (the keep-alive lines go every 15 s). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "server/control_int.h"
 
-#define SSE_CHUNK (64u << 10)        /* bytes one callback hands over at most */
 #define SSE_OUT_MAX (8u << 20)       /* one stream's pending text */
 #define SSE_FILL_ENOUGH (256u << 10) /* stop collecting labels past this; the rest next time */
+#define SSE_BATCH_NS 50000000ULL     /* news this soon after a send waits for the next pull */
 
 struct sse {
     struct server_control *c;
@@ -32,7 +32,6 @@ struct sse {
     uint64_t world_seen; /* c->world_gen sent last; UINT64_MAX: nothing sent yet */
     uint64_t last_send;  /* monotonic */
     struct core_buf out;
-    size_t off; /* bytes of out already handed to libmicrohttpd */
 };
 
 static void put_event(struct core_buf *b, const char *name, const char *json, size_t len)
@@ -46,6 +45,12 @@ static void put_event(struct core_buf *b, const char *name, const char *json, si
 static int sse_fill(struct sse *s)
 {
     struct server_control *c = s->c;
+    /* A stream is pulled again as soon as its bytes are written: under a busy world that is a
+     * write per label or two, ten streams a few thousand writes a second. Within SSE_BATCH_NS of
+     * a send nothing is taken; the base's next pull (every 100 ms) takes it all in one write. */
+    if (s->world_seen != UINT64_MAX && core_mono_ns() < s->last_send + SSE_BATCH_NS)
+        return 0;
+    control__sync(c);
     if (s->world_seen != c->world_gen) {
         struct core_buf wb;
         core_buf_init(&wb, SSE_OUT_MAX / 2);
@@ -61,8 +66,11 @@ static int sse_fill(struct sse *s)
         return -1;
     for (; s->label_next <= c->nlabels && s->out.len < SSE_FILL_ENOUGH; s->label_next++) {
         const struct control_label *r = &c->ring[(s->label_next - 1) % CONTROL_LABELS_KEPT];
-        core_buf_printf(&s->out, "event: label\ndata: {\"id\":%llu,\"label\":%s}\n\n",
-                        (unsigned long long)r->id, r->json);
+        /* no printf over the label: ten streams copy every label */
+        core_buf_printf(&s->out,
+                        "event: label\ndata: {\"id\":%llu,\"label\":", (unsigned long long)r->id);
+        core_buf_puts(&s->out, r->json);
+        core_buf_puts(&s->out, "}\n\n");
     }
     if (!c->cfg.agg)
         return 0;
@@ -81,53 +89,31 @@ static int sse_fill(struct sse *s)
     return 0;
 }
 
-static void wait_until(struct server_control *c, uint64_t mono_ns)
-{
-    struct timespec now_m, now_r;
-    clock_gettime(CLOCK_MONOTONIC, &now_m);
-    clock_gettime(CLOCK_REALTIME, &now_r); /* the condition variable's clock */
-    uint64_t m = (uint64_t)now_m.tv_sec * 1000000000ULL + (uint64_t)now_m.tv_nsec;
-    uint64_t wait = mono_ns > m ? mono_ns - m : 0;
-    uint64_t at = (uint64_t)now_r.tv_sec * 1000000000ULL + (uint64_t)now_r.tv_nsec + wait;
-    struct timespec ts = {(time_t)(at / 1000000000ULL), (long)(at % 1000000000ULL)};
-    pthread_cond_timedwait(&c->wake, &c->mu, &ts);
-}
-
-static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+/* The base's pull: what the stream has not seen, or a keep-alive line when that is due. */
+static int sse_pull(void *cls, struct core_buf *to)
 {
     struct sse *s = cls;
     struct server_control *c = s->c;
-    (void)pos;
-    if (s->off >= s->out.len) {
-        core_buf_reset(&s->out);
-        s->off = 0;
-        pthread_mutex_lock(&c->mu);
-        for (;;) {
-            if (c->stopping) {
-                pthread_mutex_unlock(&c->mu);
-                return MHD_CONTENT_READER_END_OF_STREAM;
-            }
-            if (sse_fill(s)) {
-                c->sse_dropped++;
-                pthread_mutex_unlock(&c->mu);
-                return MHD_CONTENT_READER_END_WITH_ERROR;
-            }
-            if (s->out.len)
-                break;
-            if (core_mono_ns() >= s->last_send + CONTROL_SSE_KEEPALIVE_NS) {
-                core_buf_puts(&s->out, ": keep-alive\n\n");
-                break;
-            }
-            wait_until(c, s->last_send + CONTROL_SSE_KEEPALIVE_NS);
-        }
+    core_buf_reset(&s->out);
+    pthread_mutex_lock(&c->mu);
+    if (c->stopping) {
         pthread_mutex_unlock(&c->mu);
-        s->last_send = core_mono_ns();
+        return 1;
     }
-    size_t n = s->out.len - s->off;
-    n = n < max ? n : max;
-    memcpy(buf, s->out.p + s->off, n);
-    s->off += n;
-    return (ssize_t)n;
+    if (sse_fill(s)) {
+        c->sse_dropped++;
+        pthread_mutex_unlock(&c->mu);
+        return -1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    uint64_t now = core_mono_ns();
+    if (!s->out.len && now >= s->last_send + CONTROL_SSE_KEEPALIVE_NS)
+        core_buf_puts(&s->out, ": keep-alive\n\n");
+    if (s->out.len) {
+        core_buf_append(to, s->out.p, s->out.len);
+        s->last_send = now;
+    }
+    return 0;
 }
 
 static void sse_free(void *cls)
@@ -141,13 +127,28 @@ static void sse_free(void *cls)
     core_free(s);
 }
 
-struct MHD_Response *control__sse_open(struct server_control *c, struct server__answer *a)
+static void sse_done(void *cls, int why)
+{
+    struct sse *s = cls;
+    if (why == HTTPD_H1_STREAM_STALLED) { /* its client took no byte for too long */
+        pthread_mutex_lock(&s->c->mu);
+        s->c->sse_dropped++;
+        pthread_mutex_unlock(&s->c->mu);
+    }
+    sse_free(s);
+}
+
+static const struct httpd_h1_stream sse_ops = {sse_pull, sse_done};
+
+int control__sse_open(struct server_control *c, struct server__answer *a,
+                      struct httpd_h1_response *rs)
 {
     pthread_mutex_lock(&c->mu);
     int full = c->nsse >= CONTROL_SSE_MAX;
     c->sse_refused += full;
     c->nsse += !full;
     c->sse_opened += !full;
+    control__sync(c);
     uint64_t from = c->nlabels + 1; /* labels from now on: GET /api/labels has the past */
     pthread_mutex_unlock(&c->mu);
     if (full) {
@@ -158,7 +159,7 @@ struct MHD_Response *control__sse_open(struct server_control *c, struct server__
                         "{\"error\":\"%d event streams are open, the most this listener "
                         "serves; try again later\"}\n",
                         CONTROL_SSE_MAX);
-        return NULL;
+        return -1;
     }
     struct sse *s = core_calloc(1, sizeof *s);
     s->c = c;
@@ -168,16 +169,14 @@ struct MHD_Response *control__sse_open(struct server_control *c, struct server__
     s->world_seen = UINT64_MAX;
     s->last_send = core_mono_ns();
     core_buf_init(&s->out, SSE_OUT_MAX);
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_CHUNK, sse_read, s, sse_free);
-    if (!r) {
-        sse_free(s);
-        return NULL;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    return r;
+    rs->status = 200;
+    rs->content_type = "text/event-stream";
+    httpd_h1_add_header(rs, "Cache-Control", "no-store");
+    httpd_h1_add_header(rs, "X-Accel-Buffering", "no");
+    rs->stream = &sse_ops;
+    rs->stream_cls = s;
+    rs->stream_stall_ns = (uint64_t)CONTROL_SSE_TIMEOUT_S * 1000000000ULL;
+    return 0;
 }
 
 void control__sse_wake(struct server_control *c)
@@ -185,11 +184,5 @@ void control__sse_wake(struct server_control *c)
     pthread_mutex_lock(&c->mu);
     pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->mu);
-}
-
-void control__sse_timed_out(struct server_control *c)
-{
-    pthread_mutex_lock(&c->mu);
-    c->sse_dropped++;
-    pthread_mutex_unlock(&c->mu);
+    httpd_h1_wake(c->d); /* the streams are pulled now, not at the next tick */
 }

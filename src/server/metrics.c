@@ -1,5 +1,5 @@
 /* The service's own metrics. Every counter is an atomic updated with relaxed ordering from the
- * libmicrohttpd threads; a scrape reads them one by one (a scrape racing requests may see a
+ * listener's worker threads; a scrape reads them one by one (a scrape racing requests may see a
  * request in one counter and not yet in another, as with any client library).
  *
  * Cardinality is fixed up front: routes come from the scenario, methods are 8 labels, traffic
@@ -125,6 +125,10 @@ void server__count(struct server *s, const struct server__answer *a, uint64_t du
     int route = a->route >= 0 ? a->route : m->nroutes;
     series_add(m, series_key(route, a->method, a->traffic, a->status));
     hist_add(&m->hist[route], dur_ns);
+    if (s->cfg.agg && a->route >= SERVER_BUILTIN_ROUTES &&
+        s->rt.r[a->route].kind == SERVER__R_SCENARIO) /* serve's aggregates (world/agg.c) */
+        world_agg_count_route(s->cfg.agg, a->route - SERVER_BUILTIN_ROUTES, dur_ns,
+                              a->status >= 500);
     int cls = a->status / 100;
     atomic_fetch_add_explicit(&m->classes[cls >= 1 && cls <= 5 ? cls : 0], 1, memory_order_relaxed);
     if (a->delayed)

@@ -1,7 +1,7 @@
 #ifndef DIORAMA_SERVER_H
 #define DIORAMA_SERVER_H
 /* server: the world as real HTTP services (`diorama serve`), the demo target of `diorama load`.
- * Uses core, world, wire (Prometheus text), httpd (the listener base) and libmicrohttpd.
+ * Uses core, world, wire (Prometheus text) and httpd (the listener base).
  *
  *   routes.c    the route table: every server operation named "METHOD /path" of every service,
  *               plus GET /metrics and GET /healthz; matching, 404 vs 405 + Allow
@@ -11,9 +11,9 @@
  *               inference operation, the scenario's faults; deterministic per (seed, request)
  *   metrics.c   counters updated from many threads (atomics only) and their /metrics text
  *   handle.c    one request -> status, body and how long to hold the answer; no sockets
- *   timer.c     one thread and a min-heap of deadlines: held answers wait suspended in
- *               libmicrohttpd, never in a thread of their own
- *   http.c      the listener (httpd base): body accumulation with a cap, suspend/resume, stop
+ *   timer.c     one thread and a min-heap of deadlines: held answers wait deferred in the
+ *               listener, never in a thread of their own
+ *   http.c      the listener (httpd base's HTTP/1.1): whole requests, deferred answers, stop
  *
  * Memory is bounded by the configuration: a body by max_body per connection, held answers by
  * max_connections (one per connection), metric series by fixed tables (docs/serve.md).
@@ -32,7 +32,7 @@ extern const char *const server_fault_kinds[SERVER_NFAULT_KINDS];
 struct server_cfg {
     const char *listen;       /* "127.0.0.1:8000", ":8000", "[::1]:8000"; port 0 = any */
     uint64_t seed;            /* latency draws, model choices, probability faults */
-    unsigned threads;         /* libmicrohttpd worker threads; 0 = number of CPUs */
+    unsigned threads;         /* listener worker threads; 0 = number of CPUs */
     uint64_t max_delay_ns;    /* X-Diorama-Delay above this gets 400 */
     size_t max_body;          /* request bodies above this get 413; 0 = 1 MiB */
     struct httpd_config http; /* connection cap and timeouts; zeros = the httpd defaults */
@@ -43,6 +43,9 @@ struct server_cfg {
     uint64_t (*clock)(void *ctx);
     void (*planned)(void *ctx, const struct world_span *spans, uint32_t n, int model);
     void *hook_ctx;
+    /* Optional (serve --control): every answer of a scenario route is counted here, route i
+     * (server_route_name) as world_agg route i - SERVER_BUILTIN_ROUTES, 5xx as errors. */
+    struct world_agg *agg;
 };
 
 struct server_stats {
@@ -100,6 +103,7 @@ void server_control_free(struct server_control *c);
 
 /* The routes in match order: i in [0, server_nroutes), "GET /metrics" style names owned by
  * the server. */
+#define SERVER_BUILTIN_ROUTES 2 /* GET /metrics, GET /healthz: the scenario's routes follow */
 int server_nroutes(const struct server *s);
 const char *server_route_name(const struct server *s, int i);
 

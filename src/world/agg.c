@@ -27,6 +27,14 @@ struct slot {
     struct core_hdr h; /* latency in us */
 };
 
+/* serve's routes (world_agg_set_routes): counted by the HTTP threads, so each has a lock that
+ * only its request threads and the once-a-second publish take. */
+struct rslot {
+    pthread_mutex_t mu;
+    struct slot s;
+    char *name;
+};
+
 struct snap {
     uint64_t seq, t_ms;
     char *json;
@@ -35,8 +43,10 @@ struct snap {
 
 struct world_agg {
     const struct world *w;
-    struct slot *slot; /* per traffic source */
-    int nslot;         /* w->ntraffic, kept: the world may be freed before the aggregates */
+    struct slot *slot;   /* per traffic source */
+    int nslot;           /* w->ntraffic, kept: the world may be freed before the aggregates */
+    struct rslot *route; /* serve: "entries" are these instead of the traffic sources */
+    int nroute;
     uint64_t next_mono, last_off;
     int started;
     int (*accounting)(void *ctx, struct world_acct *out, int max);
@@ -72,6 +82,12 @@ void world_agg_free(struct world_agg *a)
     for (int i = 0; i < a->nslot; i++)
         core_hdr_free(&a->slot[i].h);
     core_free(a->slot);
+    for (int i = 0; i < a->nroute; i++) {
+        core_hdr_free(&a->route[i].s.h);
+        core_free(a->route[i].name);
+        pthread_mutex_destroy(&a->route[i].mu);
+    }
+    core_free(a->route);
     for (int i = 0; i < WORLD_AGG_KEPT; i++)
         core_free(a->ring[i].json);
     core_buf_free(&a->buf);
@@ -104,6 +120,30 @@ void world_agg_count(struct world_agg *a, int src, uint64_t latency_ns, int erro
     core_hdr_record(&s->h, (int64_t)(latency_ns / 1000));
 }
 
+void world_agg_set_routes(struct world_agg *a, const char *const *names, int n)
+{
+    a->route = core_calloc((size_t)n + 1, sizeof *a->route);
+    for (int i = 0; i < n; i++) {
+        struct rslot *r = &a->route[i];
+        pthread_mutex_init(&r->mu, NULL);
+        core_hdr_init(&r->s.h, HDR_LOWEST_US, HDR_HIGHEST_US, 2);
+        r->name = core_strdup(names[i]);
+    }
+    a->nroute = n;
+}
+
+void world_agg_count_route(struct world_agg *a, int route, uint64_t latency_ns, int error)
+{
+    if (!a || route < 0 || route >= a->nroute)
+        return;
+    struct rslot *r = &a->route[route];
+    pthread_mutex_lock(&r->mu);
+    r->s.n++;
+    r->s.err += error != 0;
+    core_hdr_record(&r->s.h, (int64_t)(latency_ns / 1000));
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* ---- rendering (world's thread) --------------------------------------------------------- */
 static void put_num(struct core_buf *b, const char *key, double v)
 {
@@ -113,8 +153,40 @@ static void put_num(struct core_buf *b, const char *key, double v)
         core_buf_printf(b, ",\"%s\":null", key);
 }
 
+/* One entry's rate, errors and latency since the last snapshot; the slot starts again. */
+static void put_slot(struct core_buf *b, const char *name, struct slot *s, double dt_s)
+{
+    core_buf_puts(b, "{\"name\":");
+    core_buf_put_json_str(b, name);
+    core_buf_printf(b, ",\"n\":%llu", (unsigned long long)s->n); /* exact, for sums */
+    put_num(b, "rate", (double)s->n / dt_s);
+    put_num(b, "errors", (double)s->err / dt_s);
+    put_num(b, "p50", s->n ? (double)core_hdr_value_at(&s->h, 50) / 1e3 : NAN);
+    put_num(b, "p99", s->n ? (double)core_hdr_value_at(&s->h, 99) / 1e3 : NAN);
+    s->n = s->err = 0;
+    core_hdr_reset(&s->h);
+}
+
+static void put_routes(struct world_agg *a, double dt_s)
+{
+    core_buf_puts(&a->buf, ",\"entries\":[");
+    for (int i = 0; i < a->nroute; i++) {
+        struct rslot *r = &a->route[i];
+        core_buf_puts(&a->buf, i ? "," : "");
+        pthread_mutex_lock(&r->mu);
+        put_slot(&a->buf, r->name, &r->s, dt_s);
+        pthread_mutex_unlock(&r->mu);
+        core_buf_putc(&a->buf, '}');
+    }
+    core_buf_putc(&a->buf, ']');
+}
+
 static void put_sources(struct world_agg *a, int models, double dt_s)
 {
+    if (!models && a->route) {
+        put_routes(a, dt_s);
+        return;
+    }
     const struct world *w = a->w;
     struct core_buf *b = &a->buf;
     int k = 0;
@@ -124,20 +196,14 @@ static void put_sources(struct world_agg *a, int models, double dt_s)
         struct slot *s = &a->slot[i];
         if ((t->model >= 0) != models)
             continue;
-        core_buf_puts(b, k++ ? ",{\"name\":" : "{\"name\":");
-        core_buf_put_json_str(b, t->name);
-        put_num(b, "rate", (double)s->n / dt_s);
-        put_num(b, "errors", (double)s->err / dt_s);
-        put_num(b, "p50", s->n ? (double)core_hdr_value_at(&s->h, 50) / 1e3 : NAN);
-        put_num(b, "p99", s->n ? (double)core_hdr_value_at(&s->h, 99) / 1e3 : NAN);
+        core_buf_puts(b, k++ ? "," : "");
+        put_slot(b, t->name, s, dt_s);
         if (models) {
             const struct world_entity *en = &w->ents[world__entity_of(w, SCN_ENT_MODEL, t->model)];
             double g = atomic_load_explicit((_Atomic double *)&en->gpu, memory_order_relaxed);
             put_num(b, "gpu", g >= 0 ? g : NAN);
         }
         core_buf_putc(b, '}');
-        s->n = s->err = 0;
-        core_hdr_reset(&s->h);
     }
     core_buf_putc(b, ']');
 }
@@ -205,22 +271,28 @@ void world_agg_publish(struct world_agg *a, uint64_t off, uint64_t start_unix_ns
     put_hosts(a, unix_ns, off);
     put_accounting(a);
     a->last_off = off;
-    pthread_mutex_lock(&a->mu);
     if (a->buf.len + 4096 > a->buf.max) { /* an append failed: not valid JSON, not published */
+        pthread_mutex_lock(&a->mu);
         a->cut++;
         pthread_mutex_unlock(&a->mu);
         return;
     }
+    /* copied before the lock, swapped in under it: the world's thread holds the readers' lock
+     * for a few stores only (were it preempted holding it, readers would wait that long) */
+    char *json = core_malloc(a->buf.len + 1);
+    memcpy(json, a->buf.p, a->buf.len);
+    json[a->buf.len] = 0;
+    pthread_mutex_lock(&a->mu);
     struct snap *s = &a->ring[a->nsnap % WORLD_AGG_KEPT];
-    s->json = core_realloc(s->json, a->buf.len + 1);
-    memcpy(s->json, a->buf.p, a->buf.len);
-    s->json[a->buf.len] = 0;
+    char *old = s->json;
+    s->json = json;
     s->len = a->buf.len;
     s->t_ms = unix_ns / 1000000;
     s->seq = ++a->nsnap;
     void (*notify)(void *) = a->notify;
     void *nctx = a->nctx;
     pthread_mutex_unlock(&a->mu);
+    core_free(old);
     if (notify)
         notify(nctx);
 }

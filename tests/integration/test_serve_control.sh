@@ -31,6 +31,23 @@ for _ in $(seq 50); do state_is healthy && break; sleep 0.1; done
 c=$(codes 100)
 check "healthy again: 100 x 200 ($c)" [ "$c" = "    100 200 " ]
 check "GET /api/labels has the period" sh -c "curl -s '$CTL/api/labels?after=0' | grep -q '\"phase\":\"end\"'"
+# serve's own aggregates (/api/aggregates, SSE "agg"): its 400 real requests to GET /, per route
+agg_sum() { # agg_sum FIELD: the sum of FIELD over every point's "GET /" entry
+  curl -s "$CTL/api/aggregates?after=0" >"$TMP/agg.json"
+  json "$TMP/agg.json" "j.points.flatMap(p => p.entries).filter(e => e.name === 'GET /')
+    .reduce((s, e) => s + (e.$1 || 0), 0)"
+}
+for _ in $(seq 50); do [ "$(agg_sum n)" = 400 ] && break; sleep 0.1; done
+check "/api/aggregates counts the 400 requests to GET / ($(agg_sum n))" [ "$(agg_sum n)" = 400 ]
+check "/api/aggregates has errors while critical" [ "$(json "$TMP/agg.json" \
+  "j.points.some(p => p.entries.some(e => e.name === 'GET /' && e.errors > 0))")" = true ]
+check "/api/aggregates has latencies" [ "$(json "$TMP/agg.json" \
+  "j.points.some(p => p.entries.some(e => e.n > 0 && e.p99 >= e.p50 && e.p50 > 0))")" = true ]
+check "/api/aggregates has the hosts" [ "$(json "$TMP/agg.json" \
+  "j.points.every(p => p.hosts.some(h => h.name === 'ppdb002'))")" = true ]
+curl -sN --max-time 3 "$CTL/api/stream" >"$TMP/sse" 2>/dev/null
+check "the SSE stream sends agg events with the route" sh -c \
+  "grep -A1 '^event: agg' '$TMP/sse' | grep -q '\"name\":\"GET /\"'"
 kill -TERM "$PID"; wait "$PID"; rc=$?
 check "SIGTERM: exit 0 ($rc)" [ "$rc" = 0 ]
 finish
