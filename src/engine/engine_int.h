@@ -124,6 +124,9 @@ struct engine {
     uint32_t agg_k;    /* events since the aggregates were last polled */
     char status_str[ENGINE_MAX_STATUS_CODE][4]; /* "100".."599" for error.type */
     struct engine_inject *inject; /* real requests (o.inject), NULL otherwise: inject.c */
+    struct series **biz;          /* business metrics' series (biz.c), by biz_off[metric] + value */
+    int *biz_off;
+    int biz_first; /* their first metric id */
     /* The pacing clock (mono0, t_base, speed) for engine_sim_now on other threads: written
      * under a sequence count (odd while it changes) at the start and at every speed change. */
     _Atomic uint64_t p_clock_seq, p_mono0, p_tbase;
@@ -163,5 +166,12 @@ static inline void engine__span_begin(struct engine *e, const struct world_span 
         e->ops[s->svc][s->op].inst[s->inst].active_n++;
 }
 void engine__hist_observe(struct series *s, double v);
+struct series *engine__new_series(struct engine *e, int metric, int res, const char *const *kv);
+/* biz.c: world's business metrics as series */
+int engine__biz_count(const struct engine *e);
+void engine__biz_defs(struct engine *e, struct rec_metric *out);
+void engine__biz_init(struct engine *e, int first);
+void engine__biz_tick(struct engine *e, uint64_t t);
+void engine__biz_free(struct engine *e);
 
 #endif

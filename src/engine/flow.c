@@ -36,6 +36,13 @@ static int64_t model_load(void *ctx, int mi)
     return e->models[mi].inflight + 1;
 }
 
+/* Pools (`pool: N`) queue in simulated time: the engine plans on one thread, in arrival order. */
+static struct world_pool *op_pool(void *ctx, int svc, int op)
+{
+    struct engine *e = ctx;
+    return &e->w->svcs[svc].ops[op].pool;
+}
+
 static void new_span_id(struct engine *e, uint8_t id[8])
 {
     uint64_t v;
@@ -47,8 +54,8 @@ static void new_span_id(struct engine *e, uint8_t id[8])
 
 struct ptrace *engine__flow(struct engine *e, const struct source *src, uint64_t t)
 {
-    static const struct world_plan_env env0 = {op_rng,      model_rng,  op_count,
-                                               model_count, model_load, NULL};
+    static const struct world_plan_env env0 = {op_rng,     model_rng, op_count, model_count,
+                                               model_load, NULL,      op_pool};
     struct ptrace *tr = e->free;
     if (tr)
         e->free = tr->next_free;

@@ -14,8 +14,10 @@
 #define MS 1000000ULL
 
 static const char *const top_keys[] = {
-    "name",     "description", "seed",   "duration", "metric_interval", "resource", "hosts",
-    "services", "models",      "faults", "states",   "timeline",        NULL};
+    "name",     "description", "seed",     "duration", "metric_interval",
+    "resource", "hosts",       "services", "models",   "faults",
+    "states",   "timeline",    "kind",     "business", NULL};
+const char *const scenario_kinds[] = {"services", NULL}; /* world/kind.c: one kind each */
 static const char *const host_keys[] = {"name",       "count",      "profile", "cpu",
                                         "cpus",       "memory_gib", "gpus",    "gpu_model",
                                         "attributes", "shape",      NULL};
@@ -23,7 +25,8 @@ static const char *const svc_keys[] = {"name",      "count",      "version",    
                                        "instances", "attributes", "operations", NULL};
 static const char *const op_keys[] = {"name",  "kind",    "latency",  "error_rate", "error_status",
                                       "rate",  "arrival", "parallel", "calls_mode", "inference",
-                                      "calls", "shape",   NULL};
+                                      "calls", "shape",   "pool",     NULL};
+static const char *const pool_keys[] = {"size", "timeout", "error_status", NULL};
 /* Index + 1 is enum scn_span_kind. */
 static const char *const kinds[] = {"internal", "server", "client", "producer", "consumer", NULL};
 static const char *const arrivals[] = {"poisson", "constant", NULL};
@@ -193,17 +196,19 @@ static int decode_tail(const struct scn_dec *d, int lat, const char *path, struc
     return 0;
 }
 
-/* `latency: 80ms` or `latency: {base: 80ms, jitter: 20%, tail: {p: 1%, factor: 10}}`. */
-static int decode_latency(const struct scn_dec *d, int op, const char *path, struct scn_latency *l)
+/* `latency: 80ms` or `latency: {base: 80ms, jitter: 20%, tail: {p: 1%, factor: 10}}` (also a
+ * business histogram's `value:`). */
+int scn__decode_dist(const struct scn_dec *d, int op, const char *path, const char *key,
+                     struct scn_latency *l)
 {
     static const char *const req[] = {"base", NULL};
-    int node = scn__field(d, op, "latency");
+    int node = scn__field(d, op, key);
     char lp[SCN_PATH_MAX], g[64];
     if (node < 0)
         return 0;
     if (d->t->v[node].type == SCN_N_SCALAR)
-        return scn__get_dur(d, op, path, "latency", 1, &l->base_ns);
-    scn__path(lp, path, "latency");
+        return scn__get_dur(d, op, path, key, 1, &l->base_ns);
+    scn__path(lp, path, key);
     if (d->t->v[node].type != SCN_N_MAP)
         return scn__fail_at(d, node,
                             "%s: expected a duration or a mapping {base, jitter, tail}, got %s", lp,
@@ -288,6 +293,28 @@ static int decode_mode(const struct scn_dec *d, int node, const char *path,
     return 0;
 }
 
+/* `pool: 1` or `pool: {size: 1, timeout: 2s, error_status: 503}`: a connection pool. */
+static int decode_pool(const struct scn_dec *d, int node, const char *path,
+                       struct scn_operation *op)
+{
+    static const char *const req[] = {"size", NULL};
+    int pn = scn__field(d, node, "pool");
+    char pp[SCN_PATH_MAX];
+    op->pool_timeout_ns = 5000 * MS;
+    op->pool_status = 503;
+    if (pn < 0)
+        return 0;
+    if (d->t->v[pn].type == SCN_N_SCALAR)
+        return get_small_int(d, node, path, "pool", 1, SCN_MAX_POOL, &op->pool);
+    scn__path(pp, path, "pool");
+    if (item_open(d, pn, pp, pool_keys, req) ||
+        get_small_int(d, pn, pp, "size", 1, SCN_MAX_POOL, &op->pool) ||
+        scn__get_dur(d, pn, pp, "timeout", 1, &op->pool_timeout_ns) ||
+        get_small_int(d, pn, pp, "error_status", 100, 599, &op->pool_status))
+        return DIO_EPARSE;
+    return 0;
+}
+
 static int decode_op(const struct scn_dec *d, int node, const char *path, struct scn_operation *op)
 {
     static const char *const req[] = {"name", NULL};
@@ -298,7 +325,8 @@ static int decode_op(const struct scn_dec *d, int node, const char *path, struct
     op->pos = pos_of(d, node);
     if (item_open(d, node, path, op_keys, req) || scn__get_name(d, node, path, "name", &op->name) ||
         scn__get_enum(d, node, path, "kind", kinds, &kind) ||
-        decode_latency(d, node, path, &op->latency) ||
+        scn__decode_dist(d, node, path, "latency", &op->latency) ||
+        decode_pool(d, node, path, op) ||
         scn__get_frac(d, node, path, "error_rate", 0, &op->error_rate) ||
         get_small_int(d, node, path, "error_status", 100, 599, &op->error_status) ||
         scn__get_rate(d, node, path, "rate", &op->rate) ||
@@ -689,6 +717,10 @@ static int decode_top(const struct scn_dec *d, int root, struct scenario *s, con
 {
     s->name = core_strdup(dflt);
     s->seed = 1;
+    int kind = 0;
+    if (scn__get_enum(d, root, "", "kind", scenario_kinds, &kind))
+        return DIO_EPARSE;
+    s->kind = core_strdup(scenario_kinds[kind]);
     s->metric_interval_ns = 10000 * MS;
     if (scn__get_name(d, root, "", "name", &s->name) ||
         scn__get_str(d, root, "", "description", &s->description) ||
@@ -710,7 +742,8 @@ int scn__decode(const struct scn_tree *t, struct scenario *s, const char *dflt_n
     if (scn__expect(&d, root, "", SCN_N_MAP) || scn__check_keys(&d, root, "", top_keys) ||
         decode_top(&d, root, s, dflt_name) || decode_hosts(&d, root, s) ||
         decode_services(&d, root, s) || decode_models(&d, root, s) || decode_faults(&d, root, s) ||
-        scn__decode_states(&d, root, s) || scn__decode_timeline(&d, root, s))
+        scn__decode_states(&d, root, s) || scn__decode_timeline(&d, root, s) ||
+        scn__decode_business(&d, root, s))
         return DIO_EPARSE;
     if (s->nservices == 0 && s->nhosts == 0)
         return scn__fail_at(&d, root, "nothing to simulate: define at least one service or host");

@@ -166,6 +166,8 @@ void scenario_free(struct scenario *s)
         core_free(s->timeline[i].state);
     }
     core_free(s->timeline);
+    scn__free_business(s);
+    core_free(s->kind);
     free_attrs(s->resource_attrs, s->nresource_attrs);
     core_free(s->name);
     core_free(s->description);

@@ -98,6 +98,9 @@ struct scn_operation {
     int inference;          /* 1: runs the request's model (latency, gen_ai attrs from the model) */
     struct scn_call *calls;
     int ncalls;
+    int pool;                 /* connections in its pool (`pool:`), 0: no pool */
+    uint64_t pool_timeout_ns; /* a request waits at most this long for one (default 5s) */
+    int pool_status;          /* ... then fails with this status (default 503) */
     struct scn_pos pos;
 };
 
@@ -284,7 +287,43 @@ struct scn_change {
     struct scn_pos pos;
 };
 
+/* Business metrics (`business:`, docs/scenario-format.md): one metric, its series split over
+ * the values of one attribute. */
+enum scn_biz_type { SCN_BIZ_COUNTER, SCN_BIZ_HISTOGRAM, SCN_BIZ_GAUGE };
+#define SCN_MAX_BIZ 256        /* business metrics per scenario */
+#define SCN_MAX_BIZ_VALUES 256 /* values of its `by` attribute */
+#define SCN_MAX_BIZ_BUCKETS 32
+struct scn_biz_value {
+    char *name;             /* the attribute's value, e.g. "SF" */
+    double weight;          /* share of the metric (normalised over the values) */
+    struct scn_shape shape; /* how the weight changes over the day (unset: constant) */
+    struct scn_pos pos;
+};
+struct scn_biz {
+    char *name; /* OTel metric name, e.g. "rides.requested" */
+    char *description;
+    char *unit;               /* UCUM; default "1", histograms "s" */
+    int type;                 /* enum scn_biz_type */
+    char *per;                /* "service/operation": counters and histograms count its requests */
+    int per_svc;              /* resolved, -1 when per is NULL (gauges may go without) */
+    int per_op;               /* resolved */
+    double factor;            /* counters: added per request (default 1) */
+    struct scn_latency value; /* histograms: the distribution of one observation */
+    double base;              /* gauges: the total (over every value) the walk moves around */
+    double step;              /* gauges: relative step of the walk per tick (default 0.02) */
+    double range;             /* gauges: the walk stays within base x (1 +- range) (default 0.2) */
+    struct scn_shape shape;   /* gauges: base over the day */
+    double load; /* histograms, gauges: x (1 + load x (per's rate / its scenario rate - 1)) */
+    char *by;    /* the attribute key, NULL: one series */
+    struct scn_biz_value *values;
+    int nvalues;
+    double *bounds; /* histograms: bucket bounds in seconds, increasing */
+    int nbounds;
+    struct scn_pos pos;
+};
+
 struct scenario {
+    char *kind; /* the kind of world (`kind:`), default "services" (world_kind_find) */
     char *name;
     char *description;
     char *file;                      /* path or "builtin:<name>" */
@@ -306,7 +345,12 @@ struct scenario {
     int nstates;
     struct scn_change *timeline; /* in file order; the world sorts by time */
     int ntimeline;
+    struct scn_biz *business; /* `business:` metrics */
+    int nbusiness;
 };
+/* NULL-terminated names of the kinds of world a scenario may ask for (world/kind.c has one
+ * struct world_kind for each). */
+extern const char *const scenario_kinds[];
 
 /* Exit-code-relevant outcomes: 0, DIO_EPARSE (syntax or validation; err filled), DIO_EIO (file
  * unreadable; err filled), DIO_ERANGE (file larger than SCENARIO_MAX_BYTES; err filled). */

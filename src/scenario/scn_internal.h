@@ -32,6 +32,7 @@
 #define SCN_MAX_INSTANCES 10000
 #define SCN_MAX_TOTAL_INSTANCES 50000 /* of all services: with hosts, under 65,536 resources */
 #define SCN_MAX_RATE 1e6              /* arrivals per second of one entry */
+#define SCN_MAX_POOL 10000            /* connections in one operation's pool */
 
 /* ---- tree ------------------------------------------------------------------------------ */
 enum scn_node_type { SCN_N_SCALAR, SCN_N_SEQ, SCN_N_MAP };
@@ -160,6 +161,12 @@ int scn__decode_states(const struct scn_dec *d, int root, struct scenario *s);
 int scn__decode_timeline(const struct scn_dec *d, int root, struct scenario *s);
 /* The optional `shape` of an operation, model or host (absent: sh->set stays 0). */
 int scn__decode_shape(const struct scn_dec *d, int map, const char *path, struct scn_shape *sh);
+/* decode.c: a duration or {base, jitter, tail} at map.key (an operation's latency). */
+int scn__decode_dist(const struct scn_dec *d, int map, const char *path, const char *key,
+                     struct scn_latency *l);
+/* business.c: the `business` list; its `per` references are resolved by validate.c. */
+int scn__decode_business(const struct scn_dec *d, int root, struct scenario *s);
+void scn__free_business(struct scenario *s);
 /* series.c: DIO_EPARSE when the world could have more than max series (0: the default). */
 int scn__check_series(const struct scn_tree *t, const struct scenario *s, uint64_t max,
                       struct scn_error *err);

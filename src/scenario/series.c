@@ -169,8 +169,15 @@ void scenario_series_count(const struct scenario *s, struct scenario_series *c)
         c->prom_bytes += p.bytes;
         consider(c, SCN_PART_MODEL, i, -1, p.series, &run);
     }
-    c->total = c->hosts + c->services + c->models + (uint64_t)s->nfaults; /* fault.active */
-    c->initial += c->hosts + c->models + (uint64_t)s->nfaults;
+    uint64_t biz = 0; /* business metrics: a series per value of `by` (one without) */
+    for (int i = 0; i < s->nbusiness; i++) {
+        const struct scn_biz *b = &s->business[i];
+        uint64_t n = b->nvalues ? (uint64_t)b->nvalues : 1;
+        biz += n;
+        c->samples += n * (b->type == SCN_BIZ_HISTOGRAM ? (uint64_t)b->nbounds + 3 : 1);
+    }
+    c->total = c->hosts + c->services + c->models + (uint64_t)s->nfaults + biz; /* fault.active */
+    c->initial += c->hosts + c->models + (uint64_t)s->nfaults + biz;
     c->samples += (uint64_t)s->nfaults;
 }
 

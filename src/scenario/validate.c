@@ -373,6 +373,21 @@ static int resolve_model(struct vctx *c, int i)
     return 0;
 }
 
+/* A business metric's `per: service/operation`. */
+static int resolve_business(struct vctx *c, int i)
+{
+    struct scn_biz *b = &c->s->business[i];
+    if (!b->per)
+        return 0;
+    struct scn_pos at = node_pos(c, scn__item_node(c->t, "business", i, "per"), b->pos);
+    char path[SCN_PATH_MAX], svc[SCN_MAX_NAME + 1];
+    const char *op;
+    snprintf(path, sizeof(path), "business[%d].per", i);
+    if (split_ref(b->per, svc, sizeof(svc), &op))
+        return fail_pos(c, at, "%s: expected 'service/operation', got '%s'", path, b->per);
+    return resolve_op(c, at, path, svc, op, &b->per_svc, &b->per_op);
+}
+
 /* The readings of a fault target that resolve: *m a model, *sv + *op a service (op -1) or an
  * operation. Model names come first because they may hold a '/' ("meta-llama/Llama-3"). */
 static void lookup_target(const struct vctx *c, const char *target, int *m, int *sv, int *op)
@@ -539,6 +554,8 @@ int scn__validate(const struct scn_tree *t, struct scenario *s, struct scn_error
         rc = resolve_fault(&c, i);
     for (int i = 0; !rc && i < s->ntimeline; i++)
         rc = resolve_change(&c, i);
+    for (int i = 0; !rc && i < s->nbusiness; i++)
+        rc = resolve_business(&c, i);
     free_indexes(&c);
     return rc;
 }

@@ -113,8 +113,9 @@ static int pick_model(struct core_rng *r, const struct server__route *rt)
 void server__plan(struct server__model *m, const struct server__route *r, uint64_t k, uint64_t t_ns,
                   struct server__plan *p)
 {
-    static const struct world_plan_env env0 = {req_op_rng,      req_model_rng, req_op_count,
-                                               req_model_count, NULL,          NULL};
+    /* no op_pool: real requests run concurrently and do not queue on simulated pools */
+    static const struct world_plan_env env0 = {
+        req_op_rng, req_model_rng, req_op_count, req_model_count, NULL, NULL, NULL};
     memset(p, 0, sizeof *p);
     p->tokens_factor = 1;
     p->status = 200;

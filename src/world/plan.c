@@ -13,6 +13,11 @@
  * through like a proxy would); 4xx stay with the callee. States (state.c) multiply latency too:
  * a service's by its own and its host's, a model's by its own.
  *
+ * An operation with a pool (`pool: N`) waits for one of N connections before it starts its
+ * work: the wait is part of its span (HotROD's one-connection MySQL pool), and a request
+ * that would wait past the pool's timeout fails after waiting that long. Only callers that
+ * plan on one thread queue (env->op_pool): the engine; serve's real requests do not.
+ *
  * A service with instances spreads its requests over them round-robin (by the operation's
  * request count, so no draw): the span says which instance served it.
  *
@@ -188,6 +193,38 @@ static uint64_t run_calls(struct walk *k, int self, const struct scn_operation *
     return done;
 }
 
+/* A pooled operation (`pool: N`) takes the slot that frees first: the wait is how long until
+ * it does (0 when one is free), UINT64_MAX when that is longer than the pool's timeout. Slots
+ * are handed out in the order requests are planned (the order they entered the system), which
+ * is first come, first served except for requests that reach the pool within a few ms of each
+ * other by paths of different length. */
+static uint64_t pool_take(struct world_pool *pl, uint64_t start, int *slot)
+{
+    int best = 0;
+    for (int i = 1; i < pl->n; i++)
+        if (pl->busy[i] < pl->busy[best])
+            best = i;
+    *slot = best;
+    uint64_t wait = pl->busy[best] > start ? pl->busy[best] - start : 0;
+    if (wait > pl->timeout_ns) {
+        pl->timeouts++;
+        return UINT64_MAX;
+    }
+    pl->waits += wait > 0;
+    pl->wait_ns += wait;
+    return wait;
+}
+
+/* No connection came within the timeout: the request fails without doing its work. */
+static uint64_t pool_give_up(struct world_span *s, const struct world_pool *pl, uint64_t start)
+{
+    s->end = start + pl->timeout_ns;
+    s->status = (uint16_t)pl->status;
+    s->cause = WORLD_CAUSE_POOL;
+    s->error = 1;
+    return s->end;
+}
+
 static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t start)
 {
     const struct world_plan_env *env = k->env;
@@ -202,6 +239,11 @@ static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t sta
     uint64_t count = env->op_count(env->ctx, svc, op);
     int ninst = k->w->svcs[svc].ninst;
     s->inst = (uint16_t)(ninst > 1 ? (count - 1) % (uint64_t)ninst : 0); /* round-robin */
+    struct world_pool *pl = wo->pool.n && env->op_pool ? env->op_pool(env->ctx, svc, op) : NULL;
+    int slot = 0;
+    uint64_t wait = pl && pl->n ? pool_take(pl, start, &slot) : 0;
+    if (wait == UINT64_MAX)
+        return pool_give_up(s, pl, start);
     world_faults_apply(k->w, wo->faults, wo->nfaults, count, start, r, &eff, k->p, (uint32_t)self);
     s->fired = eff.fired;
     s->nfired = eff.nfired;
@@ -211,10 +253,12 @@ static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t sta
     struct world_req_fx sfx = state_fx(k->w, SCN_ENT_SERVICE, svc);
     own = scaled(own, sfx.latency != 1 ? sfx.latency : 0);
     uint16_t child_status = 0;
-    uint64_t t = run_calls(k, self, so, &eff, r, start + own / 2, &child_status);
+    uint64_t t = run_calls(k, self, so, &eff, r, start + wait + own / 2, &child_status);
     s = &k->p->spans[self];
     s->end = t + (own - own / 2);
-    if (!s->status) { /* a model fault may already have decided it */
+    if (pl && pl->n)
+        pl->busy[slot] = s->end; /* the connection is held until the operation answers */
+    if (!s->status) {            /* a model fault may already have decided it */
         int own_err = so->error_rate > 0 && core_rng_unit(r) < so->error_rate;
         uint16_t st_err = eff.error_status > 0 || own_err ? 0 : state_error(&sfx, r, &s->cause);
         s->cause = eff.error_status > 0 ? WORLD_CAUSE_FAULT
@@ -232,8 +276,8 @@ static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t sta
     return s->end;
 }
 
-uint64_t world_plan_request(const struct world *w, const struct world_plan_env *env,
-                            struct world_plan *p, int svc, int op, uint64_t t)
+uint64_t world__svc_plan(const struct world *w, const struct world_plan_env *env,
+                         struct world_plan *p, int svc, int op, uint64_t t)
 {
     p->n = 0;
     p->truncated = 0;
@@ -245,11 +289,11 @@ uint64_t world_plan_request(const struct world *w, const struct world_plan_env *
     return run_op(&k, -1, svc, op, t);
 }
 
-size_t world_max_spans(const struct world *w, int svc, int op)
+size_t world__svc_max_spans(const struct world *w, int svc, int op)
 {
     const struct scn_operation *so = w->svcs[svc].ops[op].scn;
     size_t n = 1;
     for (int i = 0; i < so->ncalls && n <= WORLD_MAX_SPANS; i++)
-        n += 1 + world_max_spans(w, so->calls[i].svc, so->calls[i].op);
+        n += 1 + world__svc_max_spans(w, so->calls[i].svc, so->calls[i].op);
     return n;
 }

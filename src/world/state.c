@@ -194,7 +194,7 @@ static void drain_commands(struct world *w, uint64_t t, const struct world_out *
 }
 
 /* ---- the world's clock ---------------------------------------------------------------- */
-void world_advance(struct world *w, uint64_t t, const struct world_out *out)
+void world__svc_advance(struct world *w, uint64_t t, const struct world_out *out)
 {
     const struct scenario *s = w->scn;
     while (w->next_change < s->ntimeline && s->timeline[w->order[w->next_change]].at_ns <= t) {
@@ -220,7 +220,7 @@ void world_advance(struct world *w, uint64_t t, const struct world_out *out)
     w->now = t;
 }
 
-uint64_t world_next_due(const struct world *w)
+uint64_t world__svc_next_due(const struct world *w)
 {
     const struct scenario *s = w->scn;
     uint64_t next =
@@ -232,7 +232,7 @@ uint64_t world_next_due(const struct world *w)
     return chaos < next ? chaos : next;
 }
 
-void world_finish(struct world *w, uint64_t t, const struct world_out *out)
+void world__svc_finish(struct world *w, uint64_t t, const struct world_out *out)
 {
     world__faults_finish(w, t, out);
     for (int i = 0; i < w->nents; i++)

@@ -256,9 +256,15 @@ static void build_entities(struct world *w)
         sv->nops = sv->scn->nops;
         sv->ops = core_calloc((size_t)(sv->nops ? sv->nops : 1), sizeof *sv->ops);
         for (int k = 0; k < sv->nops; k++) {
-            sv->ops[k].scn = &sv->scn->ops[k];
+            const struct scn_operation *so = &sv->scn->ops[k];
+            struct world_pool *pl = &sv->ops[k].pool;
+            sv->ops[k].scn = so;
             sv->ops[k].svc = i;
-            sv->ops[k].kind = (uint8_t)sv->scn->ops[k].kind;
+            sv->ops[k].kind = (uint8_t)so->kind;
+            pl->n = so->pool;
+            pl->timeout_ns = so->pool_timeout_ns;
+            pl->status = so->pool_status;
+            pl->busy = so->pool ? core_calloc((size_t)so->pool, sizeof *pl->busy) : NULL;
         }
     }
     w->nhosts = s->nhosts;
@@ -294,39 +300,36 @@ static void make_run_id(struct world *w, const struct scenario *s, const struct 
              (unsigned long long)core_hash64(id, n < (int)sizeof id ? (size_t)n : sizeof id - 1));
 }
 
-int world_build(struct world **out, const struct scenario *s, const struct world_opts *o, char *err,
-                size_t errlen)
+/* The "services" kind: services and their operations, hosts, models (this file, plan.c,
+ * state.c, fault.c, host.c, live.c, biz.c). */
+static int svc_build(struct world *w, const struct world_opts *o, char *err, size_t errlen)
 {
-    struct world *w = core_calloc(1, sizeof *w);
-    w->scn = s;
-    w->seed = o->seed;
-    make_run_id(w, s, o);
     build_entities(w);
     build_faults(w);
     world__states_build(w);
     world__faults_build(w);
     world__hosts_build(w);
     world__live_build(w);
+    world__biz_build(w);
     if (build_resources(w, o)) {
         snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: expected key=value,key=value");
-        world_free(w);
         return DIO_EINVAL;
     }
-    *out = w;
     return 0;
 }
 
-void world_free(struct world *w)
+static void svc_free(struct world *w)
 {
-    if (!w)
-        return;
     /* The parts first: they read the arrays freed below (hosts_free reads w->hosts). */
+    world__biz_free(w);
     world__live_free(w);
     world__states_free(w);
     world__hosts_free(w);
     for (int i = 0; i < w->nsvcs; i++) {
-        for (int k = 0; k < w->svcs[i].nops; k++)
+        for (int k = 0; k < w->svcs[i].nops; k++) {
             core_free(w->svcs[i].ops[k].faults);
+            core_free(w->svcs[i].ops[k].pool.busy);
+        }
         core_free(w->svcs[i].ops);
     }
     for (int i = 0; i < w->nmodels; i++)
@@ -340,6 +343,41 @@ void world_free(struct world *w)
     core_free(w->faults);
     core_free(w->res);
     core_free(w->attr_store);
+}
+
+const struct world_kind world__kind_services = {
+    "services",          svc_build,         svc_free,        world__svc_advance,
+    world__svc_next_due, world__svc_finish, world__svc_plan, world__svc_max_spans,
+    world__biz_sample,
+};
+
+int world_build(struct world **out, const struct scenario *s, const struct world_opts *o, char *err,
+                size_t errlen)
+{
+    const struct world_kind *k = world_kind_find(s->kind);
+    if (!k) { /* scenario/ validates `kind:` against the same names */
+        snprintf(err, errlen, "unknown kind of world '%s'", s->kind);
+        return DIO_EINVAL;
+    }
+    struct world *w = core_calloc(1, sizeof *w);
+    w->kind = k;
+    w->scn = s;
+    w->seed = o->seed;
+    make_run_id(w, s, o);
+    int rc = k->build(w, o, err, errlen);
+    if (rc) {
+        world_free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void world_free(struct world *w)
+{
+    if (!w)
+        return;
+    w->kind->free(w);
     core_free(w);
 }
 

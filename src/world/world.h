@@ -55,12 +55,26 @@ struct world_fault {
     int live_source;     /* WORLD_SRC_COMMAND or a scheduler's */
 };
 
+/* A connection pool in front of an operation (`pool:`): N slots, each busy until an offset.
+ * A request takes the slot that frees first and waits for it; one that would wait longer than
+ * timeout_ns fails after waiting that long. Written by the thread that plans (the engine's);
+ * callers that plan on several threads leave env->op_pool NULL and do not queue. */
+struct world_pool {
+    uint64_t *busy; /* [n]: offset the slot is free again */
+    int n;          /* 0: no pool */
+    uint64_t timeout_ns;
+    int status;               /* of a request that timed out */
+    uint64_t waits, timeouts; /* requests that waited / that gave up */
+    uint64_t wait_ns;         /* their waiting, summed */
+};
+
 struct world_op {
     const struct scn_operation *scn;
     int svc;
     uint8_t kind;
     uint64_t count; /* requests so far (every-N triggers) */
-    int *faults;    /* indices into world->faults that target this op or its service */
+    struct world_pool pool;
+    int *faults; /* indices into world->faults that target this op or its service */
     int nfaults;
 };
 
@@ -159,6 +173,11 @@ void world_agg_set_accounting(struct world_agg *a,
 void world_agg_set_notify(struct world_agg *a, void (*fn)(void *ctx), void *ctx);
 /* World's thread: one finished request of traffic source src. */
 void world_agg_count(struct world_agg *a, int src, uint64_t latency_ns, int error);
+/* serve (no engine): the "entries" are these routes ("POST /classify"), counted from any
+ * thread by world_agg_count_route (route: index into names; error: a 5xx answer). Before the
+ * first publish. */
+void world_agg_set_routes(struct world_agg *a, const char *const *names, int n);
+void world_agg_count_route(struct world_agg *a, int route, uint64_t latency_ns, int error);
 /* World's thread: publishes when a wall second passed since the last (mono: core_mono_ns). */
 void world_agg_poll(struct world_agg *a, uint64_t off, uint64_t start_unix_ns, uint64_t mono);
 void world_agg_publish(struct world_agg *a, uint64_t off, uint64_t start_unix_ns);
@@ -247,6 +266,7 @@ struct world_out {
 };
 
 struct world {
+    const struct world_kind *kind; /* what this world is (kind.c): its functions */
     const struct scenario *scn;
     uint64_t seed;
     char run_id[64]; /* names this run's streams: see world_build */
@@ -282,11 +302,42 @@ struct world {
     _Atomic uint64_t live_gen;  /* bumped by every rate/pause/resume/speed change */
     _Atomic uint64_t state_gen; /* bumped by every applied change of any kind (readers poll) */
     struct world_chaos *chaos;  /* the chaos scheduler (live.c), NULL until configured */
+    struct world_biz *biz;      /* business metrics (biz.c), NULL when the scenario has none */
     /* storage behind the resources */
     struct rec_attr *attr_store;
     char **str_store;
     int nstr;
 };
+
+/* ---- kinds of world (kind.c) -------------------------------------------------------------
+ * What the engine and serve do with a world goes through its kind, a small table of functions
+ * the way curl plugs transports behind Curl_cftype: a new kind of world (an event stream of
+ * users, a ride-sharing app) is a new file with one of these, named by the scenario's `kind:`.
+ * The public functions below (world_build, world_advance, world_plan_request ...) call through
+ * it. Today there is one kind, "services": services, hosts and models (world.c). */
+struct world_msink;
+struct world_plan;
+struct world_plan_env;
+struct world_kind {
+    const char *name;
+    /* Fills w (scn, seed, run_id and kind are set); err on failure. free undoes it (not w). */
+    int (*build)(struct world *w, const struct world_opts *o, char *err, size_t errlen);
+    void (*free)(struct world *w);
+    /* The world's clock: see world_advance, world_next_due, world_finish. */
+    void (*advance)(struct world *w, uint64_t t, const struct world_out *out);
+    uint64_t (*next_due)(const struct world *w);
+    void (*finish)(struct world *w, uint64_t t, const struct world_out *out);
+    /* Requests: see world_plan_request and world_max_spans. */
+    uint64_t (*plan_request)(const struct world *w, const struct world_plan_env *env,
+                             struct world_plan *p, int svc, int op, uint64_t t);
+    size_t (*max_spans)(const struct world *w, int svc, int op);
+    /* The world's own metrics (beyond those the engine derives from spans): world_metrics. */
+    void (*sample_metrics)(struct world *w, uint64_t off, uint64_t unix_ns, double interval_s,
+                           const struct world_msink *sink);
+};
+/* The kind named `name` (NULL: the default, "services"), or NULL when there is none. */
+const struct world_kind *world_kind_find(const char *name);
+extern const struct world_kind world__kind_services; /* world.c */
 
 int world_build(struct world **out, const struct scenario *s, const struct world_opts *o, char *err,
                 size_t errlen);
@@ -424,6 +475,34 @@ void world_host_sample(struct world *w, int h, uint64_t off, uint64_t unix_ns, d
 void world__hosts_build(struct world *w);
 void world__hosts_free(struct world *w);
 
+/* ---- business metrics (biz.c) ---------------------------------------------------------- */
+/* The scenario's `business:` metrics (docs/metrics.md): counters of an operation's requests,
+ * histograms drawn per request, gauges as bounded walks, each split over one attribute's values
+ * (city: SF, NYC ...) by weights that may follow a shape over the day. Series j of metric m
+ * carries attribute key = values[j] (none when key is NULL: one series). */
+struct world_bmetric {
+    struct rec_metric def; /* descriptor: name, unit, type, bounds (world-owned) */
+    int res;               /* the resource its series are on */
+    const char *key;       /* attribute key, NULL: one series without attributes */
+    char *const *values;   /* [nvalues] */
+    int nvalues;
+};
+/* Where a sample goes: counter: x is added; gauge: x is the value; histogram: one observation. */
+struct world_msink {
+    void *ctx;
+    void (*observe)(void *ctx, int metric, int series, double x);
+};
+/* The world's business metrics (*n of them; NULL and 0 when none). Stable for its lifetime. */
+const struct world_bmetric *world_metrics(const struct world *w, int *n);
+/* The world's thread, once per metric tick at offset off: what happened since the last tick
+ * (deterministic: its own streams, counts of the requests planned so far). Through the kind. */
+void world_sample_metrics(struct world *w, uint64_t off, uint64_t unix_ns, double interval_s,
+                          const struct world_msink *sink);
+void world__biz_build(struct world *w);
+void world__biz_free(struct world *w);
+void world__biz_sample(struct world *w, uint64_t off, uint64_t unix_ns, double interval_s,
+                       const struct world_msink *sink);
+
 /* ---- the plan of a request (plan.c) ---------------------------------------------------- */
 #define WORLD_MAX_SPANS 4096 /* spans in one request's plan (validation keeps traces within) */
 
@@ -432,7 +511,8 @@ enum {
     WORLD_CAUSE_FAULT,
     WORLD_CAUSE_ERROR_RATE,
     WORLD_CAUSE_CALLEE,
-    WORLD_CAUSE_STATE
+    WORLD_CAUSE_STATE,
+    WORLD_CAUSE_POOL /* waited longer than its pool's timeout */
 };
 
 /* One span of a planned request. Times are offsets in ns on the caller's clock (the planner
@@ -489,6 +569,8 @@ struct world_plan_env {
     uint64_t (*model_count)(void *ctx, int model);
     int64_t (*model_load)(void *ctx, int model);
     void *ctx;
+    /* The pool of (svc, op) this caller queues on (NULL, or a pool with n = 0: no waiting). */
+    struct world_pool *(*op_pool)(void *ctx, int svc, int op);
 };
 
 struct world_plan {
@@ -509,6 +591,13 @@ uint64_t world_plan_request(const struct world *w, const struct world_plan_env *
                             struct world_plan *p, int svc, int op, uint64_t t);
 /* Spans in a plan entering at (svc, op), saturating just above WORLD_MAX_SPANS. */
 size_t world_max_spans(const struct world *w, int svc, int op);
+/* The "services" kind's implementations (plan.c, state.c) behind the functions above. */
+uint64_t world__svc_plan(const struct world *w, const struct world_plan_env *env,
+                         struct world_plan *p, int svc, int op, uint64_t t);
+size_t world__svc_max_spans(const struct world *w, int svc, int op);
+void world__svc_advance(struct world *w, uint64_t t, const struct world_out *out);
+uint64_t world__svc_next_due(const struct world *w);
+void world__svc_finish(struct world *w, uint64_t t, const struct world_out *out);
 
 /* Ground truth for one injected fault. */
 struct world_label {

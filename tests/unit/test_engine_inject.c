@@ -75,7 +75,8 @@ static struct counts run(int n, uint32_t *plan_spans, uint64_t *refused)
         .start_unix_ns = 1767225600000000000ULL, .duration_ns = 30000000000ULL, .inject = 1};
     struct engine_out out = {&c, c_batch, c_submit, c_drop, NULL, NULL};
     assert_int_equal(engine_new(&e, w, &eo, &out, msg, sizeof msg), 0);
-    static const struct world_plan_env env = {any_rng, model_rng, count1, mcount1, NULL, NULL};
+    static const struct world_plan_env env = {any_rng, model_rng, count1, mcount1,
+                                              NULL,    NULL,      NULL};
     struct world_span spans[ENGINE_INJECT_SPANS];
     core_rng_init(&rng, 1, 2, 3);
     *refused = 0;

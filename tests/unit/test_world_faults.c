@@ -122,7 +122,8 @@ static void fx_open(struct fx *f, const char *text)
     struct world_opts wo = {.seed = 7, .nshards = 1};
     assert_int_equal(world_build(&f->w, f->scn, &wo, msg, sizeof msg), 0);
     core_rng_init(&f->c.rng, 7, 1, 2);
-    struct world_plan_env env = {c_op_rng, c_model_rng, c_op_count, c_model_count, NULL, &f->c};
+    struct world_plan_env env = {c_op_rng, c_model_rng, c_op_count, c_model_count,
+                                 NULL,     &f->c,       NULL};
     f->env = env;
     f->p.spans = f->spans;
     f->p.cap = 16;
