@@ -10,6 +10,8 @@
 #   fleet_day_wall_s     the same fleet over a simulated day: wall seconds (goal < 60)
 #   inference_spans_per_s  `inference` spans per second, this build and BASE side by side in
 #                        the same run, runs alternating (goal: within 10% of BASE)
+#   *_base               with BASE set, the same fleet figures of BASE, runs alternating with
+#                        this build's (on a loaded machine only same-run ratios mean anything)
 #   rss_kib              RSS of a real-time `fleet` run to --null sampled every 10 s: first,
 #                        last, max (--rss-minutes M, default 10; 0 skips)
 #
@@ -38,19 +40,35 @@ one() { # one BIN NAME ARGS... : run pinned to core 0, summary in $TMP/NAME.json
 }
 per_cpu() { jget "$TMP/$1.json" "Math.round($2 / $(cat "$TMP/$1.cpu"))"; }
 
-pts=() day=() ptsc=() dayc=() pts_n=0
-for i in 1 2 3; do
-  one "$D" pts bench/fleet1000.yaml --duration 1h --signals metrics
-  pts+=("$(jget "$TMP/pts.json" 'Math.round(j.signals.metric_points.generated / j.wall_seconds)')")
-  ptsc+=("$(per_cpu pts j.signals.metric_points.generated)")
+fleet_pts() { # BIN: one 1 h run; appends to pts, ptsc (or their _b twins for BASE)
+  one "$1" pts bench/fleet1000.yaml --duration 1h --signals metrics
+  local w c
+  w=$(jget "$TMP/pts.json" 'Math.round(j.signals.metric_points.generated / j.wall_seconds)')
+  c=$(per_cpu pts j.signals.metric_points.generated)
+  if [ "$1" = "$D" ]; then pts+=("$w") ptsc+=("$c"); else pts_b+=("$w") ptsc_b+=("$c"); fi
   pts_n=$(jget "$TMP/pts.json" 'j.signals.metric_points.generated')
+}
+fleet_day() { # BIN: one 24 h run; appends to day, dayc (or day_b, dayc_b)
+  one "$1" day bench/fleet1000.yaml --duration 24h --signals metrics
+  local w c
+  w=$(jget "$TMP/day.json" 'j.wall_seconds.toFixed(2)')
+  c=$(cat "$TMP/day.cpu")
+  if [ "$1" = "$D" ]; then day+=("$w") dayc+=("$c"); else day_b+=("$w") dayc_b+=("$c"); fi
+  day_n=$(jget "$TMP/day.json" 'j.signals.metric_points.generated')
+}
+pts=() day=() ptsc=() dayc=() pts_n=0 pts_b=() ptsc_b=() day_b=() dayc_b=()
+for i in 1 2 3; do
+  fleet_pts "$D"
+  if [ -n "$BASE" ]; then fleet_pts "$BASE"; fi
 done
 for i in 1 2 3; do
-  one "$D" day bench/fleet1000.yaml --duration 24h --signals metrics
-  day+=("$(jget "$TMP/day.json" 'j.wall_seconds.toFixed(2)')")
-  dayc+=("$(cat "$TMP/day.cpu")")
-  day_n=$(jget "$TMP/day.json" 'j.signals.metric_points.generated')
+  fleet_day "$D"
+  if [ -n "$BASE" ]; then fleet_day "$BASE"; fi
 done
+fleet_base=null
+if [ -n "$BASE" ]; then
+  fleet_base="{\"points_per_s\": $(median "${pts_b[@]}"), \"points_per_cpu_s\": $(median "${ptsc_b[@]}"), \"day_wall_s\": $(median "${day_b[@]}"), \"day_cpu_s\": $(median "${dayc_b[@]}"), \"day_cpu_runs\": [$(IFS=,; echo "${dayc_b[*]}")]}"
+fi
 
 new=() old=() newc=() oldc=()
 for i in 1 2 3; do
@@ -92,7 +110,8 @@ fi
 cat <<JSON
 {
   "fleet_points_per_s": {"median": $(median "${pts[@]}"), "per_cpu_s": $(median "${ptsc[@]}"), "runs": [$(IFS=,; echo "${pts[*]}")], "points": $pts_n, "goal": 10000000},
-  "fleet_day_wall_s": {"median": $(median "${day[@]}"), "cpu_s": $(median "${dayc[@]}"), "runs": [$(IFS=,; echo "${day[*]}")], "points": $day_n, "goal": 60},
+  "fleet_day_wall_s": {"median": $(median "${day[@]}"), "cpu_s": $(median "${dayc[@]}"), "runs": [$(IFS=,; echo "${day[*]}")], "cpu_runs": [$(IFS=,; echo "${dayc[*]}")], "points": $day_n, "goal": 60},
+  "fleet_base": $fleet_base,
   "inference_spans_per_s": {"this": $inf_new, "base": $inf_old, "ratio": $ratio, "per_cpu_s_this": $inf_newc, "per_cpu_s_base": $inf_oldc, "ratio_cpu": $ratioc, "runs_this": [$(IFS=,; echo "${new[*]}")], "runs_base": [$(IFS=,; echo "${old[*]-}")]},
   "load_average": "$(cut -d' ' -f1-3 /proc/loadavg)",
   "rss_kib": $rss

@@ -122,6 +122,11 @@ static struct series *new_series(struct engine *e, int metric, int res, const ch
     return s;
 }
 
+struct series *engine__new_series(struct engine *e, int metric, int res, const char *const *kv)
+{
+    return new_series(e, metric, res, kv);
+}
+
 static void set_int_attr(struct series *s, const char *key, int64_t v)
 {
     rec_attr_int(&s->attrs[s->nattrs++], key, (uint32_t)strlen(key), v);
@@ -245,9 +250,10 @@ static void init_fault_series(struct engine *e)
 
 int engine__metrics_init(struct engine *e)
 {
-    e->metrics = core_malloc(sizeof metric_defs);
+    e->metrics = core_calloc(M_COUNT + (size_t)engine__biz_count(e), sizeof *e->metrics);
     memcpy(e->metrics, metric_defs, sizeof metric_defs);
     host_metric_defs(e->metrics);
+    engine__biz_defs(e, e->metrics + M_COUNT); /* business metrics (biz.c) after ours */
     for (int s = 0; s < e->w->nsvcs; s++) {
         for (int o = 0; o < e->w->svcs[s].nops; o++) {
             const struct scn_operation *so = e->w->svcs[s].ops[o].scn;
@@ -272,6 +278,7 @@ int engine__metrics_init(struct engine *e)
         init_state_series(e, SCN_ENT_HOST, h);
     }
     init_fault_series(e);
+    engine__biz_init(e, M_COUNT);
     return 0;
 }
 
@@ -290,6 +297,7 @@ void engine__metrics_free(struct engine *e)
     core_free(e->hosts);
     core_free(e->state_series);
     core_free(e->fault_series);
+    engine__biz_free(e);
 }
 
 /* Host metrics: world decides the values; its series read them from hs->vals when points
@@ -316,9 +324,23 @@ static void update_world_gauges(struct engine *e)
     }
 }
 
+/* Room for a point of s in b (rec_batch_fits without the call: a 1,000-host fleet fills
+ * 70,000 points a tick, and the call showed in its profile). */
+static inline uint32_t point_buckets(const struct series *s)
+{
+    return s->m->type == REC_HISTOGRAM ? s->m->nbounds + 1 : 0;
+}
+
+static inline int point_fits(const struct rec_batch *b, const struct series *s)
+{
+    return b->n < b->cap && s->nattrs <= b->attrs_cap - b->nattrs &&
+           point_buckets(s) <= b->buckets_cap - b->nbuckets;
+}
+
+/* The caller has checked point_fits. */
 static void fill_point(struct engine *e, struct rec_batch *b, const struct series *s, uint64_t t)
 {
-    uint32_t nb = s->m->type == REC_HISTOGRAM ? s->m->nbounds + 1 : 0;
+    uint32_t nb = point_buckets(s);
     struct rec_point *p = &b->r.points[b->n++];
     p->metric = s->m;
     p->res = s->res;
@@ -326,9 +348,12 @@ static void fill_point(struct engine *e, struct rec_batch *b, const struct serie
     p->time_ns = engine__unix(e, t);
     p->gen_ns = p->time_ns;
     p->seq = b == e->tickb ? 0 : e->seq[REC_METRICS]++;
-    struct rec_attr *a = rec_batch_attrs(b, s->nattrs, &p->attr_off);
-    memcpy(a, s->attrs, s->nattrs * sizeof *a);
-    p->nattrs = s->nattrs;
+    uint32_t off = b->nattrs, n = s->nattrs;
+    p->attr_off = off;
+    p->nattrs = n;
+    b->nattrs = off + n;
+    for (uint32_t i = 0; i < n; i++) /* at most 4: a loop beats a call to memcpy */
+        b->attrs[off + i] = s->attrs[i];
     if (s->m->is_int)
         p->value.i = s->src ? (int64_t)*s->src : s->ivalue;
     else
@@ -363,6 +388,7 @@ void engine__tick(struct engine *e, uint64_t t)
     for (int h = 0; h < e->w->nhosts; h++)
         update_host(e, h, t, (double)e->o.metric_interval_ns / 1e9);
     update_world_gauges(e);
+    engine__biz_tick(e, t);
     for (int s = 0; s < e->w->nsvcs; s++)
         for (int o = 0; o < e->w->svcs[s].nops; o++)
             for (int k = 0; k < e->w->svcs[s].ninst; k++) {
@@ -374,10 +400,11 @@ void engine__tick(struct engine *e, uint64_t t)
         tick_to_prom(e, t);
     if (!(e->o.signals & (1 << REC_METRICS)))
         return;
+    struct rec_batch *b = e->cur[REC_METRICS];
     for (int i = 0; i < e->nseries; i++) {
         const struct series *s = e->series[i];
-        uint32_t nb = s->m->type == REC_HISTOGRAM ? s->m->nbounds + 1 : 0;
-        struct rec_batch *b = engine__batch(e, REC_METRICS, s->nattrs, nb, 0);
+        if (!b || !point_fits(b, s))
+            b = engine__batch(e, REC_METRICS, s->nattrs, point_buckets(s), 0);
         if (!b) {
             atomic_fetch_add_explicit(&e->p_generated[REC_METRICS], 1, memory_order_relaxed);
             e->out.drop(e->out.ctx, REC_METRICS, 1);

@@ -13,11 +13,17 @@ int wire__groups_init(struct wire__groups *g, const struct rec_batch *b)
     g->idx = core_malloc(((size_t)b->n + g->nres + 1) * sizeof(uint32_t));
     g->start = g->idx + b->n;
     memset(g->start, 0, (g->nres + 1) * sizeof(uint32_t));
-    /* Every record type begins with different fields, so read `res` per signal. */
+    /* Every record type has `res` at a different place: found once, not per record. */
+    const char *rec = !b->n                      ? NULL
+                      : b->signal == REC_SPANS   ? (const char *)&b->r.spans[0].res
+                      : b->signal == REC_METRICS ? (const char *)&b->r.points[0].res
+                                                 : (const char *)&b->r.logs[0].res;
+    size_t stride = b->signal == REC_SPANS     ? sizeof *b->r.spans
+                    : b->signal == REC_METRICS ? sizeof *b->r.points
+                                               : sizeof *b->r.logs;
+#define RES_OF(i) (*(const uint16_t *)(rec + (size_t)(i)*stride))
     for (uint32_t i = 0; i < b->n; i++) {
-        uint32_t r = b->signal == REC_SPANS     ? b->r.spans[i].res
-                     : b->signal == REC_METRICS ? b->r.points[i].res
-                                                : b->r.logs[i].res;
+        uint32_t r = RES_OF(i);
         if (r >= g->nres)
             return DIO_EINVAL;
         g->start[r + 1]++;
@@ -25,12 +31,9 @@ int wire__groups_init(struct wire__groups *g, const struct rec_batch *b)
     for (uint32_t r = 0; r < g->nres; r++)
         g->start[r + 1] += g->start[r];
     /* Fill positions using start[r] as a cursor, then shift the cursors back. */
-    for (uint32_t i = 0; i < b->n; i++) {
-        uint32_t r = b->signal == REC_SPANS     ? b->r.spans[i].res
-                     : b->signal == REC_METRICS ? b->r.points[i].res
-                                                : b->r.logs[i].res;
-        g->idx[g->start[r]++] = i;
-    }
+    for (uint32_t i = 0; i < b->n; i++)
+        g->idx[g->start[RES_OF(i)]++] = i;
+#undef RES_OF
     for (uint32_t r = g->nres; r > 0; r--)
         g->start[r] = g->start[r - 1];
     g->start[0] = 0;

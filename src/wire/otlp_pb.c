@@ -41,11 +41,35 @@ static inline uint8_t *put_len(uint8_t *p, uint8_t tag, size_t n)
     return wire__put_varint(p, n);
 }
 
+/* Copies n bytes. Most strings here are short keys and values, for which a call to memcpy
+ * costs more than the copy: up to 16 bytes move as two overlapping loads and stores. */
+static inline void copy_bytes(uint8_t *p, const void *s, size_t n)
+{
+    const uint8_t *q = s;
+    if (n > 16) {
+        memcpy(p, s, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, q, 8);
+        memcpy(&b, q + n - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, q, 4);
+        memcpy(&b, q + n - 4, 4);
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            p[i] = q[i];
+    }
+}
+
 static inline uint8_t *put_str(uint8_t *p, uint8_t tag, const void *s, size_t n)
 {
     p = put_len(p, tag, n);
-    if (n)
-        memcpy(p, s, n);
+    copy_bytes(p, s, n);
     return p + n;
 }
 
@@ -60,7 +84,11 @@ static inline uint64_t or_bytes(const char *s, size_t n)
 {
     /* Overlapping loads instead of a byte loop: short strings (keys, values) dominate. */
     uint64_t acc = 0, w;
-    if (n >= 8) {
+    if (n >= 8 && n <= 16) {
+        memcpy(&acc, s, 8);
+        memcpy(&w, s + n - 8, 8);
+        acc |= w;
+    } else if (n >= 8) {
         for (size_t i = 0; i + 8 < n; i += 8) {
             memcpy(&w, s + i, 8);
             acc |= w;
@@ -184,17 +212,90 @@ static inline size_t kv_size(const struct rec_attr *a, size_t *av, struct strmod
     return len_field(slen(m, a->key, a->key_len)) + len_field(*av);
 }
 
+/* attrs_size in MODE_MEASURE (every record's first measurement): one switch a value, the
+ * bytes' OR kept in a register. */
+static size_t attrs_size_track(const struct rec_attr *a, uint32_t n, uint64_t *acc)
+{
+    size_t total = 0;
+    uint64_t bits = 0;
+    for (uint32_t i = 0; i < n; i++, a++) {
+        size_t klen = a->key_len, av;
+        bits |= or_bytes(a->key, klen);
+        switch (a->type) {
+        case REC_STR:
+            bits |= or_bytes(a->v.s.p, a->v.s.len);
+            av = 1 + wire__varint_len(a->v.s.len) + a->v.s.len;
+            break;
+        case REC_INT:
+            av = 1 + wire__varint_len((uint64_t)a->v.i);
+            break;
+        case REC_DBL:
+            av = F64_SZ;
+            break;
+        default:
+            av = 2;
+        }
+        total += len_field(1 + wire__varint_len(klen) + klen + len_field(av));
+    }
+    *acc |= bits;
+    return total;
+}
+
 static size_t attrs_size(const struct rec_attr *a, uint32_t n, struct strmode *m)
 {
+    if (!m->checked && m->track)
+        return attrs_size_track(a, n, &m->acc);
     size_t total = 0, av;
     for (uint32_t i = 0; i < n; i++)
         total += len_field(kv_size(&a[i], &av, m));
     return total;
 }
 
+/* put_attrs of a record whose strings are all valid (the common case): one switch a value. */
+static uint8_t *put_attrs_raw(uint8_t *p, uint8_t tag, const struct rec_attr *a, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++, a++) {
+        size_t klen = a->key_len, kf = 1 + wire__varint_len(klen) + klen;
+        switch (a->type) {
+        case REC_STR: {
+            size_t vlen = a->v.s.len, av = 1 + wire__varint_len(vlen) + vlen;
+            p = put_len(p, tag, kf + 1 + wire__varint_len(av) + av);
+            p = put_str(p, T_LEN(1), a->key, klen);
+            p = put_len(p, T_LEN(2), av);
+            p = put_str(p, T_LEN(1), a->v.s.p, vlen);
+            break;
+        }
+        case REC_INT: {
+            size_t av = 1 + wire__varint_len((uint64_t)a->v.i);
+            p = put_len(p, tag, kf + 1 + 1 + av); /* av < 128 */
+            p = put_str(p, T_LEN(1), a->key, klen);
+            p = put_len(p, T_LEN(2), av);
+            p = put_u64(p, T_VAR(3), (uint64_t)a->v.i);
+            break;
+        }
+        case REC_DBL:
+            p = put_len(p, tag, kf + 2 + F64_SZ);
+            p = put_str(p, T_LEN(1), a->key, klen);
+            p = put_len(p, T_LEN(2), F64_SZ);
+            p = put_f64(p, T_I64(4), dbl_bits(a->v.d));
+            break;
+        default:
+            p = put_len(p, tag, kf + 2 + 2);
+            p = put_str(p, T_LEN(1), a->key, klen);
+            p = put_len(p, T_LEN(2), 2);
+            *p++ = T_VAR(2);
+            *p++ = a->v.b != 0;
+            break;
+        }
+    }
+    return p;
+}
+
 static uint8_t *put_attrs(uint8_t *p, uint8_t tag, const struct rec_attr *a, uint32_t n,
                           int checked)
 {
+    if (!checked)
+        return put_attrs_raw(p, tag, a, n);
     struct strmode m = {(uint8_t)checked, 0, 0};
     for (uint32_t i = 0; i < n; i++, a++) {
         size_t av, kv = kv_size(a, &av, &m);
@@ -258,12 +359,36 @@ static inline int attrs_ok(const struct rec_batch *b, uint32_t off, uint32_t n)
 
 /* ---- encoder state --------------------------------------------------------------------- */
 
+/* A metric descriptor's name, description and unit fields, measured once per request, not
+ * once per Metric message and pass: a fleet's batch holds thousands of short runs of a few
+ * dozen descriptors. A direct-mapped cache; a collision only costs a new measurement. */
+#define DESC_SLOTS 32
+struct desc {
+    const struct rec_metric *m;
+    uint32_t len[3]; /* strlen of name, description, unit */
+    uint32_t size;   /* the three fields (absent when empty) */
+    uint8_t ascii;   /* all three are ASCII: written as they are */
+};
+
+/* A distinct attribute set of metric points, encoded once per request (see aset_find). */
+struct aset {
+    const struct rec_attr *a; /* its first point's attributes; NULL: a free slot */
+    uint32_t n;
+    uint32_t off, len; /* its KeyValue fields in enc.arena */
+    uint8_t tag;       /* the data point's attributes field */
+};
+
 struct enc {
     const struct rec_batch *b;
     int verify;
     struct wire__groups g;
     uint32_t *sz;  /* body size of each record, by grouped position */
     uint64_t *isz; /* per resource: size of the items inside its ScopeX (after the scope) */
+    struct desc dc[DESC_SLOTS];
+    struct aset *sets;  /* ASET_SLOTS, open addressing (on the stack: no heap churn) */
+    uint16_t *set_of;   /* per grouped position: its set, or ASET_NONE */
+    uint8_t *arena;     /* ASET_ARENA bytes of encoded sets (on the stack) */
+    uint32_t arena_len; /* bytes used */
 };
 
 /* Record sizes carry the "strings need checking" flag in their top bit. */
@@ -463,11 +588,11 @@ uint32_t wire__metric_run_end(const struct rec_batch *b, const uint32_t *idx, ui
     return k;
 }
 
-static size_t point_size(const struct enc *e, const struct rec_point *pt, struct strmode *sm)
+/* A point's fields but its attributes. */
+static size_t point_base_size(const struct rec_point *pt)
 {
     const struct rec_metric *m = pt->metric;
     size_t n = (pt->start_ns ? F64_SZ : 0) + (pt->time_ns ? F64_SZ : 0);
-    n += attrs_size(wire__attrs(e->b, pt->attr_off), pt->nattrs, sm);
     if (m->type != REC_HISTOGRAM)
         return n + F64_SZ; /* as_double or as_int (sfixed64) */
     n += (pt->count ? F64_SZ : 0) + F64_SZ /* sum */;
@@ -477,6 +602,101 @@ static size_t point_size(const struct enc *e, const struct rec_point *pt, struct
     if (pt->count)
         n += 2 * F64_SZ; /* min, max */
     return n;
+}
+
+static size_t point_size(const struct enc *e, const struct rec_point *pt, struct strmode *sm)
+{
+    return point_base_size(pt) + attrs_size(wire__attrs(e->b, pt->attr_off), pt->nattrs, sm);
+}
+
+static inline uint8_t point_attrs_tag(const struct rec_point *pt)
+{
+    return pt->metric->type == REC_HISTOGRAM ? T_LEN(9) : T_LEN(7);
+}
+
+/* ---- attribute sets of metric points ----------------------------------------------------
+ * A fleet's batch repeats a few hundred attribute sets thousands of times (every host has
+ * cpu 0 in mode user, memory in state used ...), and the attributes were most of the cost of
+ * a point. So each distinct set (the same keys and values: same pointers, lengths and
+ * numbers) is encoded once per request into an arena, strings checked and sanitized as in
+ * put_text, and its points copy the bytes. The cache lives for one encode only, because
+ * string values may point into a batch arena that is reused later. Bounded: sets of up to
+ * ASET_MAX_ATTRS attributes, ASET_SLOTS sets (probing ASET_PROBE slots), ASET_ARENA bytes; a
+ * point whose set does not fit is encoded the ordinary way. */
+#define ASET_SLOTS 512 /* a power of two */
+#define ASET_PROBE 8
+#define ASET_MAX_ATTRS 4
+#define ASET_ARENA 24576
+#define ASET_NONE UINT16_MAX
+
+static uint64_t attr_hash(uint64_t h, const struct rec_attr *a)
+{
+    uint64_t v = a->type == REC_STR ? (uint64_t)(uintptr_t)a->v.s.p ^ ((uint64_t)a->v.s.len << 48)
+                 : a->type == REC_BOOL ? (uint64_t)(a->v.b != 0)
+                                       : (uint64_t)a->v.i; /* int, or a double's bits */
+    h = (h ^ (uint64_t)(uintptr_t)a->key ^ ((uint64_t)a->key_len << 40)) * 0x9E3779B97F4A7C15ULL;
+    return (h ^ v ^ a->type) * 0xBF58476D1CE4E5B9ULL;
+}
+
+static int attr_same(const struct rec_attr *x, const struct rec_attr *y)
+{
+    if (x->key != y->key || x->key_len != y->key_len || x->type != y->type)
+        return 0;
+    switch (x->type) {
+    case REC_STR:
+        return x->v.s.p == y->v.s.p && x->v.s.len == y->v.s.len;
+    case REC_BOOL:
+        return (x->v.b != 0) == (y->v.b != 0);
+    default: /* the same bits: a double's NaN or -0 is not equal to itself, but is the same */
+        return x->v.i == y->v.i;
+    }
+}
+
+static int set_same(const struct aset *s, uint8_t tag, const struct rec_attr *a, uint32_t n)
+{
+    if (s->tag != tag || s->n != n)
+        return 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!attr_same(&s->a[i], &a[i]))
+            return 0;
+    return 1;
+}
+
+static uint8_t *put_attrs(uint8_t *p, uint8_t tag, const struct rec_attr *a, uint32_t n,
+                          int checked);
+
+/* Encodes a new set into slot s when the arena has room. */
+static uint16_t aset_add(struct enc *e, uint32_t s, uint8_t tag, const struct rec_attr *a,
+                         uint32_t n)
+{
+    struct strmode m = MODE_CHECKED;
+    size_t len = attrs_size(a, n, &m);
+    if (len > ASET_ARENA - e->arena_len)
+        return ASET_NONE;
+    e->sets[s] = (struct aset){a, n, e->arena_len, (uint32_t)len, tag};
+    /* put_attrs writes exactly len bytes (the measure and write passes agree) */
+    e->arena_len = (uint32_t)(put_attrs(e->arena + e->arena_len, tag, a, n, 1) - e->arena);
+    return (uint16_t)s;
+}
+
+/* The set of point pt's attributes (field tag), added when new; ASET_NONE when the point
+ * has too many attributes or the cache is full. */
+static uint16_t aset_find(struct enc *e, const struct rec_point *pt, uint8_t tag)
+{
+    if (!e->sets || pt->nattrs > ASET_MAX_ATTRS)
+        return ASET_NONE;
+    const struct rec_attr *a = wire__attrs(e->b, pt->attr_off);
+    uint64_t h = tag ^ ((uint64_t)pt->nattrs << 8);
+    for (uint32_t i = 0; i < pt->nattrs; i++)
+        h = attr_hash(h, &a[i]);
+    for (uint32_t k = 0; k < ASET_PROBE; k++) {
+        uint32_t s = ((uint32_t)(h >> 32) + k) & (ASET_SLOTS - 1);
+        if (!e->sets[s].a)
+            return aset_add(e, s, tag, a, pt->nattrs);
+        if (set_same(&e->sets[s], tag, a, pt->nattrs))
+            return (uint16_t)s;
+    }
+    return ASET_NONE;
 }
 
 static int point_ok(const struct rec_batch *b, const struct rec_point *pt)
@@ -492,6 +712,23 @@ static size_t str_field(const char *s)
     return s && *s ? len_field(text_len(s, strlen(s))) : 0;
 }
 
+static const struct desc *desc_of(struct enc *e, const struct rec_metric *m)
+{
+    struct desc *d = &e->dc[((uintptr_t)m >> 4) % DESC_SLOTS];
+    if (d->m == m)
+        return d;
+    const char *f[3] = {m->name, m->description, m->unit};
+    d->m = m;
+    d->size = 0;
+    d->ascii = 1;
+    for (int i = 0; i < 3; i++) {
+        d->len[i] = f[i] ? (uint32_t)strlen(f[i]) : 0;
+        d->ascii &= is_ascii(f[i], d->len[i]);
+        d->size += (uint32_t)(d->len[i] ? len_field(text_len(f[i], d->len[i])) : 0);
+    }
+    return d;
+}
+
 /* Gauge / Sum / Histogram body around data points of total size pts. */
 static size_t container_size(const struct rec_metric *m, uint64_t pts)
 {
@@ -504,25 +741,16 @@ static size_t container_size(const struct rec_metric *m, uint64_t pts)
 }
 
 /* Metric body around data points of total size pts: descriptor, container, metadata. */
-static size_t metric_size(const struct enc *e, const struct rec_point *first, uint32_t npts,
-                          size_t pts)
+static size_t metric_size(struct enc *e, const struct rec_point *first, uint32_t npts, size_t pts)
 {
     const struct rec_metric *m = first->metric;
     size_t data = container_size(m, pts);
-    size_t n = str_field(m->name) + str_field(m->description) + str_field(m->unit);
+    size_t n = desc_of(e, m)->size;
     n += len_field(data);
     if (e->verify)
         n += kv_int_size(KLEN(KEY_SEQ), first->seq) + kv_int_size(KLEN(KEY_POINTS), npts) +
              kv_int_size(KLEN(KEY_GEN), first->gen_ns);
     return n;
-}
-
-static uint64_t run_points_size(const struct enc *e, uint32_t k, uint32_t end)
-{
-    uint64_t pts = 0;
-    for (; k < end; k++)
-        pts += len_field(e->sz[k] & ~SZ_CHECKED);
-    return pts;
 }
 
 static int metrics_measure(struct enc *e, uint32_t lo, uint32_t hi, uint64_t *items)
@@ -535,7 +763,16 @@ static int metrics_measure(struct enc *e, uint32_t lo, uint32_t hi, uint64_t *it
             const struct rec_point *pt = &e->b->r.points[e->g.idx[j]];
             if (!point_ok(e->b, pt))
                 return DIO_EINVAL;
-            MEASURE_RECORD(e, j, point_size, pt, &pts);
+            uint16_t set = e->set_of[j] = aset_find(e, pt, point_attrs_tag(pt));
+            if (set == ASET_NONE) {
+                MEASURE_RECORD(e, j, point_size, pt, &pts);
+                continue;
+            }
+            size_t n = point_base_size(pt) + e->sets[set].len; /* strings: checked in the set */
+            if (n >= SZ_CHECKED)
+                return DIO_ERANGE;
+            e->sz[j] = (uint32_t)n;
+            pts += len_field(n);
         }
         const struct rec_point *first = &e->b->r.points[e->g.idx[k]];
         total += len_field(metric_size(e, first, end - k, pts));
@@ -562,11 +799,22 @@ static inline uint8_t *put_le64_array(uint8_t *p, const void *src, size_t n)
 #endif
 }
 
+/* The point's attributes: its set's bytes, or encoded now. */
+static uint8_t *point_attrs(const struct enc *e, uint8_t *p, const struct rec_point *pt,
+                            uint16_t set, int checked)
+{
+    if (set == ASET_NONE)
+        return put_attrs(p, point_attrs_tag(pt), wire__attrs(e->b, pt->attr_off), pt->nattrs,
+                         checked);
+    const struct aset *s = &e->sets[set];
+    copy_bytes(p, e->arena + s->off, s->len);
+    return p + s->len;
+}
+
 static uint8_t *point_write(const struct enc *e, uint8_t *p, const struct rec_point *pt,
-                            int checked)
+                            uint16_t set, int checked)
 {
     const struct rec_metric *m = pt->metric;
-    const struct rec_attr *a = wire__attrs(e->b, pt->attr_off);
     if (pt->start_ns)
         p = put_f64(p, T_I64(2), pt->start_ns);
     if (pt->time_ns)
@@ -576,7 +824,7 @@ static uint8_t *point_write(const struct enc *e, uint8_t *p, const struct rec_po
             p = put_f64(p, T_I64(6), (uint64_t)pt->value.i);
         else
             p = put_f64(p, T_I64(4), dbl_bits(pt->value.d));
-        return put_attrs(p, T_LEN(7), a, pt->nattrs, checked);
+        return point_attrs(e, p, pt, set, checked);
     }
     if (pt->count)
         p = put_f64(p, T_I64(4), pt->count);
@@ -588,7 +836,7 @@ static uint8_t *point_write(const struct enc *e, uint8_t *p, const struct rec_po
         p = put_len(p, T_LEN(7), 8 * (size_t)m->nbounds);
         p = put_le64_array(p, m->bounds, m->nbounds);
     }
-    p = put_attrs(p, T_LEN(9), a, pt->nattrs, checked);
+    p = point_attrs(e, p, pt, set, checked);
     if (pt->count) {
         p = put_f64(p, T_I64(11), dbl_bits(pt->min));
         p = put_f64(p, T_I64(12), dbl_bits(pt->max));
@@ -601,21 +849,44 @@ static uint8_t *put_cstr(uint8_t *p, uint8_t tag, const char *s)
     return s && *s ? put_text(p, tag, s, strlen(s)) : p;
 }
 
+static uint8_t *put_desc(uint8_t *p, const struct desc *d)
+{
+    const struct rec_metric *m = d->m;
+    if (!d->ascii) {
+        p = put_cstr(p, T_LEN(1), m->name);
+        p = put_cstr(p, T_LEN(2), m->description);
+        return put_cstr(p, T_LEN(3), m->unit);
+    }
+    if (d->len[0])
+        p = put_str(p, T_LEN(1), m->name, d->len[0]);
+    if (d->len[1])
+        p = put_str(p, T_LEN(2), m->description, d->len[1]);
+    if (d->len[2])
+        p = put_str(p, T_LEN(3), m->unit, d->len[2]);
+    return p;
+}
+
+static uint64_t run_points_size(const struct enc *e, uint32_t k, uint32_t end)
+{
+    uint64_t pts = 0;
+    for (; k < end; k++)
+        pts += len_field(e->sz[k] & ~SZ_CHECKED);
+    return pts;
+}
+
 static uint8_t *metric_write(struct enc *e, uint8_t *p, uint32_t k, uint32_t end)
 {
     const struct rec_point *first = &e->b->r.points[e->g.idx[k]];
     const struct rec_metric *m = first->metric;
     uint64_t pts = run_points_size(e, k, end);
     p = put_len(p, T_LEN(2), metric_size(e, first, end - k, pts));
-    p = put_cstr(p, T_LEN(1), m->name);
-    p = put_cstr(p, T_LEN(2), m->description);
-    p = put_cstr(p, T_LEN(3), m->unit);
+    p = put_desc(p, desc_of(e, m));
     static const uint8_t container[] = {T_LEN(5), T_LEN(7), T_LEN(9)};
     size_t data = container_size(m, pts);
     p = put_len(p, container[m->type], data);
     for (uint32_t j = k; j < end; j++) {
         p = put_len(p, T_LEN(1), e->sz[j] & ~SZ_CHECKED);
-        p = point_write(e, p, &e->b->r.points[e->g.idx[j]], e->sz[j] >> 31);
+        p = point_write(e, p, &e->b->r.points[e->g.idx[j]], e->set_of[j], e->sz[j] >> 31);
     }
     if (m->type != REC_GAUGE && m->temporality)
         p = put_u64(p, T_VAR(2), m->temporality);
@@ -709,8 +980,20 @@ int wire_otlp_pb_encode(struct core_buf *out, const struct rec_batch *b,
     struct enc e = {.b = b, .verify = o && o->verify_attrs};
     int rc = wire__groups_init(&e.g, b);
     uint64_t total = 0;
-    e.isz = core_malloc((size_t)e.g.nres * sizeof *e.isz + (size_t)b->n * sizeof *e.sz);
+    /* One allocation per request, and the sets on the stack: a fleet encodes thousands of
+     * requests a second, and big short-lived blocks made malloc trim and regrow the heap
+     * (brk, page faults) on every one. */
+    size_t set_of = b->signal == REC_METRICS ? (size_t)b->n * sizeof *e.set_of : 0;
+    e.isz = core_malloc((size_t)e.g.nres * sizeof *e.isz + (size_t)b->n * sizeof *e.sz + set_of);
     e.sz = (uint32_t *)(e.isz + e.g.nres);
+    struct aset sets[ASET_SLOTS];
+    uint8_t arena[ASET_ARENA];
+    if (set_of) {
+        e.set_of = (uint16_t *)(e.sz + b->n);
+        memset(sets, 0, sizeof sets);
+        e.sets = sets;
+        e.arena = arena;
+    }
     if (rc == 0)
         rc = measure_request(&e, &total);
     if (rc == 0 && (total > SIZE_MAX || core_buf_reserve(out, (size_t)total)))
