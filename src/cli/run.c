@@ -271,6 +271,30 @@ static void rw_summary(const struct run *r, FILE *f)
     }
 }
 
+/* The same figures for the summary JSON ("remote_write"). 0: no remote write output. */
+static int rw_report(const struct run *r, struct report_rw *w)
+{
+    for (size_t i = 0; i < export_hub_noutputs(r->hub); i++) {
+        struct export_rw_stats st;
+        if (export_rw_stats(export_hub_output(r->hub, i), &st))
+            continue;
+        *w = (struct report_rw){st.version,
+                                st.requested_version,
+                                st.samples_sent,
+                                st.samples_delivered,
+                                st.series,
+                                st.series_capped,
+                                st.unwritable_points,
+                                st.written_samples,
+                                st.written_histograms,
+                                st.written_exemplars,
+                                st.written_mismatch,
+                                st.written_missing};
+        return 1;
+    }
+    return 0;
+}
+
 /* --dataset: the directory was checked while parsing; a file that cannot be made is a
  * runtime error. */
 static int dataset_output(struct run *r, struct export_output **outs, size_t *n)
@@ -621,8 +645,12 @@ static int summarise(struct run *r, double wall_s)
                             export_drop_reason_names,
                             EXPORT_DROP_NREASONS,
                             outs,
-                            (int)n};
+                            (int)n,
+                            NULL};
     rr.exit_code = exit_code(outs, n);
+    struct report_rw rw;
+    if (rw_report(r, &rw))
+        rr.remote_write = &rw;
     struct core_buf b;
     core_buf_init(&b, 1 << 20);
     report_summary_text(&rr, &b);

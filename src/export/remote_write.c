@@ -438,7 +438,7 @@ static void on_ok(struct rw *x, struct shard *s, const struct answer *a, uint64_
     if (s->fly_version == 2)
         check_written(x, s, a, now);
     atomic_fetch_add(&x->samples_delivered, wire_rw_req_samples(s->fly));
-    wire_rw_req_each_series(s->fly, seen_add, x);
+    wire_rw_req_each_new_series(s->fly, seen_add, x);
     export__delivered(&x->o, REC_METRICS, s->fly_pts);
     shard_done(s);
 }

@@ -22,6 +22,16 @@ struct report_output {
     struct report_signal s[REC_NSIGNALS];
 };
 
+/* Remote write beyond the point accounting (samples, series, the 2.0 Written answers). */
+struct report_rw {
+    int version, requested_version; /* in use at the end; asked for (differs: fell back) */
+    uint64_t samples_sent, samples_delivered, series;
+    int series_capped; /* series is a lower bound */
+    uint64_t unwritable_points;
+    uint64_t written_samples, written_histograms, written_exemplars;
+    uint64_t written_mismatch, written_missing;
+};
+
 struct report_run {
     const char *scenario;
     const char *scenario_file;
@@ -39,6 +49,7 @@ struct report_run {
     int ndrop_reasons;
     const struct report_output *outputs; /* [0] is the primary one, reported as "signals" */
     int noutputs;
+    const struct report_rw *remote_write; /* NULL: no --remote-write */
 };
 
 /* The whole summary as one JSON object + '\n'. */

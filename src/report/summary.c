@@ -38,6 +38,23 @@ static void json_signals(struct core_buf *b, const struct report_run *r,
     core_buf_putc(b, '}');
 }
 
+static void json_rw(struct core_buf *b, const struct report_rw *w)
+{
+    core_buf_printf(
+        b,
+        ",\"remote_write\":{\"version\":%d,\"requested_version\":%d,\"fell_back\":%s,"
+        "\"samples_sent\":%llu,\"samples_delivered\":%llu,\"series\":%llu,"
+        "\"series_capped\":%s,\"unwritable_points\":%llu,\"written\":{\"samples\":%llu,"
+        "\"histograms\":%llu,\"exemplars\":%llu,\"mismatched_answers\":%llu,"
+        "\"answers_without_headers\":%llu}}",
+        w->version, w->requested_version, w->version != w->requested_version ? "true" : "false",
+        (unsigned long long)w->samples_sent, (unsigned long long)w->samples_delivered,
+        (unsigned long long)w->series, w->series_capped ? "true" : "false",
+        (unsigned long long)w->unwritable_points, (unsigned long long)w->written_samples,
+        (unsigned long long)w->written_histograms, (unsigned long long)w->written_exemplars,
+        (unsigned long long)w->written_mismatch, (unsigned long long)w->written_missing);
+}
+
 int report_summary_json(const struct report_run *r, struct core_buf *b)
 {
     core_buf_puts(b, "{\"schema\":\"diorama.run.summary/v1\",\"version\":\"" DIORAMA_VERSION
@@ -69,7 +86,10 @@ int report_summary_json(const struct report_run *r, struct core_buf *b)
         json_signals(b, r, &r->outputs[i]);
         core_buf_putc(b, '}');
     }
-    return core_buf_puts(b, "]}\n");
+    core_buf_putc(b, ']');
+    if (r->remote_write)
+        json_rw(b, r->remote_write);
+    return core_buf_puts(b, "}\n");
 }
 
 void report_si(double v, char *out, size_t n)

@@ -142,9 +142,11 @@ int wire_rw_req_add(struct wire_rw_req *r, const struct rec_batch *b, const stru
 uint64_t wire_rw_req_samples(const struct wire_rw_req *r);
 uint64_t wire_rw_req_series(const struct wire_rw_req *r); /* distinct series in the request */
 int wire_rw_req_full(const struct wire_rw_req *r);        /* samples >= max_samples */
-/* Calls fn with a 64-bit hash of every series in the request (same series, same hash). */
-void wire_rw_req_each_series(const struct wire_rw_req *r, void (*fn)(void *ctx, uint64_t hash),
-                             void *ctx);
+/* Calls fn with a 64-bit hash of every series in the request (same series, same hash) that
+ * this builder has not given to fn before (it forgets when its series cache is dropped, so a
+ * series may come again: fn must be idempotent, e.g. a set). */
+void wire_rw_req_each_new_series(struct wire_rw_req *r, void (*fn)(void *ctx, uint64_t hash),
+                                 void *ctx);
 /* version 1 or 2; appends the snappy-compressed body to out. 0 or DIO_EFULL. */
 int wire_rw_req_encode(struct wire_rw_req *r, int version, struct core_buf *out);
 /* The same without snappy (tests and benchmarks). */

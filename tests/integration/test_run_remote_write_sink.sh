@@ -62,6 +62,13 @@ check "metadata: counters, gauges and histograms ($(json "$TMP/s1.dec" j.types))
   json "$TMP/s1.dec" 'j.types.counter>0&&j.types.gauge>0&&j.types.histogram>0||process.exit(1)'
 check "every counter and histogram series has a created timestamp" [ "$(json "$TMP/s1.dec" j.no_created)" = 0 ]
 check "help texts are sent" json "$TMP/s1.dec" 'j.help>0||process.exit(1)'
+# the summary JSON carries what the text line says (docs/summary-json.md)
+rwj=j.remote_write
+check "summary JSON: remote_write samples delivered = $S, series = $SER, version 2, no fallback ($(json "$TMP/s1.json" "$rwj"))" \
+  json "$TMP/s1.json" "$rwj.samples_delivered===$S&&$rwj.series===$SER&&$rwj.version===2&&$rwj.requested_version===2&&$rwj.fell_back===false||process.exit(1)"
+check "summary JSON: Written samples/histograms/exemplars = $S/0/0, no disagreement" \
+  json "$TMP/s1.json" "$rwj.written.samples===$S&&$rwj.written.histograms===0&&$rwj.written.exemplars===0&&$rwj.written.mismatched_answers===0&&$rwj.written.answers_without_headers===0||process.exit(1)"
+check "summary JSON: samples sent >= delivered" json "$TMP/s1.json" "$rwj.samples_sent>=$S||process.exit(1)"
 pts=$(sum_json "$TMP/s1.json" j.signals.metric_points.generated)
 check "every point delivered ($pts)" [ "$(sum_json "$TMP/s1.json" j.signals.metric_points.delivered)" = "$pts" ]
 
@@ -101,6 +108,9 @@ rc=$?
 check "415: exit 0 ($rc: $(tail -2 "$TMP/f1.err"))" [ "$rc" = 0 ]
 check "415: logged once ($(grep -c '415' "$TMP/f1.err"))" [ "$(grep -c 'answered 415 to remote write 2.0; using 1.0' "$TMP/f1.err")" = 1 ]
 check "415: the summary says so" grep -q 'version 1 (fell back from 2 after a 415)' "$TMP/f1.out"
+check "415: the summary JSON says so too ($(json "$TMP/f1.json" j.remote_write))" \
+  json "$TMP/f1.json" 'j.remote_write.fell_back===true&&j.remote_write.version===1&&j.remote_write.requested_version===2||process.exit(1)'
+
 first=$(head -1 "$TMP/f1/requests.jsonl")
 check "415: the first request was 2.0 and refused" json <(echo "$first") 'j.version===2&&j.status===415||process.exit(1)'
 check "415: every later request is 1.0" [ "$(tail -n +2 "$TMP/f1/requests.jsonl" | grep -c '"version": 2')" = 0 ]

@@ -286,6 +286,59 @@ static void limits(void **state)
     wire_rw_req_free(r);
 }
 
+/* The series cache (kept across requests): raw identities that give the same labels share a
+ * series (keys "a.b" and "a_b", int 1 and string "1"); more distinct series than the cache
+ * holds (it is dropped at a reset past its cap) still encode each point with its own labels. */
+static void series_cache(void **state)
+{
+    struct sample s;
+    init(&s);
+    struct rec_point *p = add(&s, &m_req, T0, NULL);
+    p->nattrs = 1;
+    rec_attr_str(&s.attrs[s.b.nattrs++], REC_KEY("a.b"), "1", 1);
+    p = add(&s, &m_req, T0 + 10000000000ULL, NULL);
+    p->nattrs = 1;
+    rec_attr_int(&s.attrs[s.b.nattrs++], REC_KEY("a_b"), 1);
+    struct wire_rw_req *r = wire_rw_req_new(0);
+    for (int round = 0; round < 2; round++) { /* the second from the cache */
+        assert_int_equal(wire_rw_req_add(r, &s.b, &s.pts[0]), 1);
+        assert_int_equal(wire_rw_req_add(r, &s.b, &s.pts[1]), 1);
+        assert_int_equal(wire_rw_req_series(r), 1);
+        wire_rw_req_reset(r);
+    }
+    wire_rw_req_free(r);
+    r = wire_rw_req_new(1000);
+    struct core_buf raw;
+    core_buf_init(&raw, 1 << 24);
+    char route[32], text[512], want[512];
+    for (int i = 0; i < 150000; i++) {
+        init(&s);
+        snprintf(route, sizeof route, "/r%d", i % 100000); /* 50,000 seen again, after a drop */
+        add(&s, &m_req, T0, route)->value.i = i;
+        assert_int_equal(wire_rw_req_add(r, &s.b, &s.pts[0]), 1);
+        if (!wire_rw_req_full(r))
+            continue;
+        assert_int_equal(wire_rw_req_series(r), 1000);
+        core_buf_reset(&raw);
+        assert_int_equal(wire_rw_req_encode_raw(r, 1, &raw), 0);
+        Prometheus__WriteRequest *req = prometheus__write_request__unpack(NULL, raw.len, raw.p);
+        assert_non_null(req);
+        assert_int_equal(req->n_timeseries, 1000);
+        const Prometheus__TimeSeries *ts = req->timeseries[999];
+        series_text(ts, text, sizeof text);
+        snprintf(want, sizeof want,
+                 "__name__=http_server_requests_total,http_route=%s,instance=frontend-0,"
+                 "job=shop/frontend",
+                 route);
+        assert_string_equal(text, want);
+        assert_true(ts->samples[0]->value == (double)i);
+        prometheus__write_request__free_unpacked(req, NULL);
+        wire_rw_req_reset(r);
+    }
+    core_buf_free(&raw);
+    wire_rw_req_free(r);
+}
+
 /* Hand-made 2.0 requests the decoder must refuse or mark invalid. */
 static void v2_decoder_checks(void **state)
 {
@@ -332,7 +385,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(v1_layout),         cmocka_unit_test(v2_layout),
         cmocka_unit_test(snappy_round_trip), cmocka_unit_test(limits),
-        cmocka_unit_test(v2_decoder_checks),
+        cmocka_unit_test(v2_decoder_checks), cmocka_unit_test(series_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
