@@ -28,7 +28,7 @@ check "host fault: not more ($lat3)" awk_le "$lat3" "$(awk -v a="$lat0" 'BEGIN{p
 check "restored after ($lat5)" awk_le "$lat5" "$(awk -v a="$lat0" 'BEGIN{print a+0.5}')"
 c2=$(v 'j.hosts.ppdb002[2].cpu'); c3=$(v 'j.hosts.ppdb002[3].cpu'); c5=$(v 'j.hosts.ppdb002[5].cpu')
 check "host fault: db cpu ~95% ($c3)" awk_ge "$c3" 0.9
-check "db cpu before/after ($c2, $c5)" awk_le "$(awk -v a="$c2" -v b="$c5" 'BEGIN{print a>b?a:b}')" 0.5
+check "db cpu before/after ($c2, $c5)" awk_le "$(awk -v a="$c2" -v b="$c5" 'BEGIN{print (a > b ? a : b)}')" 0.5
 e4=$(v 'j.spans[4].errors'); n4=$(v 'j.spans[4].n')
 check "pay down: every request fails ($e4 of $n4)" [ "$e4" = "$n4" -a "$n4" -gt 0 ]
 # the client spans to pay in minute 4: error, under 1 ms, no pay server span under them
