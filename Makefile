@@ -20,7 +20,7 @@ build:
 
 # The last line `diorama up` prints before it waits is "console: http://127.0.0.1:8080/".
 # Only what the build needs is installed, and only the binary is built (no tests): a fresh
-# machine reaches the console in minutes (docs/console.md has the measured time).
+# machine reaches the console in about a minute (README.md; bench/fresh_machine.sh measures it).
 run:
 	@scripts/install-deps.sh --run
 	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DDIORAMA_TESTS=OFF >/dev/null
