@@ -19,8 +19,9 @@ int cli_parse_listen(const char *flag, const char *arg)
     return 0;
 }
 
-/* Timeouts: at least 100 ms (header) or 1 s (idle: libmicrohttpd counts whole seconds), at
- * most an hour. */
+/* Timeouts: at least 100 ms (header) or 1 s (idle), at most an hour. The base checks both every
+ * 100 ms (httpd/loop.c) and does not round them; the idle bound of 1 s is kept from when the
+ * server counted whole seconds, so existing command lines mean what they did. */
 static int parse_timeout(const char *flag, const char *arg, uint64_t min_ns, uint64_t *out)
 {
     uint64_t ns;

@@ -1,32 +1,29 @@
-/* The base's HTTP/1.1 server. Why our own and not libmicrohttpd (Debian 12 has 0.9.75 only):
- * that library answered `Content-Length: -1` with its header block written twice, waited
- * forever for a chunk of 2^64-1 bytes, took the first of two Content-Length fields, let
- * Transfer-Encoding override Content-Length silently, and at its own connection limit stopped
- * noticing closed connections (docs/listeners.md). The syntax is in h1_parse.c (pure, fuzzed);
- * this file is the connection handling.
+/* The base's HTTP/1.1 server. Why our own and not libmicrohttpd (Debian 12 has 0.9.75 only): that
+ * library answered `Content-Length: -1` with its header block written twice, waited forever for a
+ * chunk of 2^64-1 bytes, took the first of two Content-Length fields, let Transfer-Encoding
+ * override Content-Length silently, and at its own connection limit stopped noticing closed
+ * connections (docs/listeners.md). The syntax is in h1_parse.c (pure, fuzzed); this file is the
+ * protocol's side of a connection; the workers, the accept loop with the connection cap, the header
+ * deadline and idle timeout, stop and stats are loop.c's (shared with h2.c), reached through
+ * h1_proto at the end of this file.
  *
- * Threads: cfg.threads workers (0 = CPUs), each with its own epoll set; the listening socket is
- * in every set with EPOLLEXCLUSIVE, so a connection is accepted, served and closed by one
- * worker and its state is that worker's alone. The only cross-thread paths are a deferred
- * answer's resume and httpd_h1_wake / httpd_h1_release: a list under the worker's mutex and
- * its eventfd. (The accept loop, the worker loop and the life cycle mirror h2.c's.)
+ * A connection's state is its worker's alone. The only cross-thread paths are a deferred answer's
+ * resume and httpd_h1_wake / httpd_h1_release: a list under the worker's mutex and its eventfd.
  *
- * A connection goes HEAD (reading a header block: the header deadline runs) -> BODY (a length
- * or chunked) -> the handler -> an answer queued (or DEFERRED, HELD, STREAM) -> HEAD again
- * (keep-alive, pipelining: the next request is parsed once the answer is queued) or CLOSING
- * (the answer is written, the write side shut, input read and dropped for up to H1_LINGER_NS
- * so that unread request bytes do not turn the close into a reset that destroys the answer).
- * Every refusal is answered once, with Connection: close. */
+ * A connection goes HEAD (reading a header block: the header deadline runs) -> BODY (a length or
+ * chunked) -> the handler -> an answer queued (or DEFERRED, HELD, STREAM) -> HEAD again
+ * (keep-alive, pipelining: the next request is parsed once the answer is queued) or CLOSING (the
+ * answer is written, the write side shut, input read and dropped for up to H1_LINGER_NS so that
+ * unread request bytes do not turn the close into a reset that destroys the answer). Every refusal
+ * is answered once, with Connection: close. */
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -36,7 +33,6 @@
 
 #define H1_READ 16384 /* bytes read at once */
 #define H1_IN_MAX (HTTPD_H1_MAX_HEADER + H1_READ)
-#define H1_TICK_MS 100
 #define H1_LINGER_NS 2000000000ULL
 #define H1_COPY_MAX 16384            /* bodies up to this are copied behind their headers */
 #define H1_PIPELINE_OUT (256u << 10) /* answers queued before the next request is read */
@@ -48,14 +44,11 @@ enum { ST_HEAD, ST_BODY, ST_DEFERRED, ST_HELD, ST_STREAM, ST_CLOSING, ST_LINGER 
 struct h1_worker;
 
 struct h1_conn {
-    struct h1_conn *prev, *next;
-    struct h1_worker *w;
-    int fd, state;
-    int eof;  /* the client closed its side */
-    int gone; /* taken out of epoll while deferred/held (hung up): freed when answered */
-    uint32_t events;
-    uint64_t deadline; /* header block due (mono ns); 0 = none */
-    uint64_t last_io, linger_until, stall_since;
+    struct httpd__conn b; /* b.gone: taken out of epoll while deferred/held (hung up): freed when
+                             answered */
+    int state;
+    int eof; /* the client closed its side */
+    uint64_t linger_until, stall_since;
     struct core_buf in; /* input; in.p[in_off..in.len) is unread */
     size_t in_off;
     struct core_buf out; /* answer bytes; out.p[out_off..) unsent */
@@ -81,13 +74,9 @@ struct h1_conn {
 };
 
 struct h1_worker {
-    struct httpd_h1 *srv;
-    pthread_t t;
-    int ep, ev;
-    struct h1_conn *conns;
-    int nconns, nheld;
-    pthread_mutex_t mu;
-    struct h1_conn *ready; /* resumed, under mu */
+    struct httpd__worker b;
+    int nheld;
+    struct h1_conn *ready; /* resumed, under b.mu */
     time_t date_at;
     char date[40];
     unsigned wake_seen;
@@ -95,17 +84,23 @@ struct h1_worker {
 };
 
 struct httpd_h1 {
-    struct httpd_config cfg;
+    struct httpd__listener b;
     struct httpd_h1_handlers hd;
-    int fd, port;
-    unsigned nworkers;
-    struct h1_worker *w;
-    atomic_int stopping, releasing;
+    atomic_int releasing;
     atomic_uint wake_gen; /* httpd_h1_wake: streams are pulled when it changes */
-    _Atomic int64_t open, held;
-    _Atomic uint64_t accepted, over_cap, header_timeouts, bad_framing;
+    _Atomic int64_t held;
     _Atomic size_t buffered;
 };
+
+static struct h1_worker *wk(const struct h1_conn *c)
+{
+    return (struct h1_worker *)c->b.w;
+}
+
+static struct httpd_h1 *srv(const struct h1_conn *c)
+{
+    return (struct httpd_h1 *)c->b.w->srv;
+}
 
 static const char over_cap_answer[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                       "Content-Type: text/plain\r\n"
@@ -130,30 +125,6 @@ const char *httpd_h1_header(const struct httpd_h1_request *rq, const char *name)
     return NULL;
 }
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static void form_decode(char *s)
-{
-    char *o = s;
-    for (; *s; s++) {
-        int hi, lo;
-        if (*s == '+')
-            *o++ = ' ';
-        else if (*s == '%' && (hi = hexv(s[1])) >= 0 && (lo = hexv(s[2])) >= 0) {
-            *o++ = (char)(hi * 16 + lo);
-            s += 2;
-        } else
-            *o++ = *s;
-    }
-    *o = 0;
-}
-
 /* The query split into decoded key/value pairs, the first time an argument is asked for. */
 static void split_args(struct h1_conn *c)
 {
@@ -163,9 +134,9 @@ static void split_args(struct h1_conn *c)
         char *eq = strchr(kv, '=');
         if (eq)
             *eq++ = 0;
-        form_decode(kv);
+        h1__form_decode(kv);
         if (eq)
-            form_decode(eq);
+            h1__form_decode(eq);
         c->args[c->nargs][0] = kv;
         c->args[c->nargs++][1] = eq ? eq : "";
     }
@@ -202,30 +173,23 @@ struct httpd_h1_pending *httpd_h1_defer(struct httpd_h1_request *rq)
     return (struct httpd_h1_pending *)c;
 }
 
-static void wake_worker(struct h1_worker *w)
-{
-    uint64_t one = 1;
-    if (write(w->ev, &one, sizeof one) < 0)
-        return; /* the counter is full: the worker is woken anyway */
-}
-
 void httpd_h1_resume(struct httpd_h1_pending *p)
 {
     struct h1_conn *c = (struct h1_conn *)p;
-    struct h1_worker *w = c->w;
-    pthread_mutex_lock(&w->mu);
+    struct h1_worker *w = wk(c);
+    pthread_mutex_lock(&w->b.mu);
     c->ready_next = w->ready;
     w->ready = c;
-    pthread_mutex_unlock(&w->mu);
-    wake_worker(w);
+    pthread_mutex_unlock(&w->b.mu);
+    httpd__wake(&w->b);
 }
 
 void httpd_h1_wake(struct httpd_h1 *s)
 {
-    if (s)
-        atomic_fetch_add(&s->wake_gen, 1);
-    for (unsigned i = 0; s && i < s->nworkers; i++)
-        wake_worker(&s->w[i]);
+    if (!s)
+        return;
+    atomic_fetch_add(&s->wake_gen, 1);
+    httpd__wake_all(&s->b);
 }
 
 void httpd_h1_release(struct httpd_h1 *s)
@@ -309,7 +273,7 @@ static void put_head(struct h1_conn *c, const struct httpd_h1_response *rs, size
 {
     struct core_buf *o = &c->out;
     core_buf_printf(o, "HTTP/1.1 %u %s\r\nDate: %s\r\n", rs->status, reason(rs->status),
-                    date(c->w));
+                    date(wk(c)));
     if (rs->content_type)
         core_buf_printf(o, "Content-Type: %s\r\n", rs->content_type);
     for (int i = 0; i < rs->nheaders; i++)
@@ -329,7 +293,7 @@ static void put_head(struct h1_conn *c, const struct httpd_h1_response *rs, size
 /* The request is over (its answer queued): the next one may start. */
 static void request_reset(struct h1_conn *c)
 {
-    struct httpd_h1 *s = c->w->srv;
+    struct httpd_h1 *s = srv(c);
     atomic_fetch_sub(&s->buffered, c->held);
     c->held = 0;
     core_buf_free(&c->body);
@@ -347,7 +311,7 @@ static void after_answer(struct h1_conn *c, int keep)
     request_reset(c);
     if (keep) {
         c->state = ST_HEAD;
-        c->deadline = core_mono_ns() + c->w->srv->cfg.header_timeout_ns;
+        c->b.deadline = core_mono_ns() + srv(c)->b.cfg.header_timeout_ns;
     } else {
         c->state = ST_CLOSING;
     }
@@ -358,7 +322,7 @@ static void write_answer(struct h1_conn *c)
 {
     struct httpd_h1_response *rs = &c->rs;
     int keep = c->keep_alive && !c->close_after && !rs->close &&
-               !atomic_load(&c->w->srv->stopping) && !(rs->stream && c->rq.http10);
+               !atomic_load(&srv(c)->b.stopping) && !(rs->stream && c->rq.http10);
     const uint8_t *b = rs->static_body ? rs->static_body : rs->body.p;
     size_t len = rs->static_body ? rs->static_len : rs->body.len;
     put_head(c, rs, len, keep);
@@ -390,7 +354,7 @@ static void write_answer(struct h1_conn *c)
 static void refuse(struct h1_conn *c, unsigned status, const char *why)
 {
     if (status != 413 && status != 414 && status != 431)
-        atomic_fetch_add(&c->w->srv->bad_framing, 1);
+        atomic_fetch_add(&srv(c)->b.bad_framing, 1);
     struct httpd_h1_response rs;
     memset(&rs, 0, sizeof rs);
     rs.status = status;
@@ -401,14 +365,14 @@ static void refuse(struct h1_conn *c, unsigned status, const char *why)
     put_head(c, &rs, (size_t)n, 0);
     core_buf_append(&c->out, body, (size_t)n);
     request_reset(c);
-    c->deadline = 0;
+    c->b.deadline = 0;
     c->state = ST_CLOSING;
 }
 
 /* The handler's answer is ready (on the worker): now, or held until its time. */
 static void answer_ready(struct h1_conn *c)
 {
-    struct httpd_h1 *s = c->w->srv;
+    struct httpd_h1 *s = srv(c);
     if (c->rs.status == 0) { /* the listener wants the connection cut, unanswered */
         request_reset(c);
         c->state = ST_LINGER;
@@ -417,7 +381,7 @@ static void answer_ready(struct h1_conn *c)
     }
     if (c->rs.hold_until_ns > core_mono_ns() && !atomic_load(&s->releasing)) {
         c->state = ST_HELD;
-        c->w->nheld++;
+        wk(c)->nheld++;
         atomic_fetch_add(&s->held, 1);
         return;
     }
@@ -426,7 +390,7 @@ static void answer_ready(struct h1_conn *c)
 
 static void dispatch(struct h1_conn *c)
 {
-    struct httpd_h1 *s = c->w->srv;
+    struct httpd_h1 *s = srv(c);
     c->rq.body = c->body.p;
     c->rq.len = c->body.len;
     c->rs.status = 200;
@@ -444,7 +408,7 @@ static void dispatch(struct h1_conn *c)
 /* Body bytes: kept within the request's cap and the budget of all connections, or dropped. */
 static void take_body(struct h1_conn *c, const uint8_t *d, size_t n)
 {
-    struct httpd_h1 *s = c->w->srv;
+    struct httpd_h1 *s = srv(c);
     if (c->rq.refused || !n)
         return;
     size_t was = atomic_fetch_add(&s->buffered, n);
@@ -463,7 +427,7 @@ static void take_body(struct h1_conn *c, const uint8_t *d, size_t n)
 /* The header block is parsed: how its body is read. */
 static void begin_body(struct h1_conn *c)
 {
-    struct httpd_h1 *s = c->w->srv;
+    struct httpd_h1 *s = srv(c);
     struct h1__head *h = &c->head;
     memset(&c->rq, 0, sizeof c->rq);
     c->rq.method = h->method;
@@ -508,7 +472,7 @@ static int read_head(struct h1_conn *c)
     memcpy(c->hbuf.p, in + skip, (size_t)end);
     c->in_off += skip + (size_t)end;
     c->got_request = 1;
-    c->deadline = 0;
+    c->b.deadline = 0;
     const char *why = "";
     unsigned st = h1__parse_head((char *)c->hbuf.p, (size_t)end, &c->head, &why);
     if (st) {
@@ -523,7 +487,7 @@ static int read_head(struct h1_conn *c)
 /* Reads body bytes. 1: the body is complete, 0: need more, -1: refused (state CLOSING). */
 static int read_body(struct h1_conn *c)
 {
-    struct httpd_h1 *s = c->w->srv;
+    struct httpd_h1 *s = srv(c);
     const uint8_t *in = c->in.p + c->in_off;
     size_t avail = c->in.len - c->in_off;
     if (!c->head.chunked) {
@@ -571,45 +535,34 @@ static void process(struct h1_conn *c)
 
 /* ---- connections ------------------------------------------------------------------------- */
 
-static void conn_free(struct h1_conn *c)
+/* The protocol's part of closing c (loop.c closes the socket and frees c). */
+static void h1_free(struct httpd__conn *bc)
 {
-    struct h1_worker *w = c->w;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    w->nconns--;
+    struct h1_conn *c = (struct h1_conn *)bc;
     if (c->state == ST_HELD) {
-        w->nheld--;
-        atomic_fetch_sub(&w->srv->held, 1);
+        wk(c)->nheld--;
+        atomic_fetch_sub(&srv(c)->held, 1);
     }
     if (c->state == ST_STREAM && c->rs.stream)
         c->rs.stream->done(c->rs.stream_cls, HTTPD_H1_STREAM_GONE);
     request_reset(c);
-    /* out of the epoll set before the close: a process forked meanwhile (system(), a test's
-     * promtool) holds a copy of the descriptor, and while it does the close alone would leave
-     * the registration, and its events would name freed memory */
-    if (!c->gone)
-        epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
     core_buf_free(&c->in);
     core_buf_free(&c->out);
     core_buf_free(&c->tail_own);
     core_buf_free(&c->hbuf);
     core_buf_free(&c->sbuf);
-    atomic_fetch_sub(&w->srv->open, 1);
-    core_free(c);
+}
+
+static void conn_free(struct h1_conn *c)
+{
+    httpd__close(&c->b);
 }
 
 /* A deferred answer is never freed under its resumer: it waits for the resume. */
 static void conn_done(struct h1_conn *c)
 {
     if (c->state == ST_DEFERRED) {
-        if (!c->gone)
-            epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-        c->gone = 1;
+        httpd__unwatch(&c->b);
         return;
     }
     conn_free(c);
@@ -627,10 +580,10 @@ static int conn_flush(struct h1_conn *c)
             iov[n++] = (struct iovec){(void *)(uintptr_t)(c->tail + c->tail_off),
                                       c->tail_len - c->tail_off};
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t wr = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        ssize_t wr = sendmsg(c->b.fd, &m, MSG_NOSIGNAL);
         if (wr < 0)
             return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        c->last_io = core_mono_ns();
+        c->b.last_io = core_mono_ns();
         c->stall_since = 0;
         size_t left = (size_t)wr, o = c->out.len - c->out_off;
         size_t k = left < o ? left : o;
@@ -648,7 +601,7 @@ static int conn_flush(struct h1_conn *c)
         /* all written: the next header block is due from now (a long answer to a slow
          * reader must not eat the deadline), unless one is already arriving */
         if (c->state == ST_HEAD && c->out.len == 0 && !c->tail && c->in.len == c->in_off)
-            c->deadline = c->last_io + c->w->srv->cfg.header_timeout_ns;
+            c->b.deadline = c->b.last_io + srv(c)->b.cfg.header_timeout_ns;
     }
     return 0;
 }
@@ -685,7 +638,7 @@ static int conn_read(struct h1_conn *c)
     if (c->state == ST_LINGER) {
         char drain[16384];
         ssize_t n;
-        while ((n = recv(c->fd, drain, sizeof drain, 0)) > 0)
+        while ((n = recv(c->b.fd, drain, sizeof drain, 0)) > 0)
             ;
         return n == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
     }
@@ -701,14 +654,14 @@ static int conn_read(struct h1_conn *c)
         room = room < H1_READ ? room : H1_READ;
         if (core_buf_reserve(&c->in, room))
             return -1;
-        ssize_t n = recv(c->fd, c->in.p + c->in.len, room, 0);
+        ssize_t n = recv(c->b.fd, c->in.p + c->in.len, room, 0);
         if (n < 0)
             return errno == EAGAIN || errno == EINTR ? 0 : -1;
         if (n == 0) {
             c->eof = 1;
             break;
         }
-        c->last_io = core_mono_ns();
+        c->b.last_io = core_mono_ns();
         c->in.len += (size_t)n;
         if ((size_t)n < room)
             break;
@@ -725,8 +678,6 @@ static int wants_input(const struct h1_conn *c)
 /* One epoll_ctl per change of interest, not per event. */
 static void conn_update(struct h1_conn *c)
 {
-    if (c->gone)
-        return;
     uint32_t ev = 0;
     if (wants_input(c) || c->state == ST_LINGER)
         ev |= EPOLLIN;
@@ -734,9 +685,7 @@ static void conn_update(struct h1_conn *c)
         ev |= EPOLLRDHUP;
     if (c->out.len > c->out_off || c->tail)
         ev |= EPOLLOUT;
-    struct epoll_event e = {.events = ev, .data.ptr = c};
-    if (ev != c->events && !epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &e))
-        c->events = ev;
+    httpd__watch(&c->b, ev);
 }
 
 /* After any event: parse, answer, write, and move on to lingering or the end. 0 or -1 (freed). */
@@ -762,7 +711,7 @@ static int conn_step(struct h1_conn *c)
     }
     int pending = c->out.len > c->out_off || c->tail;
     if (c->state == ST_CLOSING && !pending) {
-        shutdown(c->fd, SHUT_WR);
+        shutdown(c->b.fd, SHUT_WR);
         c->state = ST_LINGER;
         c->linger_until = core_mono_ns() + H1_LINGER_NS;
     }
@@ -783,8 +732,7 @@ static int conn_step(struct h1_conn *c)
 static void conn_event(struct h1_conn *c, uint32_t ev)
 {
     if ((c->state == ST_DEFERRED || c->state == ST_HELD) && (ev & (EPOLLHUP | EPOLLERR))) {
-        epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL); /* answered (and freed) later */
-        c->gone = 1;
+        httpd__unwatch(&c->b); /* answered (and freed) later */
         return;
     }
     if (c->state == ST_STREAM && (ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
@@ -802,8 +750,8 @@ static void conn_event(struct h1_conn *c, uint32_t ev)
 static void conn_answer_late(struct h1_conn *c, int deferred)
 {
     if (!deferred) {
-        c->w->nheld--;
-        atomic_fetch_sub(&c->w->srv->held, 1);
+        wk(c)->nheld--;
+        atomic_fetch_sub(&srv(c)->held, 1);
         c->state = ST_BODY; /* not HELD any more */
         write_answer(c);
     } else {
@@ -813,7 +761,7 @@ static void conn_answer_late(struct h1_conn *c, int deferred)
         c->state = ST_BODY;
         answer_ready(c);
     }
-    if (c->gone) {
+    if (c->b.gone) {
         c->state = ST_LINGER;
         conn_free(c);
         return;
@@ -821,209 +769,141 @@ static void conn_answer_late(struct h1_conn *c, int deferred)
     conn_step(c);
 }
 
-static void accept_one(struct h1_worker *w, int fd)
+/* ---- the hooks loop.c calls ------------------------------------------------------------- */
+
+static uint32_t h1_accept(struct httpd__conn *bc)
 {
-    struct httpd_h1 *s = w->srv;
-    atomic_fetch_add(&s->accepted, 1);
-    int64_t open = atomic_fetch_add(&s->open, 1) + 1;
-    if (open > (int64_t)s->cfg.max_connections) {
-        atomic_fetch_add(&s->over_cap, 1);
-        (void)send(fd, over_cap_answer, sizeof over_cap_answer - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        shutdown(fd, SHUT_WR);
-        char drain[4096]; /* unread input would turn the close into a reset that loses it */
-        while (recv(fd, drain, sizeof drain, 0) > 0)
-            ;
-        close(fd);
-        atomic_fetch_sub(&s->open, 1);
-        return;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct h1_conn *c = core_calloc(1, sizeof *c);
-    c->w = w;
-    c->fd = fd;
-    c->last_io = core_mono_ns();
-    c->deadline = c->last_io + s->cfg.header_timeout_ns;
+    struct h1_conn *c = (struct h1_conn *)bc;
     core_buf_init(&c->in, H1_IN_MAX);
     core_buf_init(&c->out, SIZE_MAX);
     core_buf_init(&c->hbuf, HTTPD_H1_MAX_HEADER + 1);
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    w->nconns++;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    c->events = ev.events;
-    epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev);
+    return EPOLLIN;
 }
 
-static void accept_all(struct h1_worker *w)
+static void h1_over_cap(struct httpd__conn *c)
 {
-    for (int i = 0; i < 64; i++) { /* a turn accepts at most 64: others get served too */
-        int fd = accept4(w->srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
-        accept_one(w, fd);
-    }
+    (void)send(c->fd, over_cap_answer, sizeof over_cap_answer - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* Header deadlines, idle and linger timeouts, stalled streams, held answers now due, streams
- * pulled. */
-static void sweep(struct h1_worker *w, uint64_t now, int pull)
+static void h1_event(struct httpd__conn *c, uint32_t ev)
 {
-    const struct httpd_config *cfg = &w->srv->cfg;
-    int release = atomic_load(&w->srv->releasing);
-    struct h1_conn *next;
-    for (struct h1_conn *c = w->conns; c; c = next) {
-        next = c->next;
-        if (c->state == ST_HELD && (c->gone || release || now >= c->rs.hold_until_ns)) {
-            conn_answer_late(c, 0);
-        } else if (c->state == ST_HELD || c->state == ST_DEFERRED) {
-            continue; /* waits on purpose: not idle */
-        } else if (c->deadline && now >= c->deadline && c->out.len == c->out_off && !c->tail) {
-            atomic_fetch_add(&w->srv->header_timeouts, 1);
-            conn_free(c);
-        } else if (c->state == ST_LINGER && now >= c->linger_until) {
-            conn_free(c);
-        } else if (c->state == ST_STREAM) {
-            if (c->stall_since && c->rs.stream_stall_ns &&
-                now - c->stall_since >= c->rs.stream_stall_ns) {
-                c->rs.stream->done(c->rs.stream_cls, HTTPD_H1_STREAM_STALLED);
-                c->rs.stream = NULL;
-                conn_free(c);
-            } else if (pull) {
-                conn_step(c);
-            }
-        } else if (now - c->last_io >= cfg->idle_timeout_ns) {
-            conn_free(c);
-        }
-    }
+    conn_event((struct h1_conn *)c, ev);
 }
 
-/* Resumed answers, taken from the list under the lock and answered without it. */
-static void take_ready(struct h1_worker *w)
+/* Resumed answers, taken from the list under the lock and answered without it; after httpd_h1_wake
+ * / release, streams pulled and held answers looked at. */
+static void h1_wake(struct httpd__worker *bw, uint64_t now)
 {
-    uint64_t n;
-    if (read(w->ev, &n, sizeof n) < 0 && errno != EAGAIN)
-        return;
-    pthread_mutex_lock(&w->mu);
+    struct h1_worker *w = (struct h1_worker *)bw;
+    pthread_mutex_lock(&bw->mu);
     struct h1_conn *r = w->ready;
     w->ready = NULL;
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&bw->mu);
     while (r) {
         struct h1_conn *next = r->ready_next;
         conn_answer_late(r, 1);
         r = next;
     }
-    unsigned gen = atomic_load(&w->srv->wake_gen);
-    if (gen != w->wake_seen) { /* httpd_h1_wake / release */
+    unsigned gen = atomic_load(&((struct httpd_h1 *)bw->srv)->wake_gen);
+    if (gen != w->wake_seen) {
         w->wake_seen = gen;
-        sweep(w, core_mono_ns(), 1);
+        httpd__sweep(bw, now, 1);
     }
 }
 
-/* How long epoll may wait: the next held answer's time, else a tick while connections are open. */
-static int wait_ms(struct h1_worker *w, uint64_t now)
+/* The earliest held answer's time. */
+static uint64_t h1_next_due(struct httpd__worker *bw)
 {
-    if (!w->nconns)
-        return -1;
-    int ms = H1_TICK_MS;
+    struct h1_worker *w = (struct h1_worker *)bw;
     w->next_due = UINT64_MAX;
     if (w->nheld)
-        for (struct h1_conn *c = w->conns; c; c = c->next)
+        for (struct httpd__conn *bc = bw->conns; bc; bc = bc->next) {
+            struct h1_conn *c = (struct h1_conn *)bc;
             if (c->state == ST_HELD && c->rs.hold_until_ns < w->next_due)
                 w->next_due = c->rs.hold_until_ns;
-    if (w->next_due != UINT64_MAX) {
-        uint64_t due = w->next_due;
-        int m = due <= now ? 0 : (int)((due - now + 999999) / 1000000);
-        ms = m < ms ? m : ms;
-    }
-    return ms;
+        }
+    return w->next_due;
 }
 
-static void *worker_main(void *arg)
+/* Between ticks, a held answer that is due is not left waiting for the next one. */
+static void h1_turn(struct httpd__worker *bw, uint64_t now, int tick)
 {
-    struct h1_worker *w = arg;
-    struct epoll_event evs[64];
-    uint64_t last_sweep = core_mono_ns();
-    while (!atomic_load(&w->srv->stopping)) {
-        int n = epoll_wait(w->ep, evs, 64, wait_ms(w, core_mono_ns()));
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == &w->srv->fd)
-                accept_all(w);
-            else if (evs[i].data.ptr == &w->ev)
-                take_ready(w);
-            else
-                conn_event(evs[i].data.ptr, evs[i].events);
-        }
-        uint64_t now = core_mono_ns();
-        int tick = now - last_sweep >= H1_TICK_MS * 1000000ULL;
-        if (tick || (w->nheld && now >= w->next_due)) {
-            sweep(w, now, tick);
-            last_sweep = tick ? now : last_sweep;
-        }
-    }
-    while (w->conns)
-        conn_free(w->conns);
-    return NULL;
+    struct h1_worker *w = (struct h1_worker *)bw;
+    if (!tick && w->nheld && now >= w->next_due)
+        httpd__sweep(bw, now, 0);
 }
+
+/* Held answers now due, linger timeouts, stalled streams, streams pulled; what waits on purpose is
+ * not idle, and the header deadline waits while an answer is going out. */
+static int h1_sweep(struct httpd__conn *bc, uint64_t now, int pull)
+{
+    struct h1_conn *c = (struct h1_conn *)bc;
+    if (c->state == ST_HELD &&
+        (bc->gone || atomic_load(&srv(c)->releasing) || now >= c->rs.hold_until_ns)) {
+        conn_answer_late(c, 0);
+        return HTTPD__SWEEP_DONE;
+    }
+    if (c->state == ST_HELD || c->state == ST_DEFERRED)
+        return HTTPD__SWEEP_DONE;
+    if (bc->deadline && now >= bc->deadline && c->out.len == c->out_off && !c->tail)
+        return HTTPD__SWEEP_TIMERS;
+    if (c->state == ST_LINGER && now >= c->linger_until) {
+        conn_free(c);
+        return HTTPD__SWEEP_DONE;
+    }
+    if (c->state == ST_STREAM) {
+        if (c->stall_since && c->rs.stream_stall_ns &&
+            now - c->stall_since >= c->rs.stream_stall_ns) {
+            c->rs.stream->done(c->rs.stream_cls, HTTPD_H1_STREAM_STALLED);
+            c->rs.stream = NULL;
+            conn_free(c);
+        } else if (pull) {
+            conn_step(c);
+        }
+        return HTTPD__SWEEP_DONE;
+    }
+    return HTTPD__SWEEP_IDLE;
+}
+
+static void h1_expire(struct httpd__conn *c, int why)
+{
+    if (why == HTTPD__HEADER_LATE)
+        atomic_fetch_add(&c->w->srv->header_timeouts, 1);
+    conn_free((struct h1_conn *)c);
+}
+
+static const struct httpd__proto h1_proto = {
+    .what = "HTTP",
+    .worker_size = sizeof(struct h1_worker),
+    .conn_size = sizeof(struct h1_conn),
+    .on_accept = h1_accept,
+    .on_over_cap = h1_over_cap,
+    .on_event = h1_event,
+    .on_wake = h1_wake,
+    .on_turn = h1_turn,
+    .next_due = h1_next_due,
+    .on_sweep = h1_sweep,
+    .on_expire = h1_expire,
+    .free = h1_free,
+};
 
 /* ---- life cycle -------------------------------------------------------------------------- */
-
-static unsigned nworkers(const struct httpd_config *c)
-{
-    if (c->threads)
-        return c->threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 64 ? (unsigned)n : 2;
-}
-
-static int start_workers(struct httpd_h1 *s)
-{
-    s->nworkers = nworkers(&s->cfg);
-    s->w = core_calloc(s->nworkers, sizeof *s->w);
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        struct h1_worker *w = &s->w[i];
-        w->srv = s;
-        pthread_mutex_init(&w->mu, NULL);
-        w->ep = epoll_create1(EPOLL_CLOEXEC);
-        w->ev = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &s->fd};
-        struct epoll_event wake = {.events = EPOLLIN, .data.ptr = &w->ev};
-        if (w->ep < 0 || w->ev < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, s->fd, &ev) ||
-            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->ev, &wake) ||
-            pthread_create(&w->t, NULL, worker_main, w)) {
-            s->nworkers = i;
-            return DIO_EIO;
-        }
-    }
-    return 0;
-}
 
 int httpd_h1_start(struct httpd_h1 **out, const struct httpd_addr *a, const struct httpd_config *c,
                    const struct httpd_h1_handlers *hd, char *err, size_t errlen)
 {
     *out = NULL;
-    struct httpd_config cfg = *c;
-    if (httpd__config_check(&cfg, err, errlen))
-        return DIO_EINVAL;
-    httpd__raise_fd_limit(cfg.max_connections);
     struct httpd_h1 *s = core_calloc(1, sizeof *s);
-    s->cfg = cfg;
+    s->b.p = &h1_proto;
     s->hd = *hd;
     if (!s->hd.max_body)
         s->hd.max_body = H1_DEFAULT_BODY;
     if (!s->hd.max_answer)
         s->hd.max_answer = H1_DEFAULT_BODY;
-    int rc = httpd__listen(a, cfg.max_connections, &s->fd, &s->port, err, errlen);
+    int rc = httpd__start(&s->b, a, c, err, errlen);
     if (rc) {
         core_free(s);
         return rc;
-    }
-    if (start_workers(s)) {
-        snprintf(err, errlen, "cannot start the HTTP listener's threads");
-        httpd_h1_stop(s);
-        return DIO_EIO;
     }
     *out = s;
     return 0;
@@ -1031,45 +911,26 @@ int httpd_h1_start(struct httpd_h1 **out, const struct httpd_addr *a, const stru
 
 int httpd_h1_port(const struct httpd_h1 *s)
 {
-    return s->port;
+    return s->b.port;
 }
 
 void httpd_h1_quiesce(struct httpd_h1 *s)
 {
-    if (!s || s->fd < 0)
-        return;
-    for (unsigned i = 0; i < s->nworkers; i++)
-        epoll_ctl(s->w[i].ep, EPOLL_CTL_DEL, s->fd, NULL);
-    close(s->fd);
-    s->fd = -1;
+    if (s)
+        httpd__quiesce(&s->b);
 }
 
 void httpd_h1_stop(struct httpd_h1 *s)
 {
     if (!s)
         return;
-    atomic_store(&s->stopping, 1);
-    httpd_h1_wake(s);
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        pthread_join(s->w[i].t, NULL);
-        close(s->w[i].ep);
-        close(s->w[i].ev);
-        pthread_mutex_destroy(&s->w[i].mu);
-    }
-    if (s->fd >= 0)
-        close(s->fd);
-    core_free(s->w);
+    atomic_fetch_add(&s->wake_gen, 1); /* streams are pulled once more */
+    httpd__stop_workers(&s->b);
+    httpd__free(&s->b);
     core_free(s);
 }
 
 void httpd_h1_stats(const struct httpd_h1 *s, struct httpd_stats *o)
 {
-    memset(o, 0, sizeof *o);
-    if (!s)
-        return;
-    o->open = atomic_load(&s->open);
-    o->accepted = atomic_load(&s->accepted);
-    o->over_cap = atomic_load(&s->over_cap);
-    o->header_timeouts = atomic_load(&s->header_timeouts);
-    o->bad_framing = atomic_load(&s->bad_framing);
+    httpd__stats(s ? &s->b : NULL, o);
 }

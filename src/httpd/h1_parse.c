@@ -122,6 +122,23 @@ static int hexval(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* A query argument's key or value: + is a space, %XX decoded (a bad escape is kept). */
+void h1__form_decode(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        int hi, lo;
+        if (*s == '+')
+            *o++ = ' ';
+        else if (*s == '%' && (hi = hexval(s[1])) >= 0 && (lo = hexval(s[2])) >= 0) {
+            *o++ = (char)(hi * 16 + lo);
+            s += 2;
+        } else
+            *o++ = *s;
+    }
+    *o = 0;
+}
+
 /* %XX decoded in place (as libmicrohttpd did for the path); a bad escape is kept as it is.
  * 0, or -1 for an encoded NUL. */
 static int unescape(char *s)

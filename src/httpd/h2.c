@@ -1,47 +1,43 @@
 /* HTTP/2 cleartext (h2c with prior knowledge) on libnghttp2: the base's second protocol, for
- * listeners that must speak HTTP/2 (the sink's OTLP/gRPC). libmicrohttpd has no HTTP/2, so
- * this file runs its own event loop, but the rules are the base's: the same address parser and
- * listening socket (addr.c), the same config struct and defaults (max connections, header
- * deadline, idle timeout), the same stats; plus a body cap per request and a budget of body
+ * listeners that must speak HTTP/2 (the sink's OTLP/gRPC). The workers, the accept loop with the
+ * connection cap, the header deadline and idle timeout sweep, stop and the stats are loop.c's,
+ * shared with h1.c (h2_proto at the end of this file plugs this protocol in); the same address
+ * parser and listening socket (addr.c) and config; plus a body cap per request and a budget of body
  * bytes held by all streams together.
  *
- * Threads: cfg.threads I/O workers (0 = CPUs), each with its own epoll set; the listening
- * socket is in every set with EPOLLEXCLUSIVE, so a connection is accepted, served and closed by
- * one worker, and its state is that worker's alone. Handlers do not run there: a complete
- * request goes to a pool of as many handler threads through one queue, and the answer comes
- * back to the stream's worker through its done list and eventfd. gRPC clients send everything
- * on one connection, so without the pool one connection would be one core (the sink's decode
- * ran at half the HTTP/1.1 listener's rate). While a handler has a stream, the stream is
- * "busy": the worker never frees it, only marks it orphaned when its connection or stream ends,
- * and frees it when the handler hands it back. A connection with H2_CONN_BUSY requests in the
- * pool is not read (TCP pushes back) until some come back.
+ * Threads: cfg.threads I/O workers (loop.c; a connection's state is its worker's alone). Handlers
+ * do not run there: a complete request goes to a pool of as many handler threads through one
+ * queue, and the answer comes back to the stream's worker through its done list and eventfd. gRPC
+ * clients send everything on one connection, so without the pool one connection would be one core
+ * (the sink's decode ran at half the HTTP/1.1 listener's rate). While a handler has a stream, the
+ * stream is "busy": the worker never frees it, only marks it orphaned when its connection or
+ * stream ends, and frees it when the handler hands it back. A connection with H2_CONN_BUSY
+ * requests in the pool is not read (TCP pushes back) until some come back.
  *
- * Held answers (rs.delay_ns, the sink's --delay): the stream waits in its connection's list
- * with a due time; no thread waits. Stopping the listener answers them at once and gives the
- * answers a moment (H2_STOP_NS) to go out.
+ * Held answers (rs.delay_ns, the sink's --delay): the stream waits in its connection's list with a
+ * due time; no thread waits. Stopping the listener answers them at once and gives the answers a
+ * moment (H2_STOP_NS) to go out.
  *
  * Caps, as docs/listeners.md says for HTTP/1.1:
- *   - over max_connections: the connection gets our SETTINGS and a GOAWAY (REFUSED_STREAM,
- *     "too many open connections (--max-connections)") and is closed at once;
- *   - header deadline: a connection must complete a request's header block within
- *     header_timeout of opening, or of its last stream ending (so an idle connection lives at
- *     most that long); else it gets a GOAWAY and is closed. A deadline, not an inactivity
- *     timer: HEADERS trickled in CONTINUATION frames do not extend it;
+ *   - over max_connections: the connection gets our SETTINGS and a GOAWAY (REFUSED_STREAM, "too
+ *     many open connections (--max-connections)") and is closed at once;
+ *   - header deadline: a connection must complete a request's header block within header_timeout
+ *     of opening, or of its last stream ending (so an idle connection lives at most that long);
+ *     else it gets a GOAWAY and is closed. A deadline, not an inactivity timer: HEADERS trickled
+ *     in CONTINUATION frames do not extend it;
  *   - idle timeout: nothing read or written for idle_timeout: closed;
- *   - a request body over max_body, or over what is left of max_buffered, is read to its end
- *     and dropped; the handler is told (refused 413 / 503) and answers without it.
+ *   - a request body over max_body, or over what is left of max_buffered, is read to its end and
+ *     dropped; the handler is told (refused 413 / 503) and answers without it.
  * Memory per connection: nghttp2's session (our SETTINGS cap concurrent streams at
  * H2_MAX_STREAMS and header lists at H2_MAX_HEADERS bytes) and the write buffer. */
 #include <errno.h>
-#include <nghttp2/nghttp2.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,11 +45,10 @@
 
 #define H2_MAX_STREAMS 128
 #define H2_MAX_HEADERS 16384 /* header list bytes per request (SETTINGS_MAX_HEADER_LIST_SIZE) */
-#define H2_MAX_FIELDS 32     /* header fields kept per request; more are ignored */
+#define H2_MAX_FIELDS 32     /* header fields kept per request; more are ignored     \ */
 #define H2_WINDOW (1 << 20)  /* per stream; the connection gets 16x */
 #define H2_FRAME (1 << 20)   /* SETTINGS_MAX_FRAME_SIZE: a body in few DATA frames */
 #define H2_OUT_CHUNK 65536
-#define H2_TICK_MS 100 /* deadline checks while connections are open */
 #define H2_CONN_BUSY 8 /* requests of one connection in the handler pool before it is not read */
 #define H2_STOP_NS 1000000000ULL /* at stop: at most this for handlers and held answers */
 #define H2_SPARE 8               /* body buffers a worker keeps for reuse ... */
@@ -83,31 +78,21 @@ struct h2_stream {
 };
 
 struct h2_conn {
-    struct h2_conn *prev, *next;
-    struct h2_worker *w;
-    int fd;
+    struct httpd__conn b; /* b.deadline: 0 while a stream is open */
     nghttp2_session *h2;
     struct core_buf out;
     struct h2_stream *streams;
-    uint64_t deadline; /* header block due (mono ns); 0 = a stream is open */
-    uint64_t last_io;
     int nstreams;
     int busy;        /* streams in the handler pool */
     int dirty;       /* answers queued since the last flush */
     int got_request; /* any request header block completed */
-    uint32_t events; /* what epoll watches for now */
 };
 
 struct h2_worker {
-    struct httpd_h2 *srv;
-    pthread_t t;
-    int ep, ev;
-    struct h2_conn *conns;
-    int nconns;
+    struct httpd__worker b;
     int busy, held;         /* streams in the pool; streams with a held answer */
     uint64_t next_due;      /* earliest held answer */
-    pthread_mutex_t mu;     /* guards done */
-    struct h2_stream *done; /* handed back by the handlers */
+    struct h2_stream *done; /* handed back by the handlers, under b.mu */
     /* Request body buffers of finished streams, reused: a fresh 200 KiB buffer is fresh pages,
      * and their page faults cost as much as the copy into them. */
     struct core_buf spare[H2_SPARE];
@@ -124,17 +109,26 @@ struct h2_pool {
 };
 
 struct httpd_h2 {
-    struct httpd_config cfg;
+    struct httpd__listener b;
     struct httpd_h2_handlers hd;
-    int fd, port;
-    unsigned nworkers;
-    struct h2_worker *w;
     struct h2_pool pool;
-    atomic_int stopping;
-    _Atomic int64_t open;
-    _Atomic uint64_t accepted, over_cap, header_timeouts, bad_framing;
     _Atomic size_t buffered;
 };
+
+static struct h2_worker *wk(const struct h2_conn *c)
+{
+    return (struct h2_worker *)c->b.w;
+}
+
+static struct httpd_h2 *srv_of(const struct h2_worker *w)
+{
+    return (struct httpd_h2 *)w->b.srv;
+}
+
+static struct httpd_h2 *srv(const struct h2_conn *c)
+{
+    return srv_of(wk(c));
+}
 
 /* ---- requests ----------------------------------------------------------------------------- */
 
@@ -160,9 +154,9 @@ static void body_init(struct h2_worker *w, struct h2_stream *st)
     if (w->nspare) {
         st->body = w->spare[--w->nspare];
         core_buf_reset(&st->body);
-        st->body.max = w->srv->hd.max_body;
+        st->body.max = srv_of(w)->hd.max_body;
     } else {
-        core_buf_init(&st->body, w->srv->hd.max_body);
+        core_buf_init(&st->body, srv_of(w)->hd.max_body);
     }
 }
 
@@ -303,13 +297,11 @@ static void *handler_main(void *arg)
         atomic_fetch_sub(&s->buffered, st->held); /* the body goes back to its worker */
         st->held = 0;
         struct h2_worker *w = st->w;
-        pthread_mutex_lock(&w->mu);
+        pthread_mutex_lock(&w->b.mu);
         st->qnext = w->done;
         w->done = st;
-        pthread_mutex_unlock(&w->mu);
-        uint64_t one = 1;
-        if (write(w->ev, &one, sizeof one) < 0)
-            continue; /* the counter is full: the worker is being woken anyway */
+        pthread_mutex_unlock(&w->b.mu);
+        httpd__wake(&w->b);
     }
     return NULL;
 }
@@ -328,8 +320,8 @@ static void answer(struct h2_conn *c, struct h2_stream *st)
     st->rs.status = 200;
     st->busy = 1;
     c->busy++;
-    c->w->busy++;
-    pool_push(&c->w->srv->pool, st);
+    wk(c)->busy++;
+    pool_push(&srv(c)->pool, st);
 }
 
 /* ---- nghttp2 callbacks ---------------------------------------------------------------- */
@@ -342,8 +334,8 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *u
     struct h2_stream *st = core_calloc(1, sizeof *st);
     st->id = f->hd.stream_id;
     st->c = c;
-    st->w = c->w;
-    body_init(c->w, st);
+    st->w = wk(c);
+    body_init(wk(c), st);
     nghttp2_session_set_stream_user_data(h2, st->id, st);
     st->next = c->streams;
     if (c->streams)
@@ -378,7 +370,7 @@ static int on_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t
                    void *ud)
 {
     struct h2_conn *c = ud;
-    struct httpd_h2 *s = c->w->srv;
+    struct httpd_h2 *s = srv(c);
     struct h2_stream *st = nghttp2_session_get_stream_user_data(h2, id);
     if (!st || st->rq.refused)
         return 0;
@@ -403,7 +395,7 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
         return 0;
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
         c->got_request = 1;
-        c->deadline = 0; /* a header block came in time */
+        c->b.deadline = 0; /* a header block came in time */
     }
     if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && !st->answered)
         answer(c, st);
@@ -417,16 +409,16 @@ static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t error_code,
     if (!st)
         return 0;
     nghttp2_session_set_stream_user_data(h2, id, NULL);
-    stream_free(c->w->srv, c, st);
+    stream_free(srv(c), c, st);
     if (c->nstreams == 0)
-        c->deadline = core_mono_ns() + c->w->srv->cfg.header_timeout_ns;
+        c->b.deadline = core_mono_ns() + srv(c)->b.cfg.header_timeout_ns;
     return 0;
 }
 
 static int on_invalid(nghttp2_session *h2, const nghttp2_frame *f, int lib_error, void *ud)
 {
     struct h2_conn *c = ud;
-    atomic_fetch_add(&c->w->srv->bad_framing, 1);
+    atomic_fetch_add(&srv(c)->b.bad_framing, 1);
     return 0;
 }
 
@@ -461,25 +453,15 @@ static nghttp2_session *new_session(struct h2_conn *c)
 
 /* ---- connections ---------------------------------------------------------------------- */
 
-static void conn_free(struct h2_conn *c)
+/* The protocol's part of closing c (loop.c closes the socket and frees c). */
+static void h2_free(struct httpd__conn *bc)
 {
-    struct h2_worker *w = c->w;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    w->nconns--;
+    struct h2_conn *c = (struct h2_conn *)bc;
+    while (c->streams) /* nghttp2_session_del does not call back for open streams */
+        stream_free(srv(c), c, c->streams);
     if (c->h2)
         nghttp2_session_del(c->h2);
-    /* close() leaves the socket in the epoll set while a forked child (between a test's fork
-     * and exec) holds a copy: its events would name this freed connection. */
-    epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
     core_buf_free(&c->out);
-    atomic_fetch_sub(&w->srv->open, 1);
-    core_free(c);
 }
 
 /* Frames from nghttp2 to the socket until it would block. -1: the connection is done. */
@@ -498,10 +480,10 @@ static int conn_flush(struct h2_conn *c)
         }
         if (!c->out.len)
             return 0;
-        ssize_t w = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL);
+        ssize_t w = send(c->b.fd, c->out.p, c->out.len, MSG_NOSIGNAL);
         if (w < 0)
             return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        c->last_io = core_mono_ns();
+        c->b.last_io = core_mono_ns();
         memmove(c->out.p, c->out.p + w, c->out.len - (size_t)w);
         c->out.len -= (size_t)w;
     }
@@ -511,15 +493,15 @@ static int conn_read(struct h2_conn *c)
 {
     uint8_t buf[65536];
     while (c->busy < H2_CONN_BUSY) { /* else the rest waits: the pool is behind */
-        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+        ssize_t n = recv(c->b.fd, buf, sizeof buf, 0);
         if (n < 0)
             return errno == EAGAIN || errno == EINTR ? 0 : -1;
         if (n == 0)
             return -1;
-        c->last_io = core_mono_ns();
+        c->b.last_io = core_mono_ns();
         ssize_t r = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
         if (r < 0) {
-            atomic_fetch_add(&c->w->srv->bad_framing, 1);
+            atomic_fetch_add(&srv(c)->b.bad_framing, 1);
             conn_flush(c); /* nghttp2 queued a GOAWAY saying why */
             return -1;
         }
@@ -537,20 +519,17 @@ static void conn_goaway(struct h2_conn *c, uint32_t code, const char *msg)
 
 static void conn_done(struct h2_conn *c)
 {
-    while (c->streams) /* nghttp2_session_del does not call back for open streams */
-        stream_free(c->w->srv, c, c->streams);
-    conn_free(c);
+    httpd__close(&c->b);
 }
 
 /* Asks for EPOLLOUT only while there is something to write; one epoll_ctl per change, not per
  * event (a syscall saved on every read of a busy connection). */
 static void conn_update(struct h2_conn *c)
 {
-    struct epoll_event ev = {.events = c->busy < H2_CONN_BUSY ? EPOLLIN : 0, .data.ptr = c};
+    uint32_t ev = c->busy < H2_CONN_BUSY ? EPOLLIN : 0;
     if (c->out.len || nghttp2_session_want_write(c->h2))
-        ev.events |= EPOLLOUT;
-    if (ev.events != c->events && !epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev))
-        c->events = ev.events;
+        ev |= EPOLLOUT;
+    httpd__watch(&c->b, ev);
 }
 
 static void conn_event(struct h2_conn *c, uint32_t ev)
@@ -569,79 +548,14 @@ static void conn_event(struct h2_conn *c, uint32_t ev)
     conn_update(c);
 }
 
-static void accept_one(struct h2_worker *w, int fd)
-{
-    struct httpd_h2 *s = w->srv;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct h2_conn *c = core_calloc(1, sizeof *c);
-    c->w = w;
-    c->fd = fd;
-    c->last_io = core_mono_ns();
-    c->deadline = c->last_io + s->cfg.header_timeout_ns;
-    core_buf_init(&c->out, (size_t)64 << 20);
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    w->nconns++;
-    atomic_fetch_add(&s->accepted, 1);
-    int64_t open = atomic_fetch_add(&s->open, 1) + 1;
-    if (!(c->h2 = new_session(c))) {
-        conn_free(c);
-        return;
-    }
-    if (open > (int64_t)s->cfg.max_connections) {
-        atomic_fetch_add(&s->over_cap, 1);
-        conn_goaway(c, NGHTTP2_REFUSED_STREAM, OVER_CAP_MSG);
-        shutdown(fd, SHUT_WR);
-        char drain[4096]; /* unread input would turn the close into a reset that loses it */
-        while (recv(fd, drain, sizeof drain, 0) > 0)
-            ;
-        conn_done(c);
-        return;
-    }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-    c->events = ev.events;
-    epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev);
-}
-
-static void accept_all(struct h2_worker *w)
-{
-    for (int i = 0; i < 64; i++) { /* a turn accepts at most 64: others get served too */
-        int fd = accept4(w->srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
-        accept_one(w, fd);
-    }
-}
-
-/* Header deadlines and idle timeouts. */
-static void sweep(struct h2_worker *w, uint64_t now)
-{
-    const struct httpd_config *cfg = &w->srv->cfg;
-    struct h2_conn *next;
-    for (struct h2_conn *c = w->conns; c; c = next) {
-        next = c->next;
-        if (c->deadline && now >= c->deadline) {
-            atomic_fetch_add(&w->srv->header_timeouts, c->got_request ? 0 : 1);
-            if (c->got_request) /* an idle kept-alive connection: a polite goodbye */
-                conn_goaway(c, NGHTTP2_NO_ERROR, "idle");
-            conn_done(c);
-        } else if (now - c->last_io >= cfg->idle_timeout_ns) {
-            conn_done(c);
-        }
-    }
-}
-
 /* Writes what answers queued on each connection. */
 static void flush_dirty(struct h2_worker *w)
 {
-    struct h2_conn *next;
-    for (struct h2_conn *c = w->conns; c; c = next) {
+    struct httpd__conn *next;
+    for (struct httpd__conn *c = w->b.conns; c; c = next) {
         next = c->next;
-        if (c->dirty)
-            conn_event(c, 0);
+        if (((struct h2_conn *)c)->dirty)
+            conn_event((struct h2_conn *)c, 0);
     }
 }
 
@@ -651,7 +565,8 @@ static void release_due(struct h2_worker *w, uint64_t now, int all)
     if (!w->held || (!all && now < w->next_due))
         return;
     w->next_due = UINT64_MAX;
-    for (struct h2_conn *c = w->conns; c; c = c->next) {
+    for (struct httpd__conn *bc = w->b.conns; bc; bc = bc->next) {
+        struct h2_conn *c = (struct h2_conn *)bc;
         for (struct h2_stream *st = c->streams; st; st = st->next) {
             if (!st->due)
                 continue;
@@ -670,22 +585,19 @@ static void release_due(struct h2_worker *w, uint64_t now, int all)
 /* The streams the handlers handed back: answered now, held, or freed (orphans). */
 static void take_done(struct h2_worker *w, uint64_t now)
 {
-    uint64_t v;
-    if (read(w->ev, &v, sizeof v) < 0)
-        v = 0;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->b.mu);
     struct h2_stream *st = w->done, *next;
     w->done = NULL;
-    pthread_mutex_unlock(&w->mu);
-    int stopping = atomic_load(&w->srv->stopping);
+    pthread_mutex_unlock(&w->b.mu);
+    int stopping = atomic_load(&w->b.srv->stopping);
     for (; st; st = next) {
         next = st->qnext;
         st->busy = 0;
         w->busy--;
         body_recycle(w, st);
-        stream_release(w->srv, st);
+        stream_release(srv_of(w), st);
         if (!st->c) {
-            stream_destroy(w->srv, st);
+            stream_destroy(srv_of(w), st);
             continue;
         }
         st->c->busy--;
@@ -701,80 +613,105 @@ static void take_done(struct h2_worker *w, uint64_t now)
     flush_dirty(w);
 }
 
-static int wait_ms(const struct h2_worker *w, uint64_t now)
+/* ---- the hooks loop.c calls ------------------------------------------------------------- */
+
+static uint32_t h2_accept(struct httpd__conn *bc)
 {
-    if (!w->nconns)
-        return -1;
-    if (w->held && w->next_due < now + H2_TICK_MS * 1000000ULL)
-        return w->next_due <= now ? 0 : (int)((w->next_due - now + 999999) / 1000000);
-    return H2_TICK_MS;
+    struct h2_conn *c = (struct h2_conn *)bc;
+    core_buf_init(&c->out, (size_t)64 << 20);
+    c->h2 = new_session(c);
+    return c->h2 ? EPOLLIN | EPOLLOUT : 0;
+}
+
+static void h2_over_cap(struct httpd__conn *c)
+{
+    conn_goaway((struct h2_conn *)c, NGHTTP2_REFUSED_STREAM, OVER_CAP_MSG);
+}
+
+static void h2_event(struct httpd__conn *c, uint32_t ev)
+{
+    conn_event((struct h2_conn *)c, ev);
+}
+
+static void h2_wake(struct httpd__worker *w, uint64_t now)
+{
+    take_done((struct h2_worker *)w, now);
+}
+
+static void h2_turn(struct httpd__worker *w, uint64_t now, int tick)
+{
+    release_due((struct h2_worker *)w, now, 0);
+}
+
+static uint64_t h2_next_due(struct httpd__worker *bw)
+{
+    const struct h2_worker *w = (const struct h2_worker *)bw;
+    return w->held ? w->next_due : UINT64_MAX;
+}
+
+static int h2_sweep(struct httpd__conn *c, uint64_t now, int pull)
+{
+    return HTTPD__SWEEP_TIMERS;
+}
+
+/* Only a connection that never completed a request counts as a header timeout; an idle kept-alive
+ * one gets a polite goodbye. */
+static void h2_expire(struct httpd__conn *bc, int why)
+{
+    struct h2_conn *c = (struct h2_conn *)bc;
+    if (why == HTTPD__HEADER_LATE && !c->got_request)
+        atomic_fetch_add(&bc->w->srv->header_timeouts, 1);
+    else if (why == HTTPD__HEADER_LATE)
+        conn_goaway(c, NGHTTP2_NO_ERROR, "idle");
+    conn_done(c);
 }
 
 /* At stop: the handlers' answers and every held one go out, within H2_STOP_NS. */
-static void worker_drain(struct h2_worker *w)
+static void h2_stop(struct httpd__worker *bw)
 {
+    struct h2_worker *w = (struct h2_worker *)bw;
     uint64_t until = core_mono_ns() + H2_STOP_NS;
     struct epoll_event evs[64];
     for (;;) {
-        uint64_t now = core_mono_ns();
+        uint64_t now = core_mono_ns(), v;
+        if (read(bw->ev, &v, sizeof v) < 0)
+            v = 0;
         take_done(w, now);
         release_due(w, now, 1);
         int pending = w->busy > 0;
-        for (struct h2_conn *c = w->conns; c; c = c->next)
-            pending |= c->out.len > 0 || nghttp2_session_want_write(c->h2);
+        for (struct httpd__conn *c = bw->conns; c; c = c->next)
+            pending |= ((struct h2_conn *)c)->out.len > 0 ||
+                       nghttp2_session_want_write(((struct h2_conn *)c)->h2);
         if (!pending || now >= until)
             break;
-        int n = epoll_wait(w->ep, evs, 64, 10);
+        int n = epoll_wait(bw->ep, evs, 64, 10);
         for (int i = 0; i < n; i++)
-            if (evs[i].data.ptr != &w->srv->fd && evs[i].data.ptr != &w->ev)
+            if (evs[i].data.ptr != &bw->srv->fd && evs[i].data.ptr != &bw->ev)
                 conn_event(evs[i].data.ptr, evs[i].events);
     }
-    while (w->conns)
-        conn_done(w->conns);
 }
 
-static void *worker_main(void *arg)
-{
-    struct h2_worker *w = arg;
-    struct epoll_event evs[64];
-    uint64_t last_sweep = core_mono_ns();
-    while (!atomic_load(&w->srv->stopping)) {
-        int n = epoll_wait(w->ep, evs, 64, wait_ms(w, core_mono_ns()));
-        uint64_t now = core_mono_ns();
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == &w->srv->fd)
-                accept_all(w);
-            else if (evs[i].data.ptr == &w->ev)
-                take_done(w, now);
-            else
-                conn_event(evs[i].data.ptr, evs[i].events);
-        }
-        now = core_mono_ns(); /* after the events: a connection accepted now is not idle */
-        release_due(w, now, 0);
-        if (now - last_sweep >= H2_TICK_MS * 1000000ULL) {
-            sweep(w, now);
-            last_sweep = now;
-        }
-    }
-    worker_drain(w);
-    return NULL;
-}
+static const struct httpd__proto h2_proto = {
+    .what = "HTTP/2",
+    .worker_size = sizeof(struct h2_worker),
+    .conn_size = sizeof(struct h2_conn),
+    .on_accept = h2_accept,
+    .on_over_cap = h2_over_cap,
+    .on_event = h2_event,
+    .on_wake = h2_wake,
+    .on_turn = h2_turn,
+    .next_due = h2_next_due,
+    .on_sweep = h2_sweep,
+    .on_expire = h2_expire,
+    .on_stop = h2_stop,
+    .free = h2_free,
+};
 
 /* ---- life cycle ----------------------------------------------------------------------- */
-
-static unsigned nworkers(const struct httpd_config *c)
-{
-    if (c->threads)
-        return c->threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 64 ? (unsigned)n : 2;
-}
 
 static int start_pool(struct httpd_h2 *s, unsigned n)
 {
     struct h2_pool *p = &s->pool;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
     p->t = core_calloc(n, sizeof *p->t);
     for (p->n = 0; p->n < n; p->n++)
         if (pthread_create(&p->t[p->n], NULL, handler_main, s))
@@ -792,62 +729,41 @@ static void stop_pool(struct httpd_h2 *s)
     pthread_mutex_unlock(&p->mu);
     for (unsigned i = 0; i < p->n; i++)
         pthread_join(p->t[i], NULL);
-    for (unsigned i = 0; i < s->nworkers; i++) {
+    for (unsigned i = 0; i < s->b.nworkers; i++) {
+        struct h2_worker *w = (struct h2_worker *)httpd__worker(&s->b, i);
         struct h2_stream *next;
-        for (struct h2_stream *st = s->w[i].done; st; st = next) {
+        for (struct h2_stream *st = w->done; st; st = next) {
             next = st->qnext;
             stream_destroy(s, st);
         }
-        s->w[i].done = NULL;
+        w->done = NULL;
     }
     core_free(p->t);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
 }
 
-static int start_workers(struct httpd_h2 *s)
-{
-    s->nworkers = nworkers(&s->cfg);
-    s->w = core_calloc(s->nworkers, sizeof *s->w);
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        struct h2_worker *w = &s->w[i];
-        w->srv = s;
-        pthread_mutex_init(&w->mu, NULL);
-        w->ep = epoll_create1(EPOLL_CLOEXEC);
-        w->ev = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &s->fd};
-        struct epoll_event wake = {.events = EPOLLIN, .data.ptr = &w->ev};
-        if (w->ep < 0 || w->ev < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, s->fd, &ev) ||
-            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->ev, &wake) ||
-            pthread_create(&w->t, NULL, worker_main, w)) {
-            s->nworkers = i;
-            return DIO_EIO;
-        }
-    }
-    return 0;
-}
-
 int httpd_h2_start(struct httpd_h2 **out, const struct httpd_addr *a, const struct httpd_config *c,
                    const struct httpd_h2_handlers *hd, char *err, size_t errlen)
 {
     *out = NULL;
-    struct httpd_config cfg = *c;
-    if (httpd__config_check(&cfg, err, errlen))
-        return DIO_EINVAL;
-    httpd__raise_fd_limit(cfg.max_connections);
     struct httpd_h2 *s = core_calloc(1, sizeof *s);
-    s->cfg = cfg;
+    s->b.p = &h2_proto;
     s->hd = *hd;
     if (!s->hd.max_body)
         s->hd.max_body = (size_t)64 << 20;
     if (!s->hd.max_buffered)
         s->hd.max_buffered = 4 * s->hd.max_body;
-    int rc = httpd__listen(a, cfg.max_connections, &s->fd, &s->port, err, errlen);
+    /* the queue is ready before a worker can push to it; its threads start below */
+    pthread_mutex_init(&s->pool.mu, NULL);
+    pthread_cond_init(&s->pool.cv, NULL);
+    int rc = httpd__start(&s->b, a, c, err, errlen);
     if (rc) {
+        stop_pool(s);
         core_free(s);
         return rc;
     }
-    if (start_pool(s, nworkers(&cfg)) || start_workers(s)) {
+    if (start_pool(s, httpd__nworkers(&s->b.cfg))) {
         snprintf(err, errlen, "cannot start the HTTP/2 listener's threads");
         httpd_h2_stop(s);
         return DIO_EIO;
@@ -858,51 +774,31 @@ int httpd_h2_start(struct httpd_h2 **out, const struct httpd_addr *a, const stru
 
 int httpd_h2_port(const struct httpd_h2 *s)
 {
-    return s->port;
+    return s->b.port;
 }
 
 void httpd_h2_quiesce(struct httpd_h2 *s)
 {
-    if (!s || s->fd < 0)
-        return;
-    for (unsigned i = 0; i < s->nworkers; i++)
-        epoll_ctl(s->w[i].ep, EPOLL_CTL_DEL, s->fd, NULL);
-    close(s->fd);
-    s->fd = -1;
+    if (s)
+        httpd__quiesce(&s->b);
 }
 
 void httpd_h2_stop(struct httpd_h2 *s)
 {
     if (!s)
         return;
-    atomic_store(&s->stopping, 1);
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        uint64_t one = 1;
-        if (write(s->w[i].ev, &one, sizeof one) < 0)
-            continue;
-    }
-    for (unsigned i = 0; i < s->nworkers; i++)
-        pthread_join(s->w[i].t, NULL);
+    httpd__stop_workers(&s->b);
     stop_pool(s);
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        close(s->w[i].ep);
-        close(s->w[i].ev);
-        pthread_mutex_destroy(&s->w[i].mu);
-        for (int j = 0; j < s->w[i].nspare; j++)
-            core_buf_free(&s->w[i].spare[j]);
+    for (unsigned i = 0; i < s->b.nworkers; i++) {
+        struct h2_worker *w = (struct h2_worker *)httpd__worker(&s->b, i);
+        for (int j = 0; j < w->nspare; j++)
+            core_buf_free(&w->spare[j]);
     }
-    if (s->fd >= 0)
-        close(s->fd);
-    core_free(s->w);
+    httpd__free(&s->b);
     core_free(s);
 }
 
 void httpd_h2_stats(const struct httpd_h2 *s, struct httpd_stats *o)
 {
-    memset(o, 0, sizeof *o);
-    o->open = atomic_load(&s->open);
-    o->accepted = atomic_load(&s->accepted);
-    o->over_cap = atomic_load(&s->over_cap);
-    o->header_timeouts = atomic_load(&s->header_timeouts);
-    o->bad_framing = atomic_load(&s->bad_framing);
+    httpd__stats(s ? &s->b : NULL, o);
 }

@@ -6,11 +6,13 @@
  *   addr.c      listen addresses: one parser ("host:port", ":port", "[v6]:port", "port"), the
  *               listening socket (bind errors name the reason)
  *   config.c    caps and timeouts: defaults and bounds
- *   h1.c        the HTTP/1.1 server: epoll workers, max connections (over it: 503 and closed
- *               at once), a header deadline (the slowloris defence), an idle timeout,
- *               keep-alive, pipelining, 100-continue, whole/deferred/held/streamed answers
+ *   loop.c      the connection machinery both protocols share: epoll workers, accepting,
+ *               max connections, the header deadline (the slowloris defence) and the idle
+ *               timeout, quiesce, stop, stats
+ *   h1.c        the HTTP/1.1 server (over the cap: 503 and closed at once): keep-alive,
+ *               pipelining, 100-continue, whole/deferred/held/streamed answers
  *   h1_parse.c  HTTP/1.1 request syntax, strict RFC 9112 framing (pure, fuzzed)
- *   h2.c        HTTP/2 cleartext on libnghttp2 (gRPC)
+ *   h2.c        HTTP/2 cleartext on libnghttp2 (gRPC; over the cap: GOAWAY)
  *
  * Why our own HTTP/1.1 server: libmicrohttpd 0.9.75 (Debian 12's only version) had framing
  * defects the base could not reach from outside (Content-Length: -1 answered with two header
@@ -61,7 +63,8 @@ struct httpd_config {
                                    out (so also how long an idle keep-alive connection
                                    lives); checked as a deadline, not as inactivity */
     uint64_t idle_timeout_ns;   /* nothing received or sent for this long: closed (a
-                                   stalled body or a client not reading); whole seconds */
+                                   stalled body or a client not reading); both timeouts are
+                                   checked every 100 ms (loop.c) */
     unsigned threads;           /* worker threads; 0 = number of CPUs */
 };
 
