@@ -139,6 +139,7 @@ e2e_one() { # e2e_one PROTO RECEIVER RUN
   ' "$TMP" "$proto" "$recv" "$i" "$rc" | tee -a "$TMP/e2e"
 }
 : >"$TMP/e2e"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in 1 2 3; do
   for proto in otlp_http otlp_grpc rw2; do
     for recv in minimal sink; do e2e_one "$proto" "$recv" "$i"; done
@@ -157,5 +158,6 @@ node -e '
   }
   out.all_pass = lines.every((l) => l.balanced && (l.receiver !== "sink" ||
     (l.verdict === "pass" && l.lost === 0)));
+  out.loadavg = {start: process.argv[3], end: process.argv[4]}; // 1, 5, 15 min: how shared the cores were
   console.log(JSON.stringify(out));
-' "$TMP/e2e" "$E2E_DUR"
+' "$TMP/e2e" "$E2E_DUR" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -55,6 +55,24 @@ struct wire__sink {
 /* req is an Export{Trace,Metrics,Logs}ServiceRequest for signal. */
 void wire__walk_request(struct wire__sink *s, int signal, const ProtobufCMessage *req);
 
+/* Item rules and hand-out, shared by the unpack walker and the in-place one. */
+void wire__item_reset(struct wire_item *it);
+void wire__invalid(struct wire_item *it, const char *problem); /* keeps the first problem */
+void wire__emit(struct wire__sink *s, const struct wire_item *it);
+void wire__check_span(const ProtobufCBinaryData *tid, const ProtobufCBinaryData *sid,
+                      const ProtobufCBinaryData *pid, uint64_t start, uint64_t end,
+                      struct wire_item *it);
+
+/* A protobuf Export*ServiceRequest walked in place, nothing allocated (decode_otlp_walk.c):
+ * what wire_otlp_decode uses for protobuf. 0 or DIO_EPARSE; no item is handed out from a
+ * request that fails. */
+int wire__otlp_walk(int signal, const void *body, size_t n, struct wire__sink *s, char *err,
+                    size_t errlen);
+/* The same request unpacked by protobuf-c and walked over the structs: the reference the
+ * in-place walker is tested against (same items on every request this accepts). */
+int wire__otlp_unpack(int signal, const void *body, size_t n, struct wire__sink *s, char *err,
+                      size_t errlen);
+
 /* OTLP/JSON into the same structs, then the walker (decode_otlp_json.c). */
 int wire__otlp_json_decode(int signal, const void *body, size_t n, struct wire__sink *s, char *err,
                            size_t errlen);

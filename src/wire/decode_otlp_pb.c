@@ -1,19 +1,17 @@
-/* OTLP protobuf decoding: protobuf-c unpacks the request (code generated from proto/) into a
+/* OTLP protobuf through protobuf-c: the request unpacked (code generated from proto/) into a
  * budgeted arena, then a walker turns resources -> scopes -> spans / Metrics / log records
- * into wire_items. The JSON decoder (decode_otlp_json.c) builds the same structs and reuses
- * the walker, so both encodings of one request yield the same items.
- *
- * Spans take a faster road through proto/trace_view.proto (attributes kept as bytes, see the
- * section below): 360 - 700 ns a span against 0.9 - 1.6 us with the full types. Metrics and
- * logs use the full types after a depth check that only looks into messages long enough to
- * nest too deep. docs/decoding.md has the numbers. */
+ * into wire_items. The OTLP/JSON decoder (decode_otlp_json.c) builds the same structs and uses
+ * this walker. Protobuf bodies themselves go through the in-place walker of
+ * decode_otlp_walk.c, which reads only the fields items need and allocates nothing; the
+ * unpack path (wire__otlp_unpack) stays as its reference: the tests and the differential
+ * fuzzer (fuzz/fuzz_wire_otlp_walk.c) check that both give the same items. The item rules
+ * (wire__check_span, ...) are shared by both. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/logs_service.pb-c.h"
 #include "proto/metrics_service.pb-c.h"
 #include "proto/trace_service.pb-c.h"
-#include "proto/trace_view.pb-c.h"
 #include "wire/decode_int.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
@@ -79,19 +77,19 @@ static int int_value(const KeyValue *kv, int64_t *v)
     return 0;
 }
 
-/* diorama.seq and diorama.gen_time_unix_nano among attrs (appended last by diorama, so the
- * scan starts from the end). */
+/* diorama.seq and diorama.gen_time_unix_nano among attrs: the last of each with an int value
+ * wins (diorama appends them last, so the scan starts from the end). */
 static void verify_attrs(KeyValue *const *kv, size_t n, struct wire_item *it)
 {
     int64_t v;
-    int need = 2;
-    for (size_t i = n; i-- > 0 && need;) {
-        if (KEY_IS(kv[i], REC_ATTR_SEQ) && int_value(kv[i], &v)) {
+    int seq = 0, gen = 0;
+    for (size_t i = n; i-- > 0 && !(seq && gen);) {
+        if (!seq && KEY_IS(kv[i], REC_ATTR_SEQ) && int_value(kv[i], &v)) {
             it->seq = v;
-            need--;
-        } else if (KEY_IS(kv[i], REC_ATTR_GEN) && int_value(kv[i], &v)) {
+            seq = 1;
+        } else if (!gen && KEY_IS(kv[i], REC_ATTR_GEN) && int_value(kv[i], &v)) {
             it->gen_ns = (uint64_t)v;
-            need--;
+            gen = 1;
         }
     }
 }
@@ -113,7 +111,7 @@ static void resource_attrs(const Resource *r, struct wire_item *it)
 
 /* ---- emitting -------------------------------------------------------------------------- */
 
-static void item_reset(struct wire_item *it)
+void wire__item_reset(struct wire_item *it)
 {
     it->name = str_of(NULL);
     it->seq = -1;
@@ -124,7 +122,7 @@ static void item_reset(struct wire_item *it)
     it->problem = NULL;
 }
 
-static void invalid(struct wire_item *it, const char *problem)
+void wire__invalid(struct wire_item *it, const char *problem)
 {
     if (it->valid) { /* keep the first problem found */
         it->valid = 0;
@@ -132,7 +130,7 @@ static void invalid(struct wire_item *it, const char *problem)
     }
 }
 
-static void emit(struct wire__sink *s, const struct wire_item *it)
+void wire__emit(struct wire__sink *s, const struct wire_item *it)
 {
     s->st->items += it->count;
     if (!it->valid)
@@ -151,25 +149,25 @@ static int all_zero(const ProtobufCBinaryData *b)
 
 /* ---- spans ----------------------------------------------------------------------------- */
 
-/* The span rules, on the fields both span representations share (Span, and view_Span below). */
-static void check_span(const ProtobufCBinaryData *tid, const ProtobufCBinaryData *sid,
-                       const ProtobufCBinaryData *pid, uint64_t start, uint64_t end,
-                       struct wire_item *it)
+/* The span rules, on the fields both decoders read (Span here, the raw bytes in the walker). */
+void wire__check_span(const ProtobufCBinaryData *tid, const ProtobufCBinaryData *sid,
+                      const ProtobufCBinaryData *pid, uint64_t start, uint64_t end,
+                      struct wire_item *it)
 {
     if (tid->len != 16)
-        invalid(it, "trace id is not 16 bytes");
+        wire__invalid(it, "trace id is not 16 bytes");
     else if (all_zero(tid))
-        invalid(it, "trace id is all zero");
+        wire__invalid(it, "trace id is all zero");
     if (sid->len != 8)
-        invalid(it, "span id is not 8 bytes");
+        wire__invalid(it, "span id is not 8 bytes");
     else if (all_zero(sid))
-        invalid(it, "span id is all zero");
+        wire__invalid(it, "span id is all zero");
     if (pid->len != 0 && pid->len != 8)
-        invalid(it, "parent span id is not 8 bytes");
+        wire__invalid(it, "parent span id is not 8 bytes");
     if (start == 0)
-        invalid(it, "start time is 0");
+        wire__invalid(it, "start time is 0");
     else if (end < start)
-        invalid(it, "end time is before start time");
+        wire__invalid(it, "end time is before start time");
 }
 
 static void walk_spans(struct wire__sink *s, const TraceReq *req, struct wire_item *it)
@@ -181,13 +179,13 @@ static void walk_spans(struct wire__sink *s, const TraceReq *req, struct wire_it
             const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[k];
             for (size_t i = 0; i < ss->n_spans && !s->stopped; i++) {
                 const Span *sp = ss->spans[i];
-                item_reset(it);
+                wire__item_reset(it);
                 it->name = str_of(sp->name);
                 it->time_ns = sp->end_time_unix_nano;
                 verify_attrs(sp->attributes, sp->n_attributes, it);
-                check_span(&sp->trace_id, &sp->span_id, &sp->parent_span_id,
-                           sp->start_time_unix_nano, sp->end_time_unix_nano, it);
-                emit(s, it);
+                wire__check_span(&sp->trace_id, &sp->span_id, &sp->parent_span_id,
+                                 sp->start_time_unix_nano, sp->end_time_unix_nano, it);
+                wire__emit(s, it);
             }
         }
     }
@@ -200,19 +198,19 @@ static void check_hist_point(const HistPoint *p, struct wire_item *it)
     if (p->n_bucket_counts == 0 && p->n_explicit_bounds == 0)
         return; /* allowed: only count and sum recorded */
     if (p->n_bucket_counts != p->n_explicit_bounds + 1) {
-        invalid(it, "histogram does not have len(bounds)+1 buckets");
+        wire__invalid(it, "histogram does not have len(bounds)+1 buckets");
         return;
     }
     for (size_t i = 1; i < p->n_explicit_bounds; i++)
         if (!(p->explicit_bounds[i - 1] < p->explicit_bounds[i])) {
-            invalid(it, "histogram bounds are not increasing");
+            wire__invalid(it, "histogram bounds are not increasing");
             return;
         }
     uint64_t sum = 0;
     for (size_t i = 0; i < p->n_bucket_counts; i++)
         sum += p->bucket_counts[i];
     if (sum != p->count)
-        invalid(it, "histogram bucket counts do not add up to count");
+        wire__invalid(it, "histogram bucket counts do not add up to count");
 }
 
 static uint64_t later(uint64_t a, uint64_t b)
@@ -256,7 +254,7 @@ static void metric_points(const Metric *m, struct wire_item *it)
     it->count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     it->time_ns = t;
     if (n == 0)
-        invalid(it, "metric has no data points");
+        wire__invalid(it, "metric has no data points");
 }
 
 static void walk_metrics(struct wire__sink *s, const MetricsReq *req, struct wire_item *it)
@@ -268,11 +266,11 @@ static void walk_metrics(struct wire__sink *s, const MetricsReq *req, struct wir
             const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = rm->scope_metrics[k];
             for (size_t i = 0; i < sm->n_metrics && !s->stopped; i++) {
                 const Metric *m = sm->metrics[i];
-                item_reset(it);
+                wire__item_reset(it);
                 it->name = str_of(m->name);
                 verify_attrs(m->metadata, m->n_metadata, it);
                 metric_points(m, it);
-                emit(s, it);
+                wire__emit(s, it);
             }
         }
     }
@@ -283,11 +281,11 @@ static void walk_metrics(struct wire__sink *s, const MetricsReq *req, struct wir
 static void check_log(const LogRecord *l, struct wire_item *it)
 {
     if ((unsigned)l->severity_number > 24)
-        invalid(it, "severity number is above 24");
+        wire__invalid(it, "severity number is above 24");
     if (l->trace_id.len != 0 && l->trace_id.len != 16)
-        invalid(it, "trace id is not 16 bytes");
+        wire__invalid(it, "trace id is not 16 bytes");
     if (l->span_id.len != 0 && l->span_id.len != 8)
-        invalid(it, "span id is not 8 bytes");
+        wire__invalid(it, "span id is not 8 bytes");
 }
 
 static struct rec_str log_name(const LogRecord *l)
@@ -311,12 +309,12 @@ static void walk_logs(struct wire__sink *s, const LogsReq *req, struct wire_item
             const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[k];
             for (size_t i = 0; i < sl->n_log_records && !s->stopped; i++) {
                 const LogRecord *l = sl->log_records[i];
-                item_reset(it);
+                wire__item_reset(it);
                 it->name = log_name(l);
                 it->time_ns = l->time_unix_nano ? l->time_unix_nano : l->observed_time_unix_nano;
                 verify_attrs(l->attributes, l->n_attributes, it);
                 check_log(l, it);
-                emit(s, it);
+                wire__emit(s, it);
             }
         }
     }
@@ -333,114 +331,10 @@ void wire__walk_request(struct wire__sink *s, int signal, const ProtobufCMessage
         walk_logs(s, (const LogsReq *)req, &it);
 }
 
-/* ---- spans through the view (proto/trace_view.proto) --------------------------------------
- * Spans are the bulk of what a sink receives, and most of protobuf-c's time on them goes to
- * attributes: a KeyValue and an AnyValue per attribute. The view unpacks spans with their
- * attributes, events, links and status left as bytes; the resource is unpacked in full (once
- * per ResourceSpans, before any item is reported, so a malformed one still fails the request),
- * and of the attributes only diorama's own are. The content of the blobs not looked into is not
- * checked, which is the price of this path (docs/decoding.md). */
-
-typedef Diorama__View__V1__Span ViewSpan;
-
-/* A blob unpacked with its full type into the arena, after the depth check; NULL if it does
- * not parse. */
-static void *unpack_blob(struct wire__arena *a, const ProtobufCMessageDescriptor *d,
-                         const ProtobufCBinaryData *b)
-{
-    static const uint8_t empty[1];
-    const uint8_t *p = b->len ? b->data : empty; /* protobuf-c leaves empty bytes NULL */
-    if (!wire__pb_depth_ok(d, p, b->len))
-        return NULL;
-    return protobuf_c_message_unpack(d, &a->pa, b->len, p);
-}
-
-/* Is attribute blob b (a KeyValue) one of the two verification attributes? Looks at the key
- * where encoders put it (first, field 1, short length); anything else is unpacked to look. */
-static int maybe_verify_attr(const ProtobufCBinaryData *b)
-{
-    static const char seq[] = REC_ATTR_SEQ, gen[] = REC_ATTR_GEN;
-    if (b->len < 2 || b->data[0] != 0x0a || b->data[1] >= 0x80)
-        return 1;
-    size_t k = b->data[1];
-    if (k > b->len - 2)
-        return 1;
-    return (k == sizeof seq - 1 && memcmp(b->data + 2, seq, k) == 0) ||
-           (k == sizeof gen - 1 && memcmp(b->data + 2, gen, k) == 0);
-}
-
-static void view_verify_attrs(struct wire__arena *a, const ViewSpan *sp, struct wire_item *it)
-{
-    for (size_t i = sp->n_attributes; i-- > 0;) {
-        if (!maybe_verify_attr(&sp->attributes[i]))
-            continue;
-        KeyValue *kv = unpack_blob(a, &opentelemetry__proto__common__v1__key_value__descriptor,
-                                   &sp->attributes[i]);
-        if (kv)
-            verify_attrs(&kv, 1, it);
-    }
-}
-
-/* Resources of every ResourceSpans, unpacked up front: NULL when one does not parse. */
-static Resource **view_resources(struct wire__arena *a, const Diorama__View__V1__TraceRequest *req)
-{
-    Resource **r = wire__arena_alloc(a, (req->n_resource_spans + 1) * sizeof *r);
-    for (size_t i = 0; r && i < req->n_resource_spans; i++) {
-        const ProtobufCBinaryData *b = &req->resource_spans[i]->resource;
-        r[i] = NULL;
-        if (b->len &&
-            !(r[i] = unpack_blob(a, &opentelemetry__proto__resource__v1__resource__descriptor, b)))
-            return NULL;
-    }
-    return r;
-}
-
-static void view_walk(struct wire__sink *s, struct wire__arena *a,
-                      const Diorama__View__V1__TraceRequest *req, Resource **res)
-{
-    struct wire_item it = {.signal = REC_SPANS};
-    for (size_t r = 0; r < req->n_resource_spans && !s->stopped; r++) {
-        const Diorama__View__V1__ResourceSpans *rs = req->resource_spans[r];
-        resource_attrs(res[r], &it);
-        for (size_t k = 0; k < rs->n_scope_spans && !s->stopped; k++) {
-            const Diorama__View__V1__ScopeSpans *ss = rs->scope_spans[k];
-            for (size_t i = 0; i < ss->n_spans && !s->stopped; i++) {
-                const ViewSpan *sp = ss->spans[i];
-                item_reset(&it);
-                it.name = str_of(sp->name);
-                it.time_ns = sp->end_time_unix_nano;
-                view_verify_attrs(a, sp, &it);
-                check_span(&sp->trace_id, &sp->span_id, &sp->parent_span_id,
-                           sp->start_time_unix_nano, sp->end_time_unix_nano, &it);
-                emit(s, &it);
-            }
-        }
-    }
-}
-
-/* The view has no recursive types, so the request needs no depth check; the blobs unpacked
- * in full get theirs in unpack_blob. */
-static int view_decode(const void *body, size_t n, struct wire__sink *s, char *err, size_t errlen)
-{
-    struct wire__arena a;
-    wire__arena_init(&a, wire__budget_for(n));
-    Diorama__View__V1__TraceRequest *req = diorama__view__v1__trace_request__unpack(&a.pa, n, body);
-    Resource **res = req ? view_resources(&a, req) : NULL;
-    int rc = 0;
-    if (!res)
-        rc = wire__fail(err, errlen, DIO_EPARSE, "%s",
-                        a.refused ? "request needs more memory than its size allows"
-                                  : "malformed protobuf (or nesting deeper than 64)");
-    else
-        view_walk(s, &a, req, res);
-    wire__arena_free(&a);
-    return rc;
-}
-
 /* ---- entry ----------------------------------------------------------------------------- */
 
-static int pb_decode(int signal, const void *body, size_t n, struct wire__sink *s, char *err,
-                     size_t errlen)
+int wire__otlp_unpack(int signal, const void *body, size_t n, struct wire__sink *s, char *err,
+                      size_t errlen)
 {
     const ProtobufCMessageDescriptor *d = wire__request_desc[signal];
     if (!wire__pb_depth_ok(d, body, n))
@@ -474,7 +368,5 @@ int wire_otlp_decode(int signal, int json, const void *body, size_t n, wire_item
         return 0; /* an empty request is a success */
     if (json)
         return wire__otlp_json_decode(signal, body, n, &s, err, errlen);
-    if (signal == REC_SPANS)
-        return view_decode(body, n, &s, err, errlen);
-    return pb_decode(signal, body, n, &s, err, errlen);
+    return wire__otlp_walk(signal, body, n, &s, err, errlen);
 }

@@ -1,7 +1,9 @@
 /* wire decoders: OTLP protobuf and JSON round trips through diorama's own encoders (all three
  * signals), JSON == protobuf, validity rules with their problem texts, remote write built with
  * protobuf-c + snappy, gunzip limits, hostile input (truncated, garbage, deep nesting, memory
- * budget), and the partial-success response. */
+ * budget), and the partial-success response. The in-place protobuf walker (decode_otlp_walk.c)
+ * is checked against protobuf-c's unpack on every protobuf body encoded here, on every prefix
+ * and single-byte mutation of it, and on hand-made edge cases (differential, walker_*). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -157,14 +159,58 @@ static void log_batch(struct rec_batch *b, struct rec_log *l)
         .signal = REC_LOGS, .n = 3, .r.logs = l, .resources = res, .nresources = 2};
 }
 
+/* ---- the in-place walker against protobuf-c ----------------------------------------------- */
+
+/* Whatever protobuf-c accepts, the walker accepts with the same items and stats (it may accept
+ * more: what it does not look into it does not check). */
+static void differential_one(int signal, const uint8_t *p, size_t n)
+{
+    static struct got a, b;
+    struct wire_decode_stats sa = {0, 0}, sb = {0, 0};
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.stop_after = b.stop_after = MAX_ITEMS;
+    struct wire__sink ka = {collect, &a, &sa, 0}, kb = {collect, &b, &sb, 0};
+    char err[128];
+    int ra = wire__otlp_unpack(signal, p, n, &ka, err, sizeof err);
+    int rb = wire__otlp_walk(signal, p, n, &kb, err, sizeof err);
+    assert_true(rb == 0 || (rb == DIO_EPARSE && b.n == 0 && sb.items == 0));
+    if (ra)
+        return;
+    assert_int_equal(rb, 0);
+    same_items(&a, &b);
+    assert_int_equal(sa.items, sb.items);
+    assert_int_equal(sa.rejected, sb.rejected);
+}
+
+/* The body, each prefix, and each byte replaced by a few telling values. */
+static void differential(int signal, const uint8_t *p, size_t n)
+{
+    static const uint8_t vals[] = {0x00, 0x01, 0x08, 0x0a, 0x12, 0x2a, 0x7f, 0x80, 0xff};
+    uint8_t *m = malloc(n + 1);
+    differential_one(signal, p, n);
+    for (size_t i = 0; i < n; i++) {
+        differential_one(signal, p, i);
+        for (size_t k = 0; k < sizeof vals; k++) {
+            memcpy(m, p, n);
+            m[i] = vals[k];
+            differential_one(signal, m, n);
+        }
+    }
+    free(m);
+}
+
+/* Every protobuf body a test encodes goes through the differential check too. */
 static void encode(const struct rec_batch *b, int json, int verify, struct core_buf *out)
 {
     struct wire_otlp_opts o = {verify};
     core_buf_init(out, 1 << 20);
-    if (json)
+    if (json) {
         assert_int_equal(wire_otlp_json_encode(out, b, &o), 0);
-    else
-        assert_int_equal(wire_otlp_pb_encode(out, b, &o), 0);
+        return;
+    }
+    assert_int_equal(wire_otlp_pb_encode(out, b, &o), 0);
+    differential(b->signal, (const uint8_t *)out->p, out->len);
 }
 
 /* ---- round trips ----------------------------------------------------------------------- */
@@ -483,6 +529,20 @@ static void deep_anyvalue(struct core_buf *in, int levels)
         wrap(in, level, 2);
 }
 
+/* protobuf-c recurses per level, so its path refuses deep nesting; the in-place walker does
+ * not recurse into what it skips, so the same bodies cost it nothing and are accepted. */
+static void nested_pb(int signal, const struct core_buf *in, uint64_t items)
+{
+    char err[128];
+    struct wire_decode_stats st;
+    struct wire__sink k = {NULL, NULL, &st, 0};
+    assert_int_equal(wire__otlp_unpack(signal, in->p, in->len, &k, err, sizeof err), DIO_EPARSE);
+    assert_non_null(strstr(err, "nesting"));
+    assert_int_equal(wire_otlp_decode(signal, 0, in->p, in->len, NULL, NULL, &st, err, sizeof err),
+                     0);
+    assert_int_equal(st.items, items);
+}
+
 static void deep_nesting_is_refused(void **state)
 {
     char err[128];
@@ -491,20 +551,15 @@ static void deep_nesting_is_refused(void **state)
     static const uint32_t in_log[] = {1, 2, 2, 6, 2};
     deep_anyvalue(&in, 5000);
     wrap(&in, in_log, 5);
-    assert_int_equal(wire_otlp_decode(REC_LOGS, 0, in.p, in.len, NULL, NULL, NULL, err, sizeof err),
-                     DIO_EPARSE);
-    assert_non_null(strstr(err, "nesting"));
+    nested_pb(REC_LOGS, &in, 1);
     core_buf_free(&in);
     /* Spans, in a resource attribute: request{1: ResourceSpans{1: Resource{1: KeyValue{2: ..}}}} */
     static const uint32_t in_res[] = {1, 1, 1, 2};
     deep_anyvalue(&in, 5000);
     wrap(&in, in_res, 4);
-    assert_int_equal(
-        wire_otlp_decode(REC_SPANS, 0, in.p, in.len, NULL, NULL, NULL, err, sizeof err),
-        DIO_EPARSE);
+    nested_pb(REC_SPANS, &in, 0);
     core_buf_free(&in);
-    /* Spans, in a span attribute: never unpacked (the span view keeps attributes as bytes),
-     * so harmless and accepted. */
+    /* Spans, in a span attribute */
     static const uint32_t in_span[] = {1, 2, 2, 9, 2};
     deep_anyvalue(&in, 5000);
     wrap(&in, in_span, 5);
@@ -528,8 +583,176 @@ static void deep_nesting_is_refused(void **state)
     core_buf_free(&in);
 }
 
-/* The verification attributes are found wherever the key sits in the KeyValue: value first
- * (legal, if unusual) makes the span view unpack the blob instead of matching its prefix. */
+/* ---- walker edge cases: what protobuf-c does with odd but legal encodings -------------------- */
+
+static void pb_kv(struct core_buf *b, uint32_t field, const char *key, size_t klen, int anyfield,
+                  const char *sval, uint64_t ival)
+{
+    struct core_buf kv, v;
+    core_buf_init(&kv, 4096);
+    core_buf_init(&v, 4096);
+    if (anyfield == 1)
+        wire_pb_bytes(&v, 1, sval, strlen(sval));
+    else
+        wire_pb_u64(&v, 3, ival);
+    wire_pb_bytes(&kv, 1, key, klen);
+    wire_pb_bytes(&kv, 2, v.p, v.len);
+    wire_pb_bytes(b, field, kv.p, kv.len);
+    core_buf_free(&kv);
+    core_buf_free(&v);
+}
+
+static void pb_f64(struct core_buf *b, uint32_t field, uint64_t v)
+{
+    wire_pb_fixed64(b, field, v);
+}
+
+/* Accepted by protobuf-c, then the differential check on it and its mutations. */
+static void edge(int signal, struct core_buf *req, const uint32_t *path, size_t n)
+{
+    wrap(req, path, n);
+    struct wire_decode_stats st;
+    struct wire__sink k = {NULL, NULL, &st, 0};
+    char err[128];
+    assert_int_equal(wire__otlp_unpack(signal, req->p, req->len, &k, err, sizeof err), 0);
+    assert_true(st.items > 0);
+    differential(signal, (const uint8_t *)req->p, req->len);
+    core_buf_free(req);
+}
+
+static void walker_span_edges(void **state)
+{
+    static const uint8_t tid[16] = {1}, sid[8] = {2};
+    struct core_buf sp, scope, rs, rsrc;
+    core_buf_init(&sp, 4096);
+    wire_pb_bytes(&sp, 5, "ab\0c", 4); /* a name ends at its NUL */
+    wire_pb_bytes(&sp, 1, tid, 16);
+    wire_pb_bytes(&sp, 2, sid, 8);
+    pb_f64(&sp, 7, 3);
+    pb_f64(&sp, 8, 1); /* end before start ... */
+    pb_f64(&sp, 8, 9); /* ... but the last one wins */
+    pb_kv(&sp, 9, REC_ATTR_SEQ, strlen(REC_ATTR_SEQ), 1, " +12", 0);
+    pb_kv(&sp, 9, REC_ATTR_SEQ, strlen(REC_ATTR_SEQ), 1, "13x", 0); /* not a number: ignored */
+    pb_kv(&sp, 9, REC_ATTR_GEN, strlen(REC_ATTR_GEN), 3, NULL, 77);
+    pb_kv(&sp, 9, REC_ATTR_GEN, strlen(REC_ATTR_GEN), 1, "-5", 0);
+    wire_pb_u64(&sp, 100, 1); /* unknown field */
+    core_buf_init(&scope, 4096);
+    wire_pb_bytes(&scope, 2, sp.p, sp.len);
+    wire_pb_bytes(&scope, 2, "\x0a\x01\x01", 3); /* a span with a 1-byte trace id */
+    core_buf_init(&rsrc, 4096);
+    pb_kv(&rsrc, 1, "service.name", 12, 1, "first", 0);
+    core_buf_init(&rs, 4096);
+    wire_pb_bytes(&rs, 2, scope.p, scope.len); /* scopes before the resource */
+    wire_pb_bytes(&rs, 1, rsrc.p, rsrc.len);
+    core_buf_reset(&rsrc);
+    pb_kv(&rsrc, 1, "service.name", 12, 1, "second", 0); /* the resource again: merged */
+    pb_kv(&rsrc, 1, REC_ATTR_RUN, strlen(REC_ATTR_RUN), 1, "r1", 0);
+    wire_pb_bytes(&rs, 1, rsrc.p, rsrc.len);
+    static const uint32_t path[] = {1};
+    struct got g;
+    struct core_buf b = rs;
+    wrap(&b, path, 1);
+    assert_int_equal(decode(REC_SPANS, 0, &b, &g, NULL), 0);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.v[0].name, "ab");
+    assert_string_equal(g.v[0].service, "second");
+    assert_string_equal(g.v[0].run_id, "r1");
+    assert_int_equal(g.v[0].it.seq, 12);
+    assert_int_equal((int64_t)g.v[0].it.gen_ns, -5);
+    assert_true(g.v[0].it.valid);
+    assert_false(g.v[1].it.valid);
+    core_buf_free(&b);
+    core_buf_init(&rs, 4096);
+    wire_pb_bytes(&rs, 1, rsrc.p, rsrc.len);
+    wire_pb_bytes(&rs, 2, scope.p, scope.len);
+    edge(REC_SPANS, &rs, path, 1);
+    core_buf_free(&sp);
+    core_buf_free(&scope);
+    core_buf_free(&rsrc);
+}
+
+static void walker_metric_edges(void **state)
+{
+    struct core_buf pt, data, m, scope;
+    core_buf_init(&pt, 4096);
+    pb_f64(&pt, 3, 50);
+    pb_f64(&pt, 3, 40); /* the last time wins */
+    pb_f64(&pt, 4, 6);
+    pb_f64(&pt, 6, 1); /* a bucket unpacked ... */
+    uint8_t packed[16] = {2, 0, 0, 0, 0, 0, 0, 0, 3};
+    wire_pb_bytes(&pt, 6, packed, 16); /* ... then two packed */
+    double bounds2[2] = {1.0, 5.0};
+    wire_pb_bytes(&pt, 7, bounds2, sizeof bounds2);
+    core_buf_init(&data, 4096);
+    wire_pb_bytes(&data, 1, pt.p, pt.len);
+    wire_pb_u64(&data, 2, 2);
+    core_buf_init(&m, 4096);
+    wire_pb_bytes(&m, 1, "h", 1);
+    wire_pb_bytes(&m, 5, "\x0a\x00", 2);    /* a gauge with one point, replaced by ... */
+    wire_pb_bytes(&m, 9, data.p, data.len); /* ... the histogram (a oneof) */
+    pb_kv(&m, 12, REC_ATTR_SEQ, strlen(REC_ATTR_SEQ), 3, NULL, 4);
+    core_buf_init(&scope, 4096);
+    wire_pb_bytes(&scope, 2, m.p, m.len);
+    core_buf_reset(&m);
+    wire_pb_bytes(&m, 1, "g", 1);
+    wire_pb_bytes(&m, 9, data.p, data.len);
+    wire_pb_bytes(&m, 5, "\x0a\x09\x19\x07\x00\x00\x00\x00\x00\x00\x00", 11); /* a gauge last */
+    wire_pb_bytes(&scope, 2, m.p, m.len);
+    wire_pb_bytes(&scope, 2, "\x0a\x01x", 3); /* no data: invalid */
+    static const uint32_t path[] = {1, 2};
+    struct core_buf b;
+    core_buf_init(&b, 4096);
+    core_buf_append(&b, scope.p, scope.len);
+    wrap(&b, path, 2);
+    struct got g;
+    assert_int_equal(decode(REC_METRICS, 0, &b, &g, NULL), 0);
+    assert_int_equal(g.n, 3);
+    assert_true(g.v[0].it.valid);
+    assert_int_equal(g.v[0].it.count, 1);
+    assert_int_equal(g.v[0].it.time_ns, 40);
+    assert_int_equal(g.v[0].it.seq, 4);
+    assert_int_equal(g.v[1].it.time_ns, 7);
+    assert_false(g.v[2].it.valid);
+    core_buf_free(&b);
+    edge(REC_METRICS, &scope, path, 2);
+    core_buf_free(&pt);
+    core_buf_free(&data);
+    core_buf_free(&m);
+}
+
+static void walker_log_edges(void **state)
+{
+    struct core_buf l, scope;
+    core_buf_init(&l, 4096);
+    pb_f64(&l, 11, 8);
+    wire_pb_u64(&l, 2, 25);           /* severity above 24 */
+    wire_pb_bytes(&l, 12, "\0ev", 3); /* an event name that ends at once: the body names it */
+    wire_pb_bytes(&l, 5, "\x0a\x03hey", 5);
+    wire_pb_bytes(&l, 5, "\x18\x05", 2); /* the body again: merged, the int wins the oneof */
+    wire_pb_bytes(&l, 5,
+                  "\x0a\x04"
+                  "body",
+                  6);
+    core_buf_init(&scope, 4096);
+    wire_pb_bytes(&scope, 2, l.p, l.len);
+    static const uint32_t path[] = {1, 2};
+    struct core_buf b;
+    core_buf_init(&b, 4096);
+    core_buf_append(&b, scope.p, scope.len);
+    wrap(&b, path, 2);
+    struct got g;
+    assert_int_equal(decode(REC_LOGS, 0, &b, &g, NULL), 0);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.v[0].name, "body");
+    assert_int_equal(g.v[0].it.time_ns, 8);
+    assert_false(g.v[0].it.valid);
+    core_buf_free(&b);
+    edge(REC_LOGS, &scope, path, 2);
+    core_buf_free(&l);
+}
+
+/* The verification attributes are found wherever the key sits in the KeyValue (value first is
+ * legal, if unusual). */
 static void verify_attr_in_any_field_order(void **state)
 {
     /* KeyValue{2: AnyValue{3: 42}, 1: "diorama.seq"} */
@@ -563,7 +786,8 @@ static void verify_attr_in_any_field_order(void **state)
     core_buf_free(&val);
 }
 
-/* Empty ResourceSpans cost 2 bytes on the wire and ~50 unpacked: over 16x, refused. */
+/* Empty ResourceSpans cost 2 bytes on the wire and ~50 unpacked: over 16x, refused by the
+ * protobuf-c path (still what OTLP/JSON uses). */
 static void memory_budget_is_enforced(void **state)
 {
     size_t n = 1 << 20;
@@ -572,9 +796,12 @@ static void memory_budget_is_enforced(void **state)
         p[i] = 0x0a, p[i + 1] = 0;
     char err[128];
     struct wire_decode_stats st;
-    assert_int_equal(wire_otlp_decode(REC_SPANS, 0, p, n, NULL, NULL, &st, err, sizeof err),
-                     DIO_EPARSE);
+    struct wire__sink k = {NULL, NULL, &st, 0};
+    assert_int_equal(wire__otlp_unpack(REC_SPANS, p, n, &k, err, sizeof err), DIO_EPARSE);
     assert_non_null(strstr(err, "memory"));
+    /* The in-place walker allocates nothing: an empty request to it. */
+    assert_int_equal(wire_otlp_decode(REC_SPANS, 0, p, n, NULL, NULL, &st, err, sizeof err), 0);
+    assert_int_equal(st.items, 0);
     free(p);
     /* The arena itself. */
     struct wire__arena a;
@@ -724,6 +951,9 @@ int main(void)
         cmocka_unit_test(truncated_and_garbage),
         cmocka_unit_test(deep_nesting_is_refused),
         cmocka_unit_test(verify_attr_in_any_field_order),
+        cmocka_unit_test(walker_span_edges),
+        cmocka_unit_test(walker_metric_edges),
+        cmocka_unit_test(walker_log_edges),
         cmocka_unit_test(memory_budget_is_enforced),
         cmocka_unit_test(remote_write),
         cmocka_unit_test(gunzip_limits),
