@@ -10,9 +10,12 @@
 #   http_node    --otlp http://...   -> bench/node/otlp_http_count.js (node http, decodes, counts)
 #   grpc_grpcjs  --otlp grpc://...   -> tests/node/otlp_grpc_server.js (@grpc/grpc-js, the same)
 # Delivered spans per wall second of the run; CPU seconds per million spans of the run
-# (/usr/bin/time) and of the receiver (/usr/bin/time for the sink, /proc/PID/stat for node);
-# the medians, and gRPC / HTTP per receiver pair (goal >= 0.8). Each sink run must end with
-# verdict pass (--expect): no loss, no duplicates; each node run with every span counted.
+# (/usr/bin/time) and of the receiver (/usr/bin/time for the sink, /proc/PID/stat for node,
+# less its CPU at start-up);
+# the medians, and gRPC / HTTP per receiver pair (goal >= 0.8), in spans/s and in CPU per
+# span. The 1-minute load average after each run is in its line (the machine may be shared:
+# the CPU figures are the ones to trust then). Each sink run must end with verdict pass
+# (--expect): no loss, no duplicates; each node run with every span counted.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -46,6 +49,7 @@ start_node() { # start_node http|grpc
   fi
   PEER=$!
   wait_file "$TMP/gport"
+  PEER_CPU0=$(proc_cpu "$PEER") # node's start-up (module loading) is not the receiver's cost
   URL="$1://127.0.0.1:$(cat "$TMP/gport")"
 }
 
@@ -65,13 +69,18 @@ one() { # one MODE RUN
   /usr/bin/time -f '%U %S' -o "$TMP/run.time" "$D" run shop --otlp "$URL" --speed max \
     --duration "$DUR" --signals traces --on-full block --summary-json "$TMP/run.json" -q \
     >/dev/null
-  case $mode in *_sink) ;; *) peer_cpu=$(proc_cpu "$PEER"); kill -TERM "$PEER" ;; esac
+  case $mode in
+    *_sink) ;;
+    *) peer_cpu=$(awk -v a="$(proc_cpu "$PEER")" -v b="$PEER_CPU0" 'BEGIN { print a - b }')
+       kill -TERM "$PEER" ;;
+  esac
   wait "$PEER" || rc=$?
   PEER=
   [ -z "$peer_cpu" ] && peer_cpu=$(tail -n 1 "$TMP/sink.time" | awk '{ print $1 + $2 }')
   node -e '
     const fs = require("fs"), [run, v, mode, i, rc, rt, pc] = process.argv.slice(1);
     const r = JSON.parse(fs.readFileSync(run)), w = JSON.parse(fs.readFileSync(v));
+    const load1 = Number(fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
     const s = r.signals.spans, m = s.delivered / 1e6;
     const run_cpu = fs.readFileSync(rt, "utf8").trim().split("\n").pop().split(" ")
       .reduce((a, b) => a + Number(b), 0);
@@ -82,7 +91,8 @@ one() { # one MODE RUN
       bytes: s.bytes, run_cpu_s_per_m: +(run_cpu / m).toFixed(2),
       receiver_cpu_s_per_m: +(Number(pc) / m).toFixed(2), peer_received: got,
       lost: w.lost === undefined ? s.delivered - got : w.lost,
-      verdict: w.verdict || (got === s.delivered ? "pass" : "fail"), peer_exit: Number(rc)}));
+      verdict: w.verdict || (got === s.delivered ? "pass" : "fail"), peer_exit: Number(rc),
+      load1}));
   ' "$TMP/run.json" "$TMP/v.json" "$mode" "$i" "$rc" "$TMP/run.time" "$peer_cpu" \
     | tee -a "$TMP/lines"
 }
@@ -95,10 +105,14 @@ node -e '
   const med = (m, k) => { const v = lines.filter((l) => l.mode === m).map((l) => l[k]).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
   const modes = ["http_sink", "grpc_sink", "http_node", "grpc_grpcjs"], o = (k) =>
     Object.fromEntries(modes.map((m) => [m, med(m, k)]));
-  const sp = o("spans_per_s");
+  const sp = o("spans_per_s"), rc = o("run_cpu_s_per_m"), pc = o("receiver_cpu_s_per_m");
+  const loads = lines.map((l) => l.load1);
   console.log(JSON.stringify({bench: "otlp_grpc_summary", median_spans_per_s: sp,
-    median_run_cpu_s_per_m: o("run_cpu_s_per_m"), median_receiver_cpu_s_per_m: o("receiver_cpu_s_per_m"),
+    median_run_cpu_s_per_m: rc, median_receiver_cpu_s_per_m: pc,
     grpc_over_http: +(sp.grpc_sink / sp.http_sink).toFixed(3),
     grpcjs_over_node_http: +(sp.grpc_grpcjs / sp.http_node).toFixed(3), goal: 0.8,
+    cpu_per_span_grpcjs_over_node_http: {run: +(rc.grpc_grpcjs / rc.http_node).toFixed(3),
+      receiver: +(pc.grpc_grpcjs / pc.http_node).toFixed(3)},
+    load1: {min: Math.min(...loads), max: Math.max(...loads)},
     all_pass: lines.every((l) => l.verdict === "pass" && l.lost === 0)}));
 ' "$TMP/lines"

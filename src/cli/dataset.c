@@ -64,9 +64,20 @@ struct cli_dataset *cli_dataset_new(const struct world *w, const char *dir, int 
                       : en->kind == SCN_ENT_SERVICE ? w->svcs[en->idx].res
                                                     : -1;
     }
-    struct export_dataset_cfg cfg = {dir, formats, ents, n, start_ns, 0};
+    int nbiz;
+    const struct world_bmetric *bm = world_metrics(w, &nbiz);
+    struct export_dataset_biz *biz = core_calloc(nbiz ? (size_t)nbiz : 1, sizeof *biz);
+    for (int i = 0; i < nbiz; i++)
+        biz[i] = (struct export_dataset_biz){bm[i].def.name,
+                                             bm[i].def.unit,
+                                             bm[i].key,
+                                             bm[i].def.type,
+                                             (const char *const *)bm[i].values,
+                                             bm[i].nvalues};
+    struct export_dataset_cfg cfg = {dir, formats, ents, n, start_ns, 0, biz, (size_t)nbiz};
     *out = export_dataset_new(&cfg, err, errlen);
     core_free(ents);
+    core_free(biz);
     if (!*out)
         return NULL;
     struct cli_dataset *d = core_calloc(1, sizeof *d);

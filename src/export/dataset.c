@@ -25,11 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "export/dataset_int.h"
 #include "export/internal.h"
 
 #define ANN_MAX 65536 /* ticks of annotations kept ahead of the points */
 #define DS_MAX_BUCKETS 32
-#define CSV_BUF (4u << 20)
+#define MC_SLOTS 1024 /* metric descriptors remembered (the engine has a few hundred) */
 
 /* The table's columns after the fixed ones: what each entity kind reports per interval. */
 enum {
@@ -117,25 +118,44 @@ struct ann { /* one tick's annotations: nents states, strings in blob */
     char **state, **faults;
 };
 
+/* One table: its files, this tick's CSV text and the accounting of its points. */
+struct tbl {
+    const char *name; /* "metrics", "business": the files' base name */
+    FILE *csv, *pqf;
+    struct export_pq *pq;
+    struct core_buf line;        /* this tick's CSV rows */
+    uint64_t points;             /* this tick's points that went into the table's rows */
+    uint64_t pend_ok, pend_fail; /* points waiting for their Parquet row group */
+    uint64_t rows;
+    int csv_err, pq_err;
+};
+enum { T_METRICS, T_BUSINESS, T_COUNT };
+
+/* What a metric descriptor is to this output, remembered by its address: the engine's
+ * descriptors live for the run, so a point costs a hash probe instead of name compares. */
+struct mslot {
+    const struct rec_metric *m; /* NULL: empty */
+    const char *name;           /* m->name when remembered (a reused address shows) */
+    int id, biz;                /* M_*; business metric index or -1 */
+};
+
 struct ds_out {
     struct export_output o; /* first: the hub sees this */
     pthread_mutex_t mu;
     char dir[4096];
     int formats;
     struct ent *ents;
-    size_t nents;
+    size_t nents, nmodels;
     int *by_res; /* resource index -> entity (non-model), -1 none */
     int nres;
     uint64_t tick_t; /* timestamp of the tick being folded, 0 = none */
-    uint64_t tick_points, stray;
     struct ann *ann; /* FIFO ring */
     size_t ann_head, ann_len, ann_cap;
-    FILE *csv, *pqf;
-    struct export_pq *pq;
-    struct core_buf line;
-    uint64_t pend_ok, pend_fail; /* points waiting for their Parquet row group */
-    uint64_t rows;
-    int csv_err, pq_err;
+    struct tbl t[T_COUNT];
+    int ntbl;           /* T_BUSINESS only with business metrics */
+    struct ds_biz *biz; /* the business table's series, NULL without */
+    struct mslot *mc;   /* [MC_SLOTS] */
+    int mc_used;
 };
 
 /* ---- CSV ------------------------------------------------------------------------------- */
@@ -154,8 +174,12 @@ int export_csv_field(struct core_buf *out, const char *s, size_t n)
 
 /* The shortest of %.15g / %.17g that reads back as the same double, so CSV and Parquet hold
  * equal values and the text is stable across runs. */
-static void put_num(struct core_buf *b, double v)
+void export__ds_num(struct core_buf *b, double v)
 {
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v && (v != 0 || !signbit(v))) {
+        core_buf_put_i64(b, (int64_t)v); /* what %.15g prints for a whole number, faster */
+        return;
+    }
     char s[40];
     snprintf(s, sizeof s, "%.15g", v);
     if (strtod(s, NULL) != v)
@@ -163,24 +187,25 @@ static void put_num(struct core_buf *b, double v)
     core_buf_puts(b, s);
 }
 
-static void csv_header(struct ds_out *x)
+static void csv_header(struct core_buf *b)
 {
-    core_buf_puts(&x->line, "timestamp,time,entity,kind,profile,state,state_progress,faults");
+    core_buf_puts(b, "timestamp,time,entity,kind,profile,state,state_progress,faults");
     for (int i = 0; i < C_NMETRICS; i++) {
-        core_buf_putc(&x->line, ',');
-        core_buf_puts(&x->line, metric_cols[i]);
+        core_buf_putc(b, ',');
+        core_buf_puts(b, metric_cols[i]);
     }
-    core_buf_putc(&x->line, '\n');
+    core_buf_putc(b, '\n');
 }
 
-static void iso_ms(uint64_t t_ns, char *out, size_t n)
+void export__ds_time(struct core_buf *b, uint64_t t_ns)
 {
     time_t sec = (time_t)(t_ns / 1000000000ULL);
     struct tm tm;
     gmtime_r(&sec, &tm);
     char d[24];
     strftime(d, sizeof d, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03uZ", d, (unsigned)(t_ns / 1000000ULL % 1000));
+    core_buf_printf(b, "%llu,%s.%03uZ,", (unsigned long long)(t_ns / 1000000ULL), d,
+                    (unsigned)(t_ns / 1000000ULL % 1000));
 }
 
 /* ---- annotations ----------------------------------------------------------------------- */
@@ -242,16 +267,36 @@ static const struct ann *ann_for(struct ds_out *x, uint64_t t)
 }
 
 /* ---- folding points into entities ------------------------------------------------------ */
-static int metric_id(const struct rec_metric *m)
+static struct mslot classify(const struct ds_out *x, const struct rec_metric *m)
 {
+    struct mslot s = {m, m->name, M_OTHER, export__ds_biz_find(x->biz, m->name)};
     for (size_t i = 0; i < sizeof metric_ids / sizeof metric_ids[0]; i++)
         if (!strcmp(m->name, metric_ids[i].name))
-            return metric_ids[i].id;
-    return M_OTHER;
+            s.id = metric_ids[i].id;
+    return s;
 }
 
-static const struct rec_attr *attr(const struct rec_batch *b, const struct rec_point *p,
-                                   const char *key)
+/* The metric's slot: found by its address, classified (by name) on its first point. */
+static struct mslot metric_of(struct ds_out *x, const struct rec_metric *m)
+{
+    size_t h = (size_t)(((uintptr_t)m >> 3) * 0x9e3779b97f4a7c15ULL >> 54) % MC_SLOTS;
+    for (int probes = 0; probes < MC_SLOTS; probes++, h = (h + 1) % MC_SLOTS) {
+        struct mslot *s = &x->mc[h];
+        if (s->m == m && s->name == m->name)
+            return *s;
+        if (s->m == m || !s->m) {
+            if (!s->m && x->mc_used >= MC_SLOTS / 2)
+                break; /* full enough: classify every time rather than probe long */
+            x->mc_used += !s->m;
+            *s = classify(x, m);
+            return *s;
+        }
+    }
+    return classify(x, m);
+}
+
+const struct rec_attr *export__ds_attr(const struct rec_batch *b, const struct rec_point *p,
+                                       const char *key)
 {
     for (uint32_t i = 0; i < p->nattrs; i++) {
         const struct rec_attr *a = &b->attrs[p->attr_off + i];
@@ -268,7 +313,8 @@ static int attr_is(const struct rec_attr *a, const char *s)
 
 static struct ent *entity_of(struct ds_out *x, const struct rec_batch *b, const struct rec_point *p)
 {
-    const struct rec_attr *m = attr(b, p, "gen_ai.request.model");
+    /* only models' points carry the attribute: without models, no look-up per point */
+    const struct rec_attr *m = x->nmodels ? export__ds_attr(b, p, "gen_ai.request.model") : NULL;
     if (m && m->type == REC_STR) {
         for (size_t i = 0; i < x->nents; i++)
             if (x->ents[i].model && attr_is(m, x->ents[i].name))
@@ -295,12 +341,12 @@ static void add_hist(struct ent *e, const struct rec_batch *b, const struct rec_
 static void fold_host(struct ent *e, int id, const struct rec_batch *b, const struct rec_point *p)
 {
     if (id == M_CPU) {
-        if (attr_is(attr(b, p, "cpu.mode"), "idle"))
+        if (attr_is(export__ds_attr(b, p, "cpu.mode"), "idle"))
             e->ncpu += 1;
         else
             e->busy += p->value.d;
     } else if (id == M_MEM) {
-        const struct rec_attr *st = attr(b, p, "system.memory.state");
+        const struct rec_attr *st = export__ds_attr(b, p, "system.memory.state");
         double v = p->metric->is_int ? (double)p->value.i : p->value.d;
         if (attr_is(st, "used"))
             e->mem_used = v, e->has_mem = 1;
@@ -309,9 +355,8 @@ static void fold_host(struct ent *e, int id, const struct rec_batch *b, const st
     }
 }
 
-static void fold(struct ent *e, const struct rec_batch *b, const struct rec_point *p)
+static void fold(struct ent *e, int id, const struct rec_batch *b, const struct rec_point *p)
 {
-    int id = metric_id(p->metric);
     const struct rec_attr *a;
     e->mask |= 1u << id;
     switch (id) {
@@ -320,7 +365,7 @@ static void fold(struct ent *e, const struct rec_batch *b, const struct rec_poin
         break;
     case M_HTTP_REQS:
         e->cur.req += (double)p->value.i;
-        a = attr(b, p, "http.response.status_code");
+        a = export__ds_attr(b, p, "http.response.status_code");
         if (a && a->type == REC_INT && a->v.i >= 500)
             e->cur.err += (double)p->value.i;
         break;
@@ -332,7 +377,7 @@ static void fold(struct ent *e, const struct rec_batch *b, const struct rec_poin
         e->cur.req += (double)p->count;
         break;
     case M_TOKENS:
-        a = attr(b, p, "gen_ai.token.type");
+        a = export__ds_attr(b, p, "gen_ai.token.type");
         *(attr_is(a, "input") ? &e->cur.tok_in : &e->cur.tok_out) += p->sum;
         break;
     case M_QUEUE:
@@ -352,7 +397,8 @@ static void fold(struct ent *e, const struct rec_batch *b, const struct rec_poin
 /* ---- rows ------------------------------------------------------------------------------ */
 /* The q-quantile of a histogram delta, interpolated linearly inside its bucket as
  * Prometheus' histogram_quantile does (the +Inf bucket answers its lower bound). */
-static double quantile(const uint64_t *d, uint32_t nb, const double *bounds, uint64_t n, double q)
+double export__ds_quantile(const uint64_t *d, uint32_t nb, const double *bounds, uint64_t n,
+                           double q)
 {
     double rank = q * (double)n, seen = 0;
     for (uint32_t i = 0; i < nb; i++) {
@@ -380,8 +426,8 @@ static void latency(const struct ent *e, double v[], int has[])
         d[i] = e->cur.dur[i] - e->prev.dur[i];
     }
     uint64_t n = e->cur.ndur - e->prev.ndur;
-    v[C_P50] = quantile(d, e->nb, e->bounds, n, 0.50), has[C_P50] = 1;
-    v[C_P99] = quantile(d, e->nb, e->bounds, n, 0.99), has[C_P99] = 1;
+    v[C_P50] = export__ds_quantile(d, e->nb, e->bounds, n, 0.50), has[C_P50] = 1;
+    v[C_P99] = export__ds_quantile(d, e->nb, e->bounds, n, 0.99), has[C_P99] = 1;
 }
 
 /* Per-second rate of a cumulative sum, when the delta is sound. */
@@ -436,21 +482,19 @@ struct row {
 
 static void csv_row(struct core_buf *b, const struct row *r)
 {
-    char iso[40];
-    iso_ms(r->t, iso, sizeof iso);
-    core_buf_printf(b, "%llu,%s,", (unsigned long long)(r->t / 1000000ULL), iso);
+    export__ds_time(b, r->t);
     const char *s[] = {r->e->name, r->e->kind, r->e->profile, r->state};
     for (int i = 0; i < 4; i++) {
         export_csv_field(b, s[i], strlen(s[i]));
         core_buf_putc(b, ',');
     }
-    put_num(b, r->progress);
+    export__ds_num(b, r->progress);
     core_buf_putc(b, ',');
     export_csv_field(b, r->faults, strlen(r->faults));
     for (int i = 0; i < C_NMETRICS; i++) {
         core_buf_putc(b, ',');
         if (r->has[i])
-            put_num(b, r->v[i]);
+            export__ds_num(b, r->v[i]);
     }
     core_buf_putc(b, '\n');
 }
@@ -469,56 +513,56 @@ static int pq_row(struct export_pq *p, const struct row *r)
 }
 
 /* ---- writing and accounting ------------------------------------------------------------ */
-static void io_error(struct ds_out *x, const char *file, int *flag)
+static void io_error(struct ds_out *x, struct tbl *t, const char *ext, int *flag)
 {
     if (!*flag)
-        core_error("--dataset: %s/%s: write failed (%s); its rows from now on are counted as "
+        core_error("--dataset: %s/%s.%s: write failed (%s); its rows from now on are counted as "
                    "dropped (io)",
-                   x->dir, file, errno ? strerror(errno) : "error");
+                   x->dir, t->name, ext, errno ? strerror(errno) : "error");
     *flag = 1;
 }
 
-/* The Parquet row group holding the pending points was written (ok) or not. */
-static void settle_parquet(struct ds_out *x, int ok)
+/* The Parquet row group holding the table's pending points was written (ok) or not. */
+static void settle_parquet(struct ds_out *x, struct tbl *t, int ok)
 {
     struct export_output *o = &x->o;
-    export__delivered(o, REC_METRICS, ok ? x->pend_ok : 0);
-    export__dropped(o, REC_METRICS, x->pend_fail + (ok ? 0 : x->pend_ok), EXPORT_DROP_IO);
-    x->pend_ok = x->pend_fail = 0;
+    export__delivered(o, REC_METRICS, ok ? t->pend_ok : 0);
+    export__dropped(o, REC_METRICS, t->pend_fail + (ok ? 0 : t->pend_ok), EXPORT_DROP_IO);
+    t->pend_ok = t->pend_fail = 0;
 }
 
-static void pq_flush(struct ds_out *x)
+static void pq_flush(struct ds_out *x, struct tbl *t)
 {
-    if (!x->pq_err && export_pq_flush(x->pq))
-        io_error(x, "metrics.parquet", &x->pq_err);
-    settle_parquet(x, !x->pq_err);
+    if (!t->pq_err && export_pq_flush(t->pq))
+        io_error(x, t, "parquet", &t->pq_err);
+    settle_parquet(x, t, !t->pq_err);
 }
 
-/* Rows are written; the tick's points are delivered or dropped(io) now, or wait for their
- * Parquet row group. */
-static void account(struct ds_out *x, int csv_ok)
+/* Rows are written; the tick's points of table t are delivered or dropped(io) now, or wait
+ * for their Parquet row group. */
+static void account(struct ds_out *x, struct tbl *t, int csv_ok)
 {
-    uint64_t n = x->tick_points;
-    x->tick_points = 0;
+    uint64_t n = t->points;
+    t->points = 0;
     if (!(x->formats & EXPORT_DATASET_PARQUET)) {
         export__delivered(&x->o, REC_METRICS, csv_ok ? n : 0);
         export__dropped(&x->o, REC_METRICS, csv_ok ? 0 : n, EXPORT_DROP_IO);
         return;
     }
-    *(csv_ok ? &x->pend_ok : &x->pend_fail) += n;
-    if (x->pq_err || export_pq_full(x->pq))
-        pq_flush(x);
+    *(csv_ok ? &t->pend_ok : &t->pend_fail) += n;
+    if (t->pq_err || export_pq_full(t->pq))
+        pq_flush(x, t);
 }
 
-static int write_csv(struct ds_out *x)
+static int write_csv(struct ds_out *x, struct tbl *t)
 {
     if (!(x->formats & EXPORT_DATASET_CSV))
         return 1;
     errno = 0;
-    if (!x->csv_err && (fwrite(x->line.p, 1, x->line.len, x->csv) != x->line.len ||
-                        fflush(x->csv))) /* a full disk shows here, not at close */
-        io_error(x, "metrics.csv", &x->csv_err);
-    return !x->csv_err;
+    if (!t->csv_err && (fwrite(t->line.p, 1, t->line.len, t->csv) != t->line.len ||
+                        fflush(t->csv))) /* a full disk shows here, not at close */
+        io_error(x, t, "csv", &t->csv_err);
+    return !t->csv_err;
 }
 
 static void reset_tick(struct ent *e, uint64_t t)
@@ -532,10 +576,9 @@ static void reset_tick(struct ent *e, uint64_t t)
     e->has_mem = e->has_active = e->has_queue = e->has_gpu = 0;
 }
 
-static void finish_tick(struct ds_out *x)
+static void entity_rows(struct ds_out *x, struct tbl *t)
 {
     const struct ann *a = ann_for(x, x->tick_t);
-    core_buf_reset(&x->line);
     for (size_t i = 0; i < x->nents; i++) {
         struct ent *e = &x->ents[i];
         if (!e->seen)
@@ -546,17 +589,53 @@ static void finish_tick(struct ds_out *x)
                         .faults = a ? a->faults[i] : "",
                         .progress = a ? a->progress[i] : 0};
         values(e, x->tick_t, r.v, r.has);
-        if (x->formats & EXPORT_DATASET_CSV)
-            csv_row(&x->line, &r);
-        if ((x->formats & EXPORT_DATASET_PARQUET) && !x->pq_err && pq_row(x->pq, &r)) {
+        if (t->csv)
+            csv_row(&t->line, &r);
+        if (t->pq && !t->pq_err && pq_row(t->pq, &r)) {
             errno = 0;
-            io_error(x, "metrics.parquet", &x->pq_err);
+            io_error(x, t, "parquet", &t->pq_err);
         }
         reset_tick(e, x->tick_t);
-        x->rows++;
+        t->rows++;
     }
-    account(x, write_csv(x));
+}
+
+static void business_rows(struct ds_out *x, struct tbl *t)
+{
+    int rc = 0;
+    t->rows += export__ds_biz_rows(x->biz, x->tick_t, t->csv ? &t->line : NULL,
+                                   t->pq_err ? NULL : t->pq, &rc);
+    if (rc) {
+        errno = 0;
+        io_error(x, t, "parquet", &t->pq_err);
+    }
+}
+
+static void finish_tick(struct ds_out *x)
+{
+    for (int i = 0; i < x->ntbl; i++)
+        core_buf_reset(&x->t[i].line);
+    entity_rows(x, &x->t[T_METRICS]);
+    if (x->ntbl > T_BUSINESS)
+        business_rows(x, &x->t[T_BUSINESS]);
+    for (int i = 0; i < x->ntbl; i++)
+        account(x, &x->t[i], write_csv(x, &x->t[i]));
     x->tick_t = 0;
+}
+
+/* The table point p goes into, folded there; NULL when it is in no row. */
+static struct tbl *fold_point(struct ds_out *x, const struct rec_batch *b,
+                              const struct rec_point *p)
+{
+    struct mslot m = metric_of(x, p->metric);
+    if (m.biz >= 0)
+        return export__ds_biz_fold(x->biz, m.biz, b, p) ? NULL : &x->t[T_BUSINESS];
+    struct ent *e = entity_of(x, b, p);
+    if (!e)
+        return NULL;
+    fold(e, m.id, b, p);
+    e->seen = 1;
+    return &x->t[T_METRICS];
 }
 
 static void ds_consume(struct export_output *o, const struct rec_batch *b)
@@ -568,37 +647,41 @@ static void ds_consume(struct export_output *o, const struct rec_batch *b)
         const struct rec_point *p = &b->r.points[i];
         if (x->tick_t && p->time_ns > x->tick_t)
             finish_tick(x);
-        struct ent *e = p->time_ns >= x->tick_t ? entity_of(x, b, p) : NULL;
-        if (!e) { /* no entity, or older than the tick in progress: not in any row */
+        struct tbl *t = p->time_ns >= x->tick_t ? fold_point(x, b, p) : NULL;
+        if (!t) { /* no entity or series, or older than the tick in progress: in no row */
             stray++;
             continue;
         }
         x->tick_t = p->time_ns;
-        fold(e, b, p);
-        e->seen = 1;
-        x->tick_points++;
+        t->points++;
     }
     pthread_mutex_unlock(&x->mu);
     export__dropped(o, REC_METRICS, stray, EXPORT_DROP_ENCODE);
 }
 
-/* The last tick's rows, the last row group and the footer; then the files are closed. */
+static void close_table(struct ds_out *x, struct tbl *t)
+{
+    if (t->pq) {
+        if (!t->pq_err && export_pq_close(t->pq))
+            io_error(x, t, "parquet", &t->pq_err);
+        settle_parquet(x, t, !t->pq_err);
+        export_pq_free(t->pq);
+        t->pq = NULL;
+    }
+    if (t->pqf && fclose(t->pqf) && !t->pq_err)
+        io_error(x, t, "parquet", &t->pq_err);
+    if (t->csv && fclose(t->csv) && !t->csv_err)
+        io_error(x, t, "csv", &t->csv_err);
+    t->pqf = t->csv = NULL;
+}
+
+/* The last tick's rows, the last row groups and the footers; then the files are closed. */
 static void ds_finish(struct ds_out *x)
 {
     if (x->tick_t)
         finish_tick(x);
-    if (x->pq) {
-        if (!x->pq_err && export_pq_close(x->pq))
-            io_error(x, "metrics.parquet", &x->pq_err);
-        settle_parquet(x, !x->pq_err);
-        export_pq_free(x->pq);
-        x->pq = NULL;
-    }
-    if (x->pqf && fclose(x->pqf) && !x->pq_err)
-        io_error(x, "metrics.parquet", &x->pq_err);
-    if (x->csv && fclose(x->csv) && !x->csv_err)
-        io_error(x, "metrics.csv", &x->csv_err);
-    x->pqf = x->csv = NULL;
+    for (int i = 0; i < x->ntbl; i++)
+        close_table(x, &x->t[i]);
 }
 
 static void ds_join(struct export_output *o)
@@ -623,7 +706,10 @@ static void ds_destroy(struct export_output *o)
     }
     core_free(x->ents);
     core_free(x->by_res);
-    core_buf_free(&x->line);
+    for (int i = 0; i < T_COUNT; i++)
+        core_buf_free(&x->t[i].line);
+    export__ds_biz_free(x->biz);
+    core_free(x->mc);
     pthread_mutex_destroy(&x->mu);
     export__output_fini(o);
     core_free(x);
@@ -636,13 +722,23 @@ static const struct export_output_ops ds_ops = {
     .destroy = ds_destroy,
 };
 
-uint64_t export_dataset_rows(const struct export_output *o)
+static uint64_t rows_of(const struct export_output *o, int table)
 {
     struct ds_out *x = (struct ds_out *)o;
     pthread_mutex_lock(&x->mu);
-    uint64_t n = x->rows;
+    uint64_t n = x->t[table].rows;
     pthread_mutex_unlock(&x->mu);
     return n;
+}
+
+uint64_t export_dataset_rows(const struct export_output *o)
+{
+    return rows_of(o, T_METRICS);
+}
+
+uint64_t export_dataset_biz_rows(const struct export_output *o)
+{
+    return rows_of(o, T_BUSINESS);
 }
 
 /* ---- set-up ---------------------------------------------------------------------------- */
@@ -698,6 +794,7 @@ static void copy_entities(struct ds_out *x, const struct export_dataset_cfg *cfg
         e->profile = core_strdup(s->profile ? s->profile : "");
         e->res = s->res;
         e->model = s->model;
+        x->nmodels += s->model != 0;
         e->prev_t = cfg->start_ns;
         if (!s->model && s->res >= x->nres)
             x->nres = s->res + 1;
@@ -710,37 +807,58 @@ static void copy_entities(struct ds_out *x, const struct export_dataset_cfg *cfg
             x->by_res[x->ents[i].res] = (int)i;
 }
 
+/* The table's files (those of the selected formats) with its CSV header written. */
+static int open_table(struct ds_out *x, struct tbl *t, const struct export_pq_col *cols, int ncols,
+                      uint32_t group_rows, char *err, size_t errlen)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.csv", t->name);
+    if ((x->formats & EXPORT_DATASET_CSV) && !(t->csv = open_in(x->dir, name, err, errlen)))
+        return DIO_EIO;
+    snprintf(name, sizeof name, "%s.parquet", t->name);
+    if (x->formats & EXPORT_DATASET_PARQUET) {
+        if (!(t->pqf = open_in(x->dir, name, err, errlen)))
+            return DIO_EIO;
+        t->pq = export_pq_new(t->pqf, cols, ncols, group_rows);
+    }
+    if (t->csv)
+        write_csv(x, t); /* a full disk: reported, and every row counted as dropped (io) */
+    return 0;
+}
+
 static int open_files(struct ds_out *x, uint32_t group_rows, char *err, size_t errlen)
 {
-    if ((x->formats & EXPORT_DATASET_CSV) &&
-        !(x->csv = open_in(x->dir, "metrics.csv", err, errlen)))
+    struct export_pq_col cols[F_NFIXED + C_NMETRICS];
+    memcpy(cols, fixed_cols, sizeof fixed_cols);
+    for (int i = 0; i < C_NMETRICS; i++)
+        cols[F_NFIXED + i] = (struct export_pq_col){metric_cols[i], EXPORT_PQ_DOUBLE, 1};
+    csv_header(&x->t[T_METRICS].line);
+    if (open_table(x, &x->t[T_METRICS], cols, F_NFIXED + C_NMETRICS, group_rows, err, errlen))
         return DIO_EIO;
-    if (x->formats & EXPORT_DATASET_PARQUET) {
-        struct export_pq_col cols[F_NFIXED + C_NMETRICS];
-        memcpy(cols, fixed_cols, sizeof fixed_cols);
-        for (int i = 0; i < C_NMETRICS; i++)
-            cols[F_NFIXED + i] = (struct export_pq_col){metric_cols[i], EXPORT_PQ_DOUBLE, 1};
-        if (!(x->pqf = open_in(x->dir, "metrics.parquet", err, errlen)))
-            return DIO_EIO;
-        x->pq = export_pq_new(x->pqf, cols, F_NFIXED + C_NMETRICS, group_rows);
-    }
-    if (x->csv) {
-        csv_header(x);
-        write_csv(x); /* a full disk: reported, and every row counted as dropped (io) */
-    }
-    return 0;
+    if (x->ntbl <= T_BUSINESS)
+        return 0;
+    export__ds_biz_pq_cols(cols);
+    export__ds_biz_csv_header(&x->t[T_BUSINESS].line);
+    return open_table(x, &x->t[T_BUSINESS], cols, DS_BIZ_NCOLS, group_rows, err, errlen);
 }
 
 struct export_output *export_dataset_new(const struct export_dataset_cfg *cfg, char *err,
                                          size_t errlen)
 {
+    static const char *const names[T_COUNT] = {"metrics", "business"};
     struct ds_out *x = core_calloc(1, sizeof *x);
     export__output_init(&x->o, &ds_ops, 0);
     x->o.signals = 1u << REC_METRICS;
     pthread_mutex_init(&x->mu, NULL);
     snprintf(x->dir, sizeof x->dir, "%s", cfg->dir);
     x->formats = cfg->formats ? cfg->formats : EXPORT_DATASET_CSV | EXPORT_DATASET_PARQUET;
-    core_buf_init(&x->line, (size_t)256 << 20);
+    x->ntbl = cfg->nbiz ? T_COUNT : T_METRICS + 1;
+    for (int i = 0; i < T_COUNT; i++) {
+        x->t[i].name = names[i];
+        core_buf_init(&x->t[i].line, (size_t)256 << 20);
+    }
+    x->biz = cfg->nbiz ? export__ds_biz_new(cfg->biz, cfg->nbiz) : NULL;
+    x->mc = core_calloc(MC_SLOTS, sizeof *x->mc);
     copy_entities(x, cfg);
     if (open_files(x, cfg->group_rows, err, errlen)) {
         ds_destroy(&x->o);

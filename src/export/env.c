@@ -189,9 +189,13 @@ static int check_url(const char *u, const char *from, char *err, size_t errlen)
         host = u + 8;
     else if (strncasecmp(u, "grpc://", 7) == 0)
         host = u + 7; /* OTLP/gRPC, cleartext HTTP/2 (see grpc_endpoints) */
+    else if (strncasecmp(u, "grpcs://", 8) == 0)
+        host = u + 8; /* OTLP/gRPC over TLS */
     if (!host) {
-        seterr(err, errlen, "%s: OTLP endpoint \"%s\" must start with http://, https:// or grpc://",
-               from, u);
+        seterr(
+            err, errlen,
+            "%s: OTLP endpoint \"%s\" must start with http://, https:// or grpc:// (or grpcs://)",
+            from, u);
         return DIO_EINVAL;
     }
     for (const char *p = u; *p; p++) {
@@ -367,33 +371,27 @@ static int resolve_headers(struct export_otlp_http_cfg *cfg, char *err, size_t e
     return 0;
 }
 
-/* A grpc:// endpoint selects OTLP/gRPC for the signals it serves. A gRPC endpoint names the
- * server only (the spec's gRPC endpoints are host:port; the method path is fixed), so url[s]
- * becomes http://authority. gRPC over TLS is not spoken (h2c only): https:// is refused. */
-static int grpc_endpoints(struct export_otlp_http_cfg *cfg, char *err, size_t errlen)
+/* A grpc:// (cleartext) or grpcs:// (TLS) endpoint selects OTLP/gRPC for the signals it
+ * serves. A gRPC endpoint names the server only (the spec's gRPC endpoints are host:port; the
+ * method path is fixed), so url[s] becomes http://authority, or https://authority for TLS
+ * (grpcs://, or https:// with the protocol grpc). */
+static void grpc_endpoints(struct export_otlp_http_cfg *cfg)
 {
     for (int s = 0; s < REC_NSIGNALS; s++) {
         char *u = cfg->url[s];
         if (!u)
             continue;
-        if (strncasecmp(u, "grpc://", 7) == 0)
+        if (strncasecmp(u, "grpc://", 7) == 0 || strncasecmp(u, "grpcs://", 8) == 0)
             cfg->protocol[s] = EXPORT_OTLP_GRPC;
         if (cfg->protocol[s] != EXPORT_OTLP_GRPC)
             continue;
-        if (strncasecmp(u, "https://", 8) == 0) {
-            seterr(err, errlen,
-                   "OTLP endpoint \"%s\": gRPC over TLS is not supported (cleartext HTTP/2 "
-                   "only: use http:// or grpc://)",
-                   u);
-            return DIO_EINVAL;
-        }
+        int tls = strncasecmp(u, "https://", 8) == 0 || strncasecmp(u, "grpcs://", 8) == 0;
         const char *a = strstr(u, "://") + 3;
-        size_t n = strcspn(a, "/?#"), len = n + 8;
+        size_t n = strcspn(a, "/?#"), len = n + 9;
         cfg->url[s] = core_malloc(len);
-        snprintf(cfg->url[s], len, "http://%.*s", (int)n, a);
+        snprintf(cfg->url[s], len, "%s://%.*s", tls ? "https" : "http", (int)n, a);
         core_free(u);
     }
-    return 0;
 }
 
 static int resolve(struct export_otlp_http_cfg *cfg, const char *flag_url, char *err, size_t errlen)
@@ -406,7 +404,15 @@ static int resolve(struct export_otlp_http_cfg *cfg, const char *flag_url, char 
             rc = check_protocol(cfg, s, err, errlen);
     }
     if (rc == 0)
-        rc = grpc_endpoints(cfg, err, errlen);
+        grpc_endpoints(cfg);
+    char name[64];
+    const char *ca = otel_env(-1, "CERTIFICATE", name, sizeof name);
+    if (rc == 0 && ca && strlen(ca) >= sizeof cfg->certificate) {
+        seterr(err, errlen, "%s: the path is too long", name);
+        rc = DIO_EINVAL;
+    } else if (rc == 0 && ca) {
+        snprintf(cfg->certificate, sizeof cfg->certificate, "%s", ca);
+    }
     if (rc == 0)
         rc = resolve_headers(cfg, err, errlen);
     int gz = 0;

@@ -83,6 +83,9 @@ struct export_otlp_http_cfg {
      * For EXPORT_OTLP_GRPC url[s] is "http://host:port" (the authority; the path is the
      * service's /opentelemetry.proto.collector.<signal>.v1.<Signal>Service/Export). */
     int protocol[REC_NSIGNALS];
+    /* OTEL_EXPORTER_OTLP_CERTIFICATE: a PEM file of CAs that OTLP/gRPC over TLS trusts
+     * instead of the system's ("": the system's). An array, so copies of cfg own it. */
+    char certificate[1024];
 };
 
 enum export_otlp_protocol {
@@ -123,8 +126,9 @@ int export_headers_parse(const char *list, char ***headers, char *err, size_t er
 void export_headers_free(char **headers);
 
 struct export_output *export_otlp_http_new(const struct export_otlp_http_cfg *cfg);
-/* OTLP/gRPC (otlp_grpc.c): unary Export calls over HTTP/2 cleartext (prior knowledge,
- * libnghttp2), all signals' calls as concurrent streams of one connection per authority.
+/* OTLP/gRPC (otlp_grpc.c): unary Export calls over HTTP/2 (libnghttp2), cleartext (prior
+ * knowledge) for http:// urls, TLS (ALPN h2) for https://; the n-th call in flight of every
+ * signal is a stream on the n-th of cfg.max_concurrent connections per authority.
  * Exports the signals whose protocol[s] is EXPORT_OTLP_GRPC; the rest of cfg as for HTTP
  * (gzip = grpc-encoding gzip, timeout_ns = grpc-timeout and the call's deadline). */
 struct export_output *export_otlp_grpc_new(const struct export_otlp_http_cfg *cfg);
@@ -202,6 +206,7 @@ void export_pg_label(struct export_output *o, const struct export_label *l);
 int export_pg_copy_text(struct core_buf *out, const char *s, size_t n);
 int export_pg_json_str(struct core_buf *out, const char *s, size_t n);
 const char *export_output_name(const struct export_output *o);
+unsigned export_output_signals(const struct export_output *o); /* bit per REC_* it exports */
 /* Only for an output that was never handed to a hub (the hub frees its outputs). */
 void export_output_free(struct export_output *o);
 
@@ -355,13 +360,24 @@ struct export_dataset_entity {
     int res;
     int model;
 };
+/* A business metric (the scenario's `business:`) whose points become rows of the business
+ * table (business.csv / business.parquet): points of the metric named `name`, one series per
+ * value of attribute `key` (NULL: one series). Strings are copied. */
+struct export_dataset_biz {
+    const char *name, *unit, *key;
+    int type; /* enum rec_metric_type: REC_SUM (a counter), REC_GAUGE, REC_HISTOGRAM */
+    const char *const *values; /* [nvalues] */
+    int nvalues;
+};
 struct export_dataset_cfg {
     const char *dir; /* exists (export_dataset_check_dir); metrics.csv / metrics.parquet */
     int formats;     /* EXPORT_DATASET_* bits */
     const struct export_dataset_entity *ents;
     size_t nents;
-    uint64_t start_ns;   /* the run's start: the first interval begins here */
-    uint32_t group_rows; /* Parquet rows per row group, 0 = EXPORT_PQ_GROUP_ROWS */
+    uint64_t start_ns;                    /* the run's start: the first interval begins here */
+    uint32_t group_rows;                  /* Parquet rows per row group, 0 = EXPORT_PQ_GROUP_ROWS */
+    const struct export_dataset_biz *biz; /* none (nbiz 0): no business files */
+    size_t nbiz;
 };
 /* Creates dir if missing (one level). 0, or DIO_EINVAL with err saying why (a file is in the
  * way, cannot create, not writable). */
@@ -379,7 +395,8 @@ struct export_dataset_state {
 };
 void export_dataset_annotate(struct export_output *o, uint64_t time_ns,
                              const struct export_dataset_state *st);
-uint64_t export_dataset_rows(const struct export_output *o); /* rows written so far */
+uint64_t export_dataset_rows(const struct export_output *o);     /* rows written so far */
+uint64_t export_dataset_biz_rows(const struct export_output *o); /* business rows so far */
 /* CSV field encoding (exposed for the table test): s[0..n) as one RFC 4180 field, quoted
  * when it holds a comma, quote, CR or LF (quotes doubled) or starts/ends with a space. */
 int export_csv_field(struct core_buf *out, const char *s, size_t n);

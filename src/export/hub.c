@@ -90,6 +90,11 @@ const char *export_output_name(const struct export_output *o)
     return o->name;
 }
 
+unsigned export_output_signals(const struct export_output *o)
+{
+    return o->signals;
+}
+
 void export_output_free(struct export_output *o)
 {
     if (o)

@@ -1,15 +1,25 @@
-/* OTLP/gRPC output: unary Export calls over HTTP/2 cleartext with prior knowledge (h2c), on
- * libnghttp2. One thread per output runs a poll loop over one connection per distinct
- * authority (normally one for all signals) and an eventfd the hub's wake writes to.
+/* OTLP/gRPC output: unary Export calls over HTTP/2, on libnghttp2: cleartext with prior
+ * knowledge (h2c) for http://, or TLS (OpenSSL, ALPN "h2", the server's certificate verified
+ * against the system's CAs or OTEL_EXPORTER_OTLP_CERTIFICATE) for https://. One thread per output
+ * runs a poll loop over its connections and an eventfd the hub's wake writes to.
  *
  * Slots work as in otlp_http.c: per signal cfg.max_concurrent of them; a slot takes a batch,
  * encodes it into its own body (5-byte gRPC prefix + the Export*ServiceRequest, gzip when
  * asked: grpc-encoding gzip) and gives the batch back at once; the body is kept for retries.
- * Every active slot is one stream, so all signals' calls run concurrently on one connection
- * (nghttp2 queues streams over the peer's SETTINGS_MAX_CONCURRENT_STREAMS).
+ * Every active slot is one stream.
  *
- * Connections are opened when a slot needs one (non-blocking connect) and dropped on any
- * error or GOAWAY; the next attempt reconnects. A failed connect fails the slots that waited
+ * Connections: one per distinct authority and slot index ("lane"), so slot i of every signal
+ * shares lane i's connection (normally cfg.max_concurrent connections for all signals). Why
+ * not one connection for all: HTTP/2 flow control. A server that keeps the default 64 KiB
+ * connection window (grpc-js does, and sends no SETTINGS to raise it) lets at most 64 KiB be
+ * in flight per connection over all its streams, so a 200 KiB request took about four round
+ * trips of WINDOW_UPDATE through the server's event loop while every other stream waited too:
+ * measured with strace, ~40 KiB per send, then a wait for the peer's WINDOW_UPDATE. A lane per
+ * in-flight slot multiplies the windows, as OTLP/HTTP's connection per in-flight request does;
+ * a server with large windows (diorama sink, a Go collector's BDP-grown ones) loses nothing.
+ *
+ * Connections are opened when a slot needs one (non-blocking connect) and dropped on any error
+ * or GOAWAY; the next attempt reconnects. A failed connect fails the slots that waited
  * for it as a transport failure, so reconnecting is paced by the slots' retry backoff.
  *
  * Outcomes follow the OTLP/gRPC spec: grpc-status 0 delivered (minus partial_success
@@ -18,12 +28,17 @@
  * other codes dropped(rejected). A call whose request went out in full (END_STREAM sent) and
  * that got no status (reset, connection lost, deadline) may have been processed: given up,
  * it is counted timed_out, never dropped. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +54,11 @@
 #define OUT_CHUNK 65536 /* bytes gathered from nghttp2 before one write() */
 #define GZIP_LEVEL 1
 #define DIGEST_NS (5ULL * 1000000000ULL)
-#define MAX_CONNS REC_NSIGNALS
 #define WINDOW (16 << 20) /* our receive windows: responses are small, but do not stall */
 
 enum { SLOT_IDLE, SLOT_CONNECT, SLOT_ACTIVE, SLOT_WAITING };
-enum { CONN_DOWN, CONN_CONNECTING, CONN_UP };
+enum { CONN_DOWN, CONN_CONNECTING, CONN_HANDSHAKE, CONN_UP };
+enum { IO_AGAIN = -1, IO_ERR = -2 }; /* io_recv / io_send besides a byte count (0: closed) */
 
 static const char *const svc_path[REC_NSIGNALS] = {
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -71,6 +86,10 @@ struct slot {
 };
 
 struct conn {
+    int lane;       /* the slot index this connection carries */
+    int tls;        /* https:// */
+    SSL *ssl;       /* while a TLS connection is open */
+    int want_write; /* TLS: the last call needs the socket writable (else readable) */
     char host[256];
     char port[8];
     char authority[270];
@@ -84,8 +103,13 @@ struct conn {
 struct grpc {
     struct export_output o; /* first: the hub sees this */
     struct export_otlp_http_cfg cfg;
-    struct conn conns[MAX_CONNS];
+    /* [REC_NSIGNALS * cfg.max_concurrent] at most: one per authority and lane */
+    struct conn *conns;
     int nconns;
+    struct pollfd *pfd; /* [nconns + 1]: the eventfd, then the connections */
+    int *pmap;          /* pfd index -> connection index */
+    SSL_CTX *tls;       /* when a URL is https:// */
+    char tls_why[200];  /* why tls could not be set up (every TLS connect then fails with it) */
     struct slot *slots[REC_NSIGNALS];
     nghttp2_nv *nv[REC_NSIGNALS]; /* request headers per signal */
     size_t nnv[REC_NSIGNALS];
@@ -163,6 +187,8 @@ static void conn_close(struct grpc *x, int ci, const char *fmt, ...)
     c->h2 = NULL; /* callbacks of the deleted session must not touch slots */
     if (h2)
         nghttp2_session_del(h2);
+    SSL_free(c->ssl); /* no close_notify: the connection is failing or the run is ending */
+    c->ssl = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -201,6 +227,89 @@ static void conn_open(struct grpc *x, int ci)
     freeaddrinfo(ai);
     set_sock_opts(c->fd);
     c->state = CONN_CONNECTING;
+}
+
+/* ---- transport: TCP or TLS under the same two calls ------------------------------------ */
+
+/* An SSL call's result r <= 0 as IO_AGAIN (noting which way the socket must be ready), 0
+ * (the peer closed) or IO_ERR. */
+static int tls_result(struct conn *c, int r)
+{
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        c->want_write = 0;
+        return IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        c->want_write = 1;
+        return IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    default:
+        return IO_ERR;
+    }
+}
+
+static ssize_t io_recv(struct conn *c, void *buf, size_t n)
+{
+    if (c->ssl) {
+        int r = SSL_read(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+        return r > 0 ? r : tls_result(c, r);
+    }
+    ssize_t r = recv(c->fd, buf, n, 0);
+    return r >= 0 ? r : (errno == EAGAIN || errno == EINTR) ? IO_AGAIN : IO_ERR;
+}
+
+static ssize_t io_send(struct conn *c, const void *p, size_t n)
+{
+    if (c->ssl) {
+        int w = SSL_write(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+        return w > 0 ? w : tls_result(c, w);
+    }
+    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+    return w >= 0 ? w : (errno == EAGAIN || errno == EINTR) ? IO_AGAIN : IO_ERR;
+}
+
+/* Why the last IO_ERR happened: the certificate check, OpenSSL's error queue, or errno. */
+static const char *io_why(struct conn *c, char *buf, size_t n)
+{
+    int err = errno;
+    long v = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+    unsigned long e = c->ssl ? ERR_get_error() : 0;
+    if (v != X509_V_OK)
+        snprintf(buf, n, "certificate verify failed: %s", X509_verify_cert_error_string(v));
+    else if (e)
+        ERR_error_string_n(e, buf, n);
+    else
+        snprintf(buf, n, "%s", strerror(err));
+    ERR_clear_error();
+    return buf;
+}
+
+/* The client context for https:// URLs: TLS 1.2+, ALPN h2 (gRPC requires it), the server's
+ * certificate verified against cfg.certificate or the system's CAs. A failure is kept in
+ * tls_why and fails each TLS connect (a clear message, exit 4), not the start. */
+static void tls_init(struct grpc *x)
+{
+    static const unsigned char alpn[] = {2, 'h', '2'};
+    const char *ca = x->cfg.certificate;
+    x->tls = SSL_CTX_new(TLS_client_method());
+    if (!x->tls) {
+        snprintf(x->tls_why, sizeof x->tls_why, "cannot create a TLS context");
+        return;
+    }
+    SSL_CTX_set_min_proto_version(x->tls, TLS1_2_VERSION);
+    SSL_CTX_set_verify(x->tls, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(x->tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (SSL_CTX_set_alpn_protos(x->tls, alpn, sizeof alpn) != 0)
+        snprintf(x->tls_why, sizeof x->tls_why, "cannot set ALPN h2");
+    else if (ca[0] && SSL_CTX_load_verify_locations(x->tls, ca, NULL) != 1)
+        snprintf(
+            x->tls_why, sizeof x->tls_why,
+            "cannot load OTEL_EXPORTER_OTLP_CERTIFICATE %.100s (a PEM file of CA certificates)",
+            ca);
+    else if (!ca[0] && SSL_CTX_set_default_verify_paths(x->tls) != 1)
+        snprintf(x->tls_why, sizeof x->tls_why, "cannot load the system's CA certificates");
+    ERR_clear_error();
 }
 
 /* ---- nghttp2 callbacks ---------------------------------------------------------------- */
@@ -336,16 +445,11 @@ static nghttp2_session_callbacks *callbacks(void)
     return cb;
 }
 
-/* The socket is connected: an HTTP/2 session with our SETTINGS (no push, big windows). */
+/* The socket is connected (and TLS up): an HTTP/2 session with our SETTINGS (no push, big
+ * windows). */
 static void conn_up(struct grpc *x, int ci)
 {
     struct conn *c = &x->conns[ci];
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
-        conn_close(x, ci, "cannot connect to %s: %s", c->authority, strerror(err));
-        return;
-    }
     nghttp2_session_callbacks *cb = callbacks();
     nghttp2_option *opt;
     nghttp2_option_new(&opt);
@@ -403,8 +507,8 @@ static void slot_send(struct grpc *x, struct slot *sl, uint64_t now)
         conn_open(x, sl->conn);
     if (k->state == CONN_UP)
         slot_submit(x, sl);
-    else if (k->state == CONN_CONNECTING)
-        sl->state = SLOT_CONNECT;
+    else if (k->state == CONN_CONNECTING || k->state == CONN_HANDSHAKE)
+        sl->state = SLOT_CONNECT; /* submitted by conn_ready */
     else
         slot_answer(x, sl, -1, k->why); /* conn_open failed at once */
 }
@@ -590,11 +694,13 @@ static void conn_write(struct grpc *x, int ci)
         }
         if (!c->out.len)
             return;
-        ssize_t w = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL);
-        if (w < 0 && (errno == EAGAIN || errno == EINTR))
+        ssize_t w = io_send(c, c->out.p, c->out.len);
+        if (w == IO_AGAIN)
             return;
-        if (w < 0) {
-            conn_close(x, ci, "connection to %s lost: %s", c->authority, strerror(errno));
+        if (w <= 0) {
+            char why[200];
+            conn_close(x, ci, "connection to %s lost: %s", c->authority,
+                       w ? io_why(c, why, sizeof why) : "closed by the peer");
             return;
         }
         memmove(c->out.p, c->out.p + w, c->out.len - (size_t)w);
@@ -607,12 +713,13 @@ static void conn_read(struct grpc *x, int ci)
     struct conn *c = &x->conns[ci];
     uint8_t buf[65536];
     for (;;) {
-        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        ssize_t n = io_recv(c, buf, sizeof buf);
+        if (n == IO_AGAIN)
             return;
         if (n <= 0) {
+            char why[200];
             conn_close(x, ci, "connection to %s %s", c->authority,
-                       n == 0 ? "closed by the peer" : strerror(errno));
+                       n == 0 ? "closed by the peer" : io_why(c, why, sizeof why));
             return;
         }
         ssize_t r = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
@@ -633,11 +740,72 @@ static void conn_ready(struct grpc *x, int ci)
                 slot_submit(x, &x->slots[s][i]);
 }
 
+/* TLS: one step of the handshake; when done, h2 must have been agreed (ALPN). */
+static void tls_handshake(struct grpc *x, int ci)
+{
+    struct conn *c = &x->conns[ci];
+    int r = SSL_do_handshake(c->ssl);
+    if (r != 1) {
+        char why[200];
+        if (tls_result(c, r) != IO_AGAIN)
+            conn_close(x, ci, "TLS handshake with %s failed: %s", c->authority,
+                       io_why(c, why, sizeof why));
+        return;
+    }
+    const unsigned char *p = NULL;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(c->ssl, &p, &len);
+    if (len != 2 || memcmp(p, "h2", 2) != 0) {
+        conn_close(x, ci, "%s did not agree to HTTP/2 over TLS (ALPN h2)", c->authority);
+        return;
+    }
+    conn_ready(x, ci);
+}
+
+/* The server's name (SNI, and the name its certificate must carry) or its IP address. */
+static int tls_name(SSL *ssl, const char *host)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1)
+        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1;
+    return SSL_set1_host(ssl, host) == 1 && SSL_set_tlsext_host_name(ssl, host) == 1;
+}
+
+/* The TCP connect finished: h2c goes straight to HTTP/2, https:// first to a TLS handshake. */
+static void conn_connected(struct grpc *x, int ci)
+{
+    struct conn *c = &x->conns[ci];
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+        conn_close(x, ci, "cannot connect to %s: %s", c->authority, strerror(err));
+        return;
+    }
+    if (!c->tls) {
+        conn_ready(x, ci);
+        return;
+    }
+    if (x->tls_why[0]) {
+        conn_close(x, ci, "TLS to %s: %s", c->authority, x->tls_why);
+        return;
+    }
+    c->ssl = SSL_new(x->tls);
+    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 || !tls_name(c->ssl, c->host)) {
+        conn_close(x, ci, "TLS to %s: cannot set up the session", c->authority);
+        return;
+    }
+    SSL_set_connect_state(c->ssl);
+    c->state = CONN_HANDSHAKE;
+    tls_handshake(x, ci);
+}
+
 static void conn_event(struct grpc *x, int ci, short re)
 {
     struct conn *c = &x->conns[ci];
     if (c->state == CONN_CONNECTING && (re & (POLLOUT | POLLERR | POLLHUP)))
-        conn_ready(x, ci);
+        conn_connected(x, ci);
+    else if (c->state == CONN_HANDSHAKE)
+        tls_handshake(x, ci);
     else if (c->state == CONN_UP && (re & (POLLIN | POLLERR | POLLHUP)))
         conn_read(x, ci);
     if (c->state == CONN_UP)
@@ -679,15 +847,17 @@ static int poll_ms(const struct grpc *x, uint64_t now, int stopping, uint64_t de
 
 static void wait_events(struct grpc *x, int ms)
 {
-    struct pollfd p[MAX_CONNS + 1];
-    int map[MAX_CONNS + 1], n = 0;
+    struct pollfd *p = x->pfd;
+    int *map = x->pmap, n = 0;
     p[n] = (struct pollfd){.fd = x->evfd, .events = POLLIN};
     map[n++] = -1;
     for (int i = 0; i < x->nconns; i++) {
         struct conn *c = &x->conns[i];
         if (c->state == CONN_DOWN)
             continue;
-        short ev = c->state == CONN_CONNECTING ? POLLOUT : POLLIN;
+        short ev = c->state == CONN_CONNECTING                   ? POLLOUT
+                   : c->state == CONN_HANDSHAKE && c->want_write ? POLLOUT
+                                                                 : POLLIN;
         if (c->state == CONN_UP && (c->out.len || nghttp2_session_want_write(c->h2)))
             ev |= POLLOUT;
         p[n] = (struct pollfd){.fd = c->fd, .events = ev};
@@ -802,6 +972,12 @@ static void grpc_destroy(struct export_output *o)
             close(x->conns[i].fd);
         core_buf_free(&x->conns[i].out);
     }
+    for (int i = 0; i < x->nconns; i++)
+        SSL_free(x->conns[i].ssl);
+    SSL_CTX_free(x->tls);
+    core_free(x->conns);
+    core_free(x->pfd);
+    core_free(x->pmap);
     for (int s = 0; s < REC_NSIGNALS; s++) {
         for (int i = 0; x->slots[s] && i < x->cfg.max_concurrent; i++) {
             core_buf_free(&x->slots[s][i].body);
@@ -854,13 +1030,16 @@ static void parse_authority(const char *url, struct conn *c)
              c->port);
 }
 
-static int conn_for(struct grpc *x, const char *url)
+static int conn_for(struct grpc *x, const char *url, int lane)
 {
-    struct conn probe = {0}; /* copied whole below: no session, no buffer yet */
-    parse_authority(url, &probe);
+    struct conn probe = {.lane = lane, .tls = strncmp(url, "https://", 8) == 0};
+    parse_authority(url, &probe); /* probe is copied whole below: no session, no buffer yet */
     for (int i = 0; i < x->nconns; i++)
-        if (!strcmp(x->conns[i].authority, probe.authority))
+        if (x->conns[i].lane == lane && x->conns[i].tls == probe.tls &&
+            !strcmp(x->conns[i].authority, probe.authority))
             return i;
+    if (probe.tls && !x->tls && !x->tls_why[0])
+        tls_init(x);
     struct conn *c = &x->conns[x->nconns];
     *c = probe;
     c->fd = -1;
@@ -905,7 +1084,7 @@ static void build_nv(struct grpc *x, int s, size_t *stored)
     snprintf(x->timeout, sizeof x->timeout, "%llum",
              (unsigned long long)(x->cfg.timeout_ns / 1000000ULL));
     nv[k++] = make_nv(":method", "POST");
-    nv[k++] = make_nv(":scheme", "http");
+    nv[k++] = make_nv(":scheme", x->conns[x->slots[s][0].conn].tls ? "https" : "http");
     nv[k++] = make_nv(":path", svc_path[s]);
     nv[k++] = make_nv(":authority", x->conns[x->slots[s][0].conn].authority);
     nv[k++] = make_nv("content-type", "application/grpc");
@@ -941,12 +1120,11 @@ static char **dup_headers(char **h)
 static void setup_signal(struct grpc *x, int s, size_t *stored)
 {
     x->slots[s] = core_calloc((size_t)x->cfg.max_concurrent, sizeof *x->slots[s]);
-    int ci = conn_for(x, x->cfg.url[s]);
     for (int i = 0; i < x->cfg.max_concurrent; i++) {
         struct slot *sl = &x->slots[s][i];
         sl->x = x;
         sl->signal = s;
-        sl->conn = ci;
+        sl->conn = conn_for(x, x->cfg.url[s], i);
         core_buf_init(&sl->body, EXPORT__MAX_BODY);
         core_buf_init(&sl->resp, RESP_MAX);
     }
@@ -970,6 +1148,10 @@ struct export_output *export_otlp_grpc_new(const struct export_otlp_http_cfg *cf
     }
     core_buf_init(&x->enc, EXPORT__MAX_BODY);
     core_rng_init(&x->rng, cfg->seed, 0x67727063 /* "grpc" */, 1);
+    size_t most = (size_t)REC_NSIGNALS * (size_t)x->cfg.max_concurrent;
+    x->conns = core_calloc(most, sizeof *x->conns);
+    x->pfd = core_calloc(most + 1, sizeof *x->pfd);
+    x->pmap = core_calloc(most + 1, sizeof *x->pmap);
     size_t stored = 0;
     for (int s = 0; s < REC_NSIGNALS; s++) {
         x->cfg.url[s] = NULL;

@@ -41,6 +41,31 @@ check "same run, same parquet" cmp "$D/metrics.parquet" "$TMP/again/metrics.parq
 check "csv only: no parquet" [ ! -e "$TMP/g/metrics.parquet" ]
 check "golden csv" cmp "$SRC/tests/data/golden/dataset/fleet.csv" "$TMP/g/metrics.csv"
 
+check "no business metrics, no business files" test ! -e "$D/business.csv" -a ! -e "$D/business.parquet"
+
+# business metrics (rides' `business:`): DIR/business.{csv,parquet}, one row per tick, metric
+# and city; the Parquet file equals the CSV, and every row equals what OTLP carried in the same
+# run (counters: the rows of a series sum exactly to its last cumulative value)
+R="$TMP/rides"
+"$DIORAMA" run rides --speed max --duration 1h --start 2026-01-01T07:00:00Z --metric-interval 1m \
+  --signals metrics --dataset "$R" --otlp-file "$TMP/rides.jsonl" -q >"$TMP/rout" 2>&1
+check "rides run exits 0" [ $? = 0 ]
+check "summary names the business rows" grep -q "^dataset: [0-9]* business rows in $R" "$TMP/rout"
+node "$NODE/dataset_check.mjs" "$R" business >"$TMP/bpq.json" 2>"$TMP/bpq.err"
+check "hyparquet reads business.parquet" [ $? = 0 ]
+check "business: parquet equals csv row for row" [ "$(json "$TMP/bpq.json" 'j.errors.length')" = 0 ]
+check "business: 60 ticks x 4 metrics x 4 cities rows" [ "$(json "$TMP/bpq.json" 'j.rows')" = 960 ]
+check "business: types" [ "$(json "$TMP/bpq.json" '[j.types.timestamp,j.types.metric,j.types.value,j.types.p99].join()')" = INT64,BYTE_ARRAY,DOUBLE,DOUBLE ]
+node "$NODE/dataset_biz_check.mjs" "$R" "$TMP/rides.jsonl" rides.requested rides.dispatch.duration \
+  rides.eta drivers.available >"$TMP/biz.json" 2>"$TMP/biz.err"
+check "business rows checked against OTLP" [ $? = 0 ]
+check "business rows equal OTLP's values ($(json "$TMP/biz.json" 'j.errors.slice(0,3).join("; ")'))" \
+  [ "$(json "$TMP/biz.json" 'j.errors.length')" = 0 ]
+check "every OTLP business point has its row (16 series)" \
+  [ "$(json "$TMP/biz.json" 'j.series===16 && j.rows===j.otlp_points')" = true ]
+check "rides requested = dispatch observations ($(json "$TMP/biz.json" 'JSON.stringify(j.totals)'))" \
+  [ "$(json "$TMP/biz.json" 'j.totals["rides.requested"]>0 && j.totals["rides.requested"]===j.totals["rides.dispatch.duration"]')" = true ]
+
 # bad DIR: usage error (2) before the run starts, nothing written
 touch "$TMP/afile"
 "$DIORAMA" run fleet --speed max --duration 1m --dataset "$TMP/afile" -q >/dev/null 2>"$TMP/e1"

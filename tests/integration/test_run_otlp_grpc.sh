@@ -80,16 +80,48 @@ stop_server
 check "retryinfo: exit 0 (got $rc: $(head -c 300 "$TMP/ri.err"))" [ "$rc" = 0 ]
 compare ri
 
+# 3b. A slow collector (every answer held 300 ms): nothing lost, and the calls in flight go out
+# on one connection per in-flight slot, shared by the signals: more than one connection (a
+# server's 64 KiB HTTP/2 connection window would otherwise cap all streams together), at most
+# 4 (the slots per signal), not one per signal and slot.
+start_server slow --delay 300
+run slow --otlp "grpc://127.0.0.1:$PORT" --duration 1m
+rc=$?
+stop_server
+check "slow: exit 0 (got $rc: $(head -c 300 "$TMP/slow.err"))" [ "$rc" = 0 ]
+compare slow
+conns=$(json "$TMP/slow.json" j.counts.connections)
+check "slow: calls came on 2..4 connections (got $conns)" [ "$conns" -ge 2 -a "$conns" -le 4 ]
+
 # 4. A bad URL: usage error before anything starts.
 "$DIORAMA" run shop --speed max --duration 10s --otlp grpc://127.0.0.1:99999 -q >/dev/null 2>"$TMP/bad.err"
 rc=$?
 check "bad port: exit 2 (got $rc)" [ "$rc" = 2 ]
 check "bad port: message names the port" grep -q "port must be" "$TMP/bad.err"
-OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$DIORAMA" run shop --speed max --duration 10s \
-  --otlp https://127.0.0.1:4317 -q >/dev/null 2>"$TMP/tls.err"
+
+# 4b. gRPC over TLS: grpc-js with a self-signed certificate made here (IP 127.0.0.1 in its
+# subjectAltName). Trusted through OTEL_EXPORTER_OTLP_CERTIFICATE, https:// with the protocol
+# grpc delivers everything; not trusted (grpcs://, the system's CAs), the handshake fails:
+# nothing delivered, exit 4, the reason named.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=diorama-test \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>"$TMP/openssl.err"
+check "tls: openssl made a certificate ($(head -c 200 "$TMP/openssl.err"))" [ -s "$TMP/cert.pem" ]
+start_server tls --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem"
+OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_CERTIFICATE="$TMP/cert.pem" \
+  run tls --otlp "https://127.0.0.1:$PORT"
 rc=$?
-check "grpc over https: exit 2 (got $rc)" [ "$rc" = 2 ]
-check "grpc over https: says TLS" grep -q "TLS is not supported" "$TMP/tls.err"
+check "tls: exit 0 (got $rc: $(head -c 300 "$TMP/tls.err"))" [ "$rc" = 0 ]
+"$DIORAMA" run shop --speed max --duration 5s --otlp "grpcs://127.0.0.1:$PORT" --shutdown-timeout 2s \
+  --summary-json "$TMP/untrusted.sum" >"$TMP/untrusted.out" 2>"$TMP/untrusted.err"
+rc=$?
+stop_server
+compare tls
+check "untrusted: the banner says grpcs://" grep -q "grpcs://127.0.0.1:$PORT" "$TMP/untrusted.out" \
+  "$TMP/untrusted.err"
+check "untrusted: exit 4 (got $rc)" [ "$rc" = 4 ]
+check "untrusted: says why ($(head -c 300 "$TMP/untrusted.err"))" \
+  grep -q "TLS handshake with 127.0.0.1:$PORT failed: certificate verify failed" "$TMP/untrusted.err"
+check "untrusted: nothing delivered" [ "$(json "$TMP/untrusted.sum" j.signals.spans.delivered)" = 0 ]
 
 # 5. Nobody listening: every record dropped after the retry budget, exit 4, a clear message.
 dead=$(free_port)

@@ -6,14 +6,17 @@
 // written out here: the three methods' paths and (de)serializers).
 //
 //   node otlp_grpc_server.js --port-file F --out F [--unavailable N] [--retry-info SECS]
-//                            [--fast 1]
+//                            [--fast 1] [--delay MS] [--tls-cert PEM --tls-key PEM]
 //
 // Listens on 127.0.0.1 (a free port, written to --port-file). The first N calls (over all
 // services) are answered UNAVAILABLE without looking at the request; with --retry-info the
 // answer is RESOURCE_EXHAUSTED with a google.rpc.RetryInfo of SECS instead. Every other call is
 // decoded and counted: spans, metric data points, log records, calls, and the
 // diorama.seq values per signal (duplicates and gaps are problems). On SIGTERM the counts go
-// to --out as JSON. --fast 1 counts without keeping sequence numbers (benchmarks).
+// to --out as JSON. --fast 1 counts without keeping sequence numbers (benchmarks). --delay
+// holds every answer MS milliseconds (a slow collector). counts.connections is the number of
+// distinct client connections (peer addresses) calls came on. With --tls-cert/--tls-key the
+// server speaks TLS (grpc-js: ALPN h2) with that certificate.
 'use strict';
 
 const fs = require('fs');
@@ -27,8 +30,10 @@ for (let i = 2; i + 1 < process.argv.length; i += 2) args[process.argv[i].slice(
 const refuse = Number(args.unavailable || 0);
 const retryInfo = args['retry-info'] !== undefined ? Number(args['retry-info']) : null;
 const fast = args.fast === '1';
+const delay = Number(args.delay || 0);
+const peers = new Set();
 
-const counts = { calls: 0, refused: 0, spans: 0, points: 0, logs: 0, bad: 0 };
+const counts = { calls: 0, refused: 0, spans: 0, points: 0, logs: 0, bad: 0, connections: 0 };
 const seqs = { spans: [], logs: [], points: [] };
 const problems = [];
 const problem = (m) => { if (problems.length < 50) problems.push(m); };
@@ -84,6 +89,7 @@ function method(name, Req, Resp, onMsg) {
     responseDeserialize: (b) => Resp.decode(b),
     handler: (call, cb) => {
       calls++;
+      if (!fast) peers.add(call.getPeer());
       if (calls <= refuse) {
         counts.refused++;
         if (retryInfo !== null) {
@@ -98,7 +104,8 @@ function method(name, Req, Resp, onMsg) {
       try {
         onMsg(Req.decode(call.request));
         counts.calls++;
-        cb(null, Resp.create({}));
+        if (delay > 0) setTimeout(() => cb(null, Resp.create({})), delay);
+        else cb(null, Resp.create({}));
       } catch (e) {
         counts.bad++;
         problem(`undecodable ${name}: ${e.message}`);
@@ -122,6 +129,7 @@ function check(name, list) {
 
 function finish() {
   for (const k of Object.keys(seqs)) check(k, seqs[k]);
+  counts.connections = peers.size;
   fs.writeFileSync(args.out, JSON.stringify({ counts, problems }) + '\n');
   process.exit(0);
 }
@@ -131,7 +139,11 @@ for (const [svc, m, Req, Resp, on] of services) {
   const def = method(`${svc}/${m}`, Req, Resp, on);
   server.addService({ [m]: def }, { [m]: def.handler });
 }
-server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+const creds = args['tls-cert']
+  ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: fs.readFileSync(args['tls-cert']),
+    private_key: fs.readFileSync(args['tls-key']) }])
+  : grpc.ServerCredentials.createInsecure();
+server.bindAsync('127.0.0.1:0', creds, (err, port) => {
   if (err) { console.error(err); process.exit(1); }
   fs.writeFileSync(args['port-file'], `${port}\n`);
 });

@@ -281,8 +281,11 @@ static void env_resolution_table(void **state)
         {"grpc://g:4317/ignored", "", 0, "http://g:4317", "http://g:4317", "http://g:4317", NULL},
         {"http://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", 0, "http://h:1", "http://h:1",
          "http://h:1", NULL},
-        {"https://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", DIO_EINVAL, NULL, NULL, NULL,
-         "TLS is not supported"},
+        /* gRPC over TLS: https:// with the protocol grpc, or grpcs:// */
+        {"https://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", 0, "https://h:1", "https://h:1",
+         "https://h:1", NULL},
+        {"grpcs://h:1/x", "", 0, "https://h:1", "https://h:1", "https://h:1", NULL},
+        {"grpcs://h:99999", "", DIO_EINVAL, NULL, NULL, NULL, "1..65535"},
         {"grpc://h:99999", "", DIO_EINVAL, NULL, NULL, NULL, "1..65535"},
         {"http://h:1", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json", 0, "http://h:1/v1/traces",
          "http://h:1/v1/metrics", "http://h:1/v1/logs", NULL},
