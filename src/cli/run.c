@@ -201,10 +201,11 @@ static int otlp_output(struct run *r, struct export_output **outs, size_t *n)
     cfg.verify_attrs = r->o.verify;
     cfg.seed = r->seed;
     for (int s = 0; s < REC_NSIGNALS; s++) {
-        char g[256]; /* gRPC: the banner says grpc://host:port (url[s] is http://host:port) */
+        char g[256]; /* gRPC: the banner says grpc[s]://host:port (url[s] is http[s]://...) */
         int grpc = cfg.url[s] && cfg.protocol[s] == EXPORT_OTLP_GRPC;
         if (grpc)
-            snprintf(g, sizeof g, "grpc://%s", cfg.url[s] + 7);
+            snprintf(g, sizeof g, "%s://%s", cfg.url[s][4] == 's' ? "grpcs" : "grpc",
+                     strstr(cfg.url[s], "://") + 3);
         run_mask_url(grpc ? g : cfg.url[s], r->otlp_url[s], sizeof r->otlp_url[s]);
     }
     otlp_split(&cfg, outs, n);
@@ -315,6 +316,10 @@ static void dataset_summary(const struct run *r, FILE *f)
         if (!strcmp(export_output_name(o), "dataset"))
             fprintf(f, "dataset: %llu rows in %s/metrics.{csv,parquet} (docs/dataset.md)\n",
                     (unsigned long long)export_dataset_rows(o), r->o.dataset);
+        int nbiz;
+        if (!strcmp(export_output_name(o), "dataset") && world_metrics(r->w, &nbiz) && nbiz)
+            fprintf(f, "dataset: %llu business rows in %s/business.{csv,parquet}\n",
+                    (unsigned long long)export_dataset_biz_rows(o), r->o.dataset);
     }
 }
 
@@ -442,6 +447,20 @@ static int open_extras(struct run *r)
     return r->o.control ? start_control(r) : 0;
 }
 
+/* The signals the engine generates: --signals, or else those some output exports (spans and
+ * logs nobody takes cost the engine half its time for a metrics-only output such as
+ * --dataset or --remote-write; metrics do not depend on them). With --control, --tui or
+ * --serve all are kept, as their views count every signal. */
+static int engine_signals(const struct run *r)
+{
+    if (r->o.signals || r->o.control || r->o.tui || r->o.serve)
+        return r->o.signals;
+    unsigned s = 0;
+    for (size_t i = 0; i < export_hub_noutputs(r->hub); i++)
+        s |= export_output_signals(export_hub_output(r->hub, i));
+    return (int)s;
+}
+
 static int make_engine(struct run *r)
 {
     struct engine_opts eo = {.speed = r->o.speed,
@@ -449,7 +468,7 @@ static int make_engine(struct run *r)
                              .duration_ns = r->duration_ns,
                              .metric_interval_ns = r->o.metric_interval_ns,
                              .batch_timeout_ns = r->o.batch_timeout_ns,
-                             .signals = r->o.signals,
+                             .signals = engine_signals(r),
                              .stop = &cli_stop,
                              .inject = r->o.serve != NULL,
                              .agg = r->agg};
@@ -476,6 +495,11 @@ static void cb_planned(void *ctx, const struct world_span *spans, uint32_t n, in
     engine_inject(((struct run *)ctx)->eng, spans, n, model);
 }
 
+static int cb_on_world(void *ctx, void (*fn)(void *arg), void *arg)
+{
+    return engine_call(((struct run *)ctx)->eng, fn, arg);
+}
+
 /* --serve: the routes answer from the run's world and clock; their requests' spans go to the
  * engine, which emits them with the simulated ones. */
 static int start_serve(struct run *r)
@@ -486,6 +510,7 @@ static int start_serve(struct run *r)
                              .seed = r->seed ^ 0x5e7e,
                              .clock = cb_clock,
                              .planned = cb_planned,
+                             .on_world = cb_on_world,
                              .hook_ctx = r};
     char err[256];
     if (server_new(&r->srv, r->w, &cfg, err, sizeof err))

@@ -146,8 +146,9 @@ static void emit_span(struct engine *e, const struct ptrace *tr, int i, uint64_t
     b->nattrs += r->nattrs;
 }
 
-static void emit_log(struct engine *e, const struct ptrace *tr, const struct world_span *s,
-                     uint64_t now, const char *body, int sev)
+/* A log line about span s at offset `at` (most are at its end). */
+static void emit_log_at(struct engine *e, const struct ptrace *tr, const struct world_span *s,
+                        uint64_t at, uint64_t now, const char *body, int sev)
 {
     uint32_t blen = (uint32_t)strlen(body);
     struct rec_batch *b = engine__batch(e, REC_LOGS, LOG_MAX_ATTRS, 0, blen);
@@ -156,7 +157,7 @@ static void emit_log(struct engine *e, const struct ptrace *tr, const struct wor
         return;
     }
     struct rec_log *l = &b->r.logs[b->n++];
-    l->time_ns = engine__unix(e, s->end);
+    l->time_ns = engine__unix(e, at);
     l->observed_ns = engine__unix(e, now);
     l->seq = e->seq[REC_LOGS]++;
     l->gen_ns = l->observed_ns;
@@ -176,6 +177,30 @@ static void emit_log(struct engine *e, const struct ptrace *tr, const struct wor
         rec_attr_str(&a[l->nattrs++], REC_KEY("gen_ai.request.model"), m, (uint32_t)strlen(m));
     }
     b->nattrs += l->nattrs;
+}
+
+static void emit_log(struct engine *e, const struct ptrace *tr, const struct world_span *s,
+                     uint64_t now, const char *body, int sev)
+{
+    emit_log_at(e, tr, s, s->end, now, body, sev);
+}
+
+/* A request that queued for a connection of a pooled operation (`pool:`, world/plan.c): a line
+ * when it got one, on the operation's span, at that moment; a warning when it gave up. HotROD
+ * logs "Waiting for lock behind N transactions" on its MySQL span the same way. OTel carries
+ * such events as log records with the span's ids (it is retiring span events for them). */
+static void pool_log(struct engine *e, const struct ptrace *tr, const struct world_span *s,
+                     uint64_t now)
+{
+    int n = e->w->svcs[s->svc].ops[s->op].pool.n;
+    char body[LOG_MAX_BODY];
+    double ms = (double)s->wait_us / 1e3;
+    int gave_up = s->cause == WORLD_CAUSE_POOL;
+    snprintf(body, sizeof body,
+             gave_up ? "gave up after waiting %.3fms for a connection (pool of %d)"
+                     : "waited %.3fms for a connection (pool of %d)",
+             ms, n);
+    emit_log_at(e, tr, s, s->start + (uint64_t)s->wait_us * 1000, now, body, gave_up);
 }
 
 /* A warning per fault that fired on an inference span, saying what the model server would
@@ -276,6 +301,8 @@ void engine__emit_trace(struct engine *e, struct ptrace *tr)
             emit_span(e, tr, i, now);
         if (s->fired) /* client-kind operations (a db call) fire faults too */
             label_span(e, tr, s);
+        if (logs && !s->call && (s->wait_us || s->cause == WORLD_CAUSE_POOL))
+            pool_log(e, tr, s, now);
         if (s->kind == SCN_KIND_CLIENT)
             continue;
         if (logs)

@@ -259,6 +259,8 @@ static int pace(struct engine *e, uint64_t t)
         flush_stale(e, now);
         if (e->o.agg)
             world_agg_poll(e->o.agg, e->now, e->o.start_unix_ns, now);
+        if (e->inject) /* real requests waiting for the world's thread (inject.c) */
+            engine__calls_run(e);
         /* a command that came in while we slept goes before the event that is now due (a
          * metric tick included): a change is in the first tick after it, not the second */
         if (world_pending(e->w) && !stopped(e))
@@ -268,7 +270,7 @@ static int pace(struct engine *e, uint64_t t)
         uint64_t wake = due < now + MAX_SLEEP_NS ? due : now + MAX_SLEEP_NS;
         if (wake > now + e->o.batch_timeout_ns)
             wake = now + e->o.batch_timeout_ns;
-        core_sleep_until_ns(wake);
+        engine__sleep_until(e, wake); /* an engine_call wakes it early */
     }
 }
 
@@ -425,6 +427,7 @@ int engine_run(struct engine *e)
         engine__flush(e, s);
     if (e->o.agg) /* the last part second, so a short run has its aggregates too */
         world_agg_publish(e->o.agg, t == UINT64_MAX - 1 ? e->now : t, e->o.start_unix_ns);
+    engine__calls_close(e); /* from here on real requests plan without the world's thread */
     return 0;
 }
 

@@ -83,5 +83,12 @@ void engine_free(struct engine *e);
 int engine_inject(struct engine *e, const struct world_span *spans, uint32_t n, int model);
 /* The simulated offset now (any thread): the clock real requests are planned on. */
 uint64_t engine_sim_now(const struct engine *e);
+/* Real requests that change the world's own state (a request reaching a connection pool: its
+ * connections are the world's, which the engine's thread owns): runs fn(arg) on the engine's
+ * thread between two events, waking it from a pacing sleep, and returns once fn returned. 0,
+ * or -1 without calling fn when the engine does not take calls (no opts.inject) or has
+ * stopped (engine_run returned: nothing touches the world's state any more). Any thread but
+ * the engine's; blocks the caller for about one event's time. */
+int engine_call(struct engine *e, void (*fn)(void *arg), void *arg);
 
 #endif

@@ -144,7 +144,12 @@ void engine__heap_push(struct engine *e, struct ptrace *t);
 /* inject.c: real requests' plans (engine_inject) drained into the pending traces */
 void engine__inject_init(struct engine *e);
 void engine__inject_free(struct engine *e);
-void engine__inject_drain(struct engine *e);
+void engine__inject_drain(struct engine *e); /* runs the waiting calls first */
+/* engine_call's calls: run those waiting (the engine's thread, between events); the last run
+ * and refuse new ones (the end of engine_run); sleep until a deadline or a new call. */
+void engine__calls_run(struct engine *e);
+void engine__calls_close(struct engine *e);
+void engine__sleep_until(struct engine *e, uint64_t deadline_ns);
 void engine__publish_clock(struct engine *e);
 /* flow.c: build a trace at arrival */
 struct ptrace *engine__flow(struct engine *e, const struct source *s, uint64_t t);

@@ -6,10 +6,36 @@
  * Producers are the server's worker threads; the consumer is the engine's thread. The queue is
  * a bounded ring of slots claimed with one compare-and-swap (Vyukov's bounded MPMC queue, used
  * with one consumer): no lock, and a full ring refuses the plan at once, so a flood of real
- * requests costs them their telemetry (counted dropped), never the world's pace. */
+ * requests costs them their telemetry (counted dropped), never the world's pace.
+ *
+ * Calls (engine_call): a real request that changes the world's state (a connection pool's)
+ * is planned on the engine's thread, the state's one owner, between two events, like a
+ * command at a tick boundary. A second ring of the same kind carries pointers to calls that
+ * live on their callers' stacks; a semaphore wakes the engine from its pacing sleep, and each
+ * caller waits on its call's own semaphore. The engine takes no lock; per event it reads one
+ * more sequence number. */
+#include <errno.h>
+#include <semaphore.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/engine_int.h"
+
+#define CALL_SLOTS 1024 /* each caller waits on its call: more than a server's threads */
+/* A waiting caller looks this often whether the engine stopped. */
+#define CALL_POLL_NS 10000000ULL
+
+struct engine_call {
+    void (*fn)(void *arg);
+    void *arg;
+    sem_t done;     /* posted once fn returned */
+    atomic_int ran; /* set before done is posted */
+};
+
+struct engine_call_slot {
+    _Atomic uint64_t seq; /* first, as in engine_inject_slot (claim) */
+    struct engine_call *c;
+};
 
 struct engine_inject_slot {
     _Atomic uint64_t seq;
@@ -24,6 +50,11 @@ struct engine_inject {
     _Atomic uint64_t head; /* next slot a producer claims */
     uint64_t tail;         /* next slot the engine reads (engine's thread only) */
     _Atomic uint64_t dropped_spans;
+    struct engine_call_slot *calls; /* [CALL_SLOTS] */
+    _Atomic uint64_t call_head;
+    uint64_t call_tail; /* engine's thread only */
+    sem_t wake;         /* posted by engine_call: ends a pacing sleep */
+    atomic_int closed;  /* engine_run ended: calls are refused (engine__calls_close) */
 };
 
 void engine__inject_init(struct engine *e)
@@ -33,6 +64,10 @@ void engine__inject_init(struct engine *e)
     q->mask = ENGINE_INJECT_SLOTS - 1;
     for (uint64_t i = 0; i < ENGINE_INJECT_SLOTS; i++)
         atomic_init(&q->slots[i].seq, i);
+    q->calls = core_calloc(CALL_SLOTS, sizeof *q->calls);
+    for (uint64_t i = 0; i < CALL_SLOTS; i++)
+        atomic_init(&q->calls[i].seq, i);
+    sem_init(&q->wake, 0, 0);
     e->inject = q;
 }
 
@@ -41,32 +76,36 @@ void engine__inject_free(struct engine *e)
     if (!e->inject)
         return;
     core_free(e->inject->slots);
+    core_free(e->inject->calls);
+    sem_destroy(&e->inject->wake);
     core_free(e->inject);
     e->inject = NULL;
 }
 
-/* Claims the next free slot, or NULL when the ring is full. */
-static struct engine_inject_slot *claim(struct engine_inject *q)
+/* Claims the next free slot of a ring (slots of `size` bytes, each starting with its sequence
+ * number), or NULL when the ring is full. */
+static void *claim(_Atomic uint64_t *head, void *slots, size_t size, uint64_t mask)
 {
-    uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint64_t pos = atomic_load_explicit(head, memory_order_relaxed);
     for (;;) {
-        struct engine_inject_slot *s = &q->slots[pos & q->mask];
-        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        _Atomic uint64_t *s = (_Atomic uint64_t *)((char *)slots + (pos & mask) * size);
+        uint64_t seq = atomic_load_explicit(s, memory_order_acquire);
         int64_t dif = (int64_t)(seq - pos);
         if (dif < 0)
             return NULL;
         if (dif == 0 && atomic_compare_exchange_weak_explicit(
-                            &q->head, &pos, pos + 1, memory_order_relaxed, memory_order_relaxed))
+                            head, &pos, pos + 1, memory_order_relaxed, memory_order_relaxed))
             return s;
         if (dif > 0)
-            pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+            pos = atomic_load_explicit(head, memory_order_relaxed);
     }
 }
 
 int engine_inject(struct engine *e, const struct world_span *spans, uint32_t n, int model)
 {
     struct engine_inject *q = e->inject;
-    struct engine_inject_slot *s = n && n <= ENGINE_INJECT_SPANS ? claim(q) : NULL;
+    struct engine_inject_slot *s =
+        n && n <= ENGINE_INJECT_SPANS ? claim(&q->head, q->slots, sizeof *q->slots, q->mask) : NULL;
     if (!s) {
         atomic_fetch_add_explicit(&q->dropped_spans, n, memory_order_relaxed);
         return -1;
@@ -136,9 +175,90 @@ static void adopt(struct engine *e, const struct engine_inject_slot *s)
     engine__heap_push(e, tr);
 }
 
+static struct timespec ts_of(uint64_t ns)
+{
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000ULL),
+                             .tv_nsec = (long)(ns % 1000000000ULL)};
+}
+
+/* Waits for c to have run: 0, or -1 when the engine stopped without taking it (it never will:
+ * engine__calls_close runs every call it can see before it closes). */
+static int call_wait(struct engine_inject *q, struct engine_call *c)
+{
+    for (;;) {
+        struct timespec ts = ts_of(core_mono_ns() + CALL_POLL_NS);
+        if (sem_clockwait(&c->done, CLOCK_MONOTONIC, &ts) == 0)
+            return 0;
+        if (atomic_load_explicit(&q->closed, memory_order_acquire) &&
+            !atomic_load_explicit(&c->ran, memory_order_acquire))
+            return -1;
+    }
+}
+
+int engine_call(struct engine *e, void (*fn)(void *arg), void *arg)
+{
+    struct engine_inject *q = e->inject;
+    if (!q || atomic_load_explicit(&q->closed, memory_order_acquire))
+        return -1;
+    struct engine_call c = {.fn = fn, .arg = arg};
+    atomic_init(&c.ran, 0);
+    sem_init(&c.done, 0, 0);
+    struct engine_call_slot *s;
+    while (!(s = claim(&q->call_head, q->calls, sizeof *q->calls, CALL_SLOTS - 1))) {
+        if (atomic_load_explicit(&q->closed, memory_order_acquire)) { /* full and stopped */
+            sem_destroy(&c.done);
+            return -1;
+        }
+        core_sleep_until_ns(core_mono_ns() + 1000000); /* more callers than slots: rare */
+    }
+    s->c = &c;
+    uint64_t pos = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+    sem_post(&q->wake);
+    int rc = call_wait(q, &c);
+    sem_destroy(&c.done);
+    return rc;
+}
+
+void engine__calls_run(struct engine *e)
+{
+    struct engine_inject *q = e->inject;
+    for (;;) {
+        struct engine_call_slot *s = &q->calls[q->call_tail & (CALL_SLOTS - 1)];
+        if (atomic_load_explicit(&s->seq, memory_order_acquire) != q->call_tail + 1)
+            break;
+        struct engine_call *c = s->c;
+        atomic_store_explicit(&s->seq, q->call_tail + CALL_SLOTS, memory_order_release);
+        q->call_tail++;
+        c->fn(c->arg);
+        atomic_store_explicit(&c->ran, 1, memory_order_release);
+        sem_post(&c->done); /* c may be gone once this returns */
+    }
+}
+
+void engine__calls_close(struct engine *e)
+{
+    if (!e->inject)
+        return;
+    engine__calls_run(e);
+    atomic_store_explicit(&e->inject->closed, 1, memory_order_release);
+}
+
+void engine__sleep_until(struct engine *e, uint64_t deadline_ns)
+{
+    if (!e->inject) {
+        core_sleep_until_ns(deadline_ns);
+        return;
+    }
+    struct timespec ts = ts_of(deadline_ns);
+    while (sem_clockwait(&e->inject->wake, CLOCK_MONOTONIC, &ts) && errno == EINTR)
+        ;
+}
+
 void engine__inject_drain(struct engine *e)
 {
     struct engine_inject *q = e->inject;
+    engine__calls_run(e);
     for (;;) {
         struct engine_inject_slot *s = &q->slots[q->tail & q->mask];
         uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);

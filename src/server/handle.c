@@ -73,6 +73,8 @@ static void answer_generic(const struct server *s, const struct server__route *r
     core_buf_put_json_str(&a->body, sv->ops[r->op].scn->name);
     core_buf_printf(&a->body, ",\"status\":%d,\"latency_ms\":%.3f", a->status,
                     (double)p->latency_ns / 1e6);
+    if (p->pool_wait_ns) /* part of latency_ms: queued for a pool's connection */
+        core_buf_printf(&a->body, ",\"pool_wait_ms\":%.3f", (double)p->pool_wait_ns / 1e6);
     if (p->model >= 0) {
         core_buf_puts(&a->body, ",\"model\":");
         core_buf_put_json_str(&a->body, s->w->models[p->model].scn->name);
@@ -94,8 +96,13 @@ static void modelled(struct server *s, const struct server__route *r, const stru
     a->wait_ns += p.latency_ns;
     a->status = p.status;
     if (p.status >= 400) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "the scenario failed this request with status %d", p.status);
+        char msg[320]; /* names are at most 128 bytes, without control characters */
+        if (p.pool_svc >= 0)
+            snprintf(msg, sizeof msg, "no connection of %s/%s's pool within %.0fms",
+                     s->w->svcs[p.pool_svc].scn->name,
+                     s->w->svcs[p.pool_svc].ops[p.pool_op].scn->name, (double)p.pool_wait_ns / 1e6);
+        else
+            snprintf(msg, sizeof msg, "the scenario failed this request with status %d", p.status);
         server__answer_error(a, p.status, msg);
         return;
     }

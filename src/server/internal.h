@@ -82,7 +82,10 @@ struct server__model {
     _Atomic uint64_t *model_count;
     int *fault_kind; /* per world fault: index into server_fault_kinds */
     void (*planned)(void *ctx, const struct world_span *spans, uint32_t n, int model);
+    int (*on_world)(void *ctx, void (*fn)(void *arg), void *arg); /* server_cfg.on_world */
     void *hook_ctx;
+    uint8_t *pooled;         /* per operation (flat index): its plan may reach a pool */
+    pthread_mutex_t pool_mu; /* plans that reach a pool, without on_world: one at a time */
 };
 
 struct server__plan {
@@ -92,6 +95,8 @@ struct server__plan {
     uint32_t tokens_in, tokens_out; /* from the model (0 when it does not report tokens) */
     double tokens_factor;           /* token_bloat effect on this request, 1 when none */
     uint32_t faults[SERVER_NFAULT_KINDS];
+    uint64_t pool_wait_ns; /* the longest wait for a pool's connection in the plan */
+    int pool_svc, pool_op; /* the pool a request gave up waiting for (-1: none) */
 };
 
 void server__model_init(struct server__model *m, const struct world *w, uint64_t seed);

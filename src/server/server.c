@@ -24,6 +24,7 @@ int server_new(struct server **out, const struct world *w, const struct server_c
     server__routes_build(&s->rt, w);
     server__model_init(&s->model, w, cfg->seed);
     s->model.planned = cfg->planned;
+    s->model.on_world = cfg->on_world;
     s->model.hook_ctx = cfg->hook_ctx;
     server__metrics_init(&s->m, s->rt.n);
     *out = s;

@@ -42,6 +42,12 @@ struct server_cfg {
      * own clock from server_new, and the plan is only answered. */
     uint64_t (*clock)(void *ctx);
     void (*planned)(void *ctx, const struct world_span *spans, uint32_t n, int model);
+    /* Optional, with the above: runs fn(arg) on the thread that runs the world and returns 0
+     * once it ran, or -1 without running it when the world stopped. A request whose plan
+     * reaches a connection pool (`pool:`) is planned through it, so that it queues on the
+     * world's connections with the simulated requests. NULL: such plans take a lock instead
+     * (serve: the pools are the server's alone). */
+    int (*on_world)(void *ctx, void (*fn)(void *arg), void *arg);
     void *hook_ctx;
     /* Optional (serve --control): every answer of a scenario route is counted here, route i
      * (server_route_name) as world_agg route i - SERVER_BUILTIN_ROUTES, 5xx as errors. */

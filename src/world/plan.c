@@ -15,8 +15,11 @@
  *
  * An operation with a pool (`pool: N`) waits for one of N connections before it starts its
  * work: the wait is part of its span (HotROD's one-connection MySQL pool), and a request
- * that would wait past the pool's timeout fails after waiting that long. Only callers that
- * plan on one thread queue (env->op_pool): the engine; serve's real requests do not.
+ * that would wait past the pool's timeout fails after waiting that long. The pool is the
+ * world's (env->op_pool) and has one writer at a time: the engine plans on its thread, and so
+ * do run --serve's real requests that reach a pool (handed to it, engine_call); standalone
+ * serve plans those one at a time under a lock. So real and simulated requests queue on the
+ * same connections, by this one function. The span says how long it waited (wait_us).
  *
  * A service with instances spreads its requests over them round-robin (by the operation's
  * request count, so no draw): the span says which instance served it.
@@ -216,8 +219,14 @@ static uint64_t pool_take(struct world_pool *pl, uint64_t start, int *slot)
 }
 
 /* No connection came within the timeout: the request fails without doing its work. */
+static uint32_t wait_us(uint64_t ns)
+{
+    return ns / 1000 < UINT32_MAX ? (uint32_t)(ns / 1000) : UINT32_MAX;
+}
+
 static uint64_t pool_give_up(struct world_span *s, const struct world_pool *pl, uint64_t start)
 {
+    s->wait_us = wait_us(pl->timeout_ns);
     s->end = start + pl->timeout_ns;
     s->status = (uint16_t)pl->status;
     s->cause = WORLD_CAUSE_POOL;
@@ -244,6 +253,7 @@ static uint64_t run_op(struct walk *k, int parent, int svc, int op, uint64_t sta
     uint64_t wait = pl && pl->n ? pool_take(pl, start, &slot) : 0;
     if (wait == UINT64_MAX)
         return pool_give_up(s, pl, start);
+    s->wait_us = wait_us(wait);
     world_faults_apply(k->w, wo->faults, wo->nfaults, count, start, r, &eff, k->p, (uint32_t)self);
     s->fired = eff.fired;
     s->nfired = eff.nfired;

@@ -57,8 +57,9 @@ struct world_fault {
 
 /* A connection pool in front of an operation (`pool:`): N slots, each busy until an offset.
  * A request takes the slot that frees first and waits for it; one that would wait longer than
- * timeout_ns fails after waiting that long. Written by the thread that plans (the engine's);
- * callers that plan on several threads leave env->op_pool NULL and do not queue. */
+ * timeout_ns fails after waiting that long. One writer at a time: the engine's thread (which
+ * also plans run --serve's real requests that reach a pool, engine_call), or serve's handlers
+ * one at a time under its lock (server/model.c). */
 struct world_pool {
     uint64_t *busy; /* [n]: offset the slot is free again */
     int n;          /* 0: no pool */
@@ -532,8 +533,10 @@ struct world_span {
     uint16_t batch, queue;
     float gpu;
     uint32_t tok_in, tok_out;
-    uint16_t fired;  /* the first fault that fired on this span: index + 1, 0 = none ... */
-    uint16_t nfired; /* ... and how many did: the others are in the plan's `more` list */
+    uint16_t fired;   /* the first fault that fired on this span: index + 1, 0 = none ... */
+    uint16_t nfired;  /* ... and how many did: the others are in the plan's `more` list */
+    uint32_t wait_us; /* a pooled operation: us it waited for a connection (its timeout when
+                         it gave up, cause WORLD_CAUSE_POOL); saturates */
 };
 
 /* A fault that fired on a span beyond the span's first (rare: most spans fire none or one).

@@ -2,7 +2,7 @@
  * all N connections are busy wait for the first to free, in simulated time. Checked against
  * queueing theory (M/G/1: at arrival rate l and service time S with E[S^2], the mean wait is
  * l E[S^2] / (2 (1 - l E[S]))), at low load (about 0), the timeout, a pool behind a call, and
- * that a caller without op_pool (serve) never queues. */
+ * that a caller without op_pool never queues. (Real requests queue too: test_server_pool.) */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
