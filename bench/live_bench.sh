@@ -12,7 +12,8 @@
 #   spans_per_s          inference --speed max --null --control, with 0 and with 10 SSE clients
 #                        attached: median of 3 runs each (interleaved), with the process's CPU
 #                        seconds per million spans (user + sys, all threads): the figure a busy
-#                        machine does not blur
+#                        machine does not blur (bench/sse_bench.sh: the same with the console's
+#                        ?labels=incident streams as well, side by side)
 # Usage: bench/live_bench.sh [DIORAMA] [N changes, default 100] [M requests, default 1000]
 # Needs python3 (the clients). Not a test: it asserts nothing; read the figures.
 set -euo pipefail

@@ -156,9 +156,9 @@ void control__put_world(struct server_control *c, struct core_buf *b)
     core_buf_printf(b,
                     ",\"labels\":%llu,\"commands\":%llu,\"streams\":{\"open\":%d,"
                     "\"opened\":%llu,\"refused\":%llu,\"dropped\":%llu}}\n",
-                    (unsigned long long)c->nlabels, (unsigned long long)c->commands, c->nsse,
-                    (unsigned long long)c->sse_opened, (unsigned long long)c->sse_refused,
-                    (unsigned long long)c->sse_dropped);
+                    (unsigned long long)c->nlabels, (unsigned long long)c->commands,
+                    atomic_load(&c->nsse), (unsigned long long)c->sse_opened,
+                    (unsigned long long)c->sse_refused, (unsigned long long)c->sse_dropped);
 }
 
 static void get_world(struct server_control *c, struct server__answer *a)
@@ -235,9 +235,11 @@ static void get_labels(struct server_control *c, const char *after, struct serve
     uint64_t first = c->nlabels > LABELS_KEPT ? c->nlabels - LABELS_KEPT + 1 : 1;
     int n = 0;
     for (uint64_t id = from >= first ? from + 1 : first; id <= c->nlabels; id++) {
-        const struct control_label *r = &c->ring[(id - 1) % LABELS_KEPT];
-        core_buf_printf(&a->body, "%s{\"id\":%llu,\"label\":%s}", n++ ? "," : "",
-                        (unsigned long long)r->id, r->json);
+        const struct control_label *r = &c->ring[(id - 1) % CONTROL_LABEL_RING];
+        /* the event's data line: {"id":N,"label":{...}} */
+        core_buf_puts(&a->body, n++ ? "," : "");
+        core_buf_append(&a->body, r->ev + CONTROL_LABEL_DATA_OFF,
+                        r->len - CONTROL_LABEL_DATA_OFF - 2);
     }
     core_buf_printf(&a->body, "],\"last\":%llu,\"oldest_kept\":%llu}\n",
                     (unsigned long long)c->nlabels, (unsigned long long)first);
@@ -384,6 +386,40 @@ void server__control_handle(struct server_control *c, const struct server__contr
 }
 
 /* ---- the world's side -------------------------------------------------------------------- */
+/* Wakes the streams for a label, at most every CONTROL_SSE_BATCH_NS and only while one is open:
+ * an eventfd write, no lock. A state change reaches the streams within one tick, not at the
+ * next snapshot or the base's 100 ms pull. */
+static void wake_streams(struct server_control *c)
+{
+    if (!c->d || !atomic_load_explicit(&c->nsse, memory_order_relaxed))
+        return;
+    uint64_t now = core_mono_ns();
+    if (now - c->woke_ns < CONTROL_SSE_BATCH_NS)
+        return;
+    c->woke_ns = now;
+    httpd_h1_wake(c->d);
+}
+
+/* The label as its whole stream event (control_int.h), with id: the queue's order is the
+ * ring's, so the label queued at tail gets id tail + 1. */
+static void format_label(struct server_control *c, const struct world_label *l, uint64_t id,
+                         struct control_label *out)
+{
+    struct core_buf *b = &c->lbuf;
+    core_buf_reset(b);
+    core_buf_printf(b, "event: label\ndata: {\"id\":%llu,\"label\":", (unsigned long long)id);
+    world_label_json(l, b);
+    if (b->len && b->p[b->len - 1] == '\n')
+        b->len--;
+    core_buf_puts(b, "}\n\n");
+    out->id = id;
+    out->len = (uint32_t)b->len;
+    out->ev = core_malloc(b->len + 1);
+    memcpy(out->ev, b->p, b->len + 1);
+    /* a one-request label (scope "request"): GET /api/world did not change */
+    out->fault = l->trace_id && l->fault ? (int)(l->fault - c->w->faults) : -1;
+}
+
 void server_control_label(struct server_control *c, const struct world_label *l)
 {
     if (!c)
@@ -397,21 +433,16 @@ void server_control_label(struct server_control *c, const struct world_label *l)
         control__sync(c);
         pthread_mutex_unlock(&c->mu);
     }
-    core_buf_reset(&c->lbuf);
-    world_label_json(l, &c->lbuf);
-    if (c->lbuf.len && c->lbuf.p[c->lbuf.len - 1] == '\n')
-        c->lbuf.len--;
     struct control_pending *p = &c->q[tail % CONTROL_LABEL_QUEUE];
-    p->json = core_malloc(c->lbuf.len + 1);
-    memcpy(p->json, c->lbuf.p, c->lbuf.len);
-    p->json[c->lbuf.len] = 0;
-    p->blip = l->trace_id != 0; /* a one-request label: GET /api/world did not change */
+    format_label(c, l, tail + 1, &p->l);
     /* a state period began or ended: the entity's state as of now */
     p->ent = !l->fault && !l->control ? world_entity_find(c->w, l->target) : -1;
     p->state = l->open && l->state ? (int)(l->state - c->w->scn->states) : SCN_STATE_HEALTHY;
     p->since = l->open ? l->start_ns : l->end_ns;
     p->source = l->source;
     atomic_store_explicit(&c->q_tail, tail + 1, memory_order_release);
+    if (p->l.fault < 0) /* one-request blips wait for the base's next pull (100 ms at most) */
+        wake_streams(c);
 }
 
 void control__sync(struct server_control *c)
@@ -420,11 +451,11 @@ void control__sync(struct server_control *c)
     uint64_t tail = atomic_load_explicit(&c->q_tail, memory_order_acquire);
     for (; head < tail; head++) {
         struct control_pending *p = &c->q[head % CONTROL_LABEL_QUEUE];
-        struct control_label *r = &c->ring[c->nlabels % LABELS_KEPT];
-        core_free(r->json);
-        r->json = p->json;
-        r->id = ++c->nlabels;
-        c->world_gen += !p->blip;
+        struct control_label *r = &c->ring[c->nlabels % CONTROL_LABEL_RING];
+        core_free(r->ev);
+        *r = p->l; /* its id is ++nlabels (format_label) */
+        c->nlabels++;
+        c->world_gen += p->l.fault < 0;
         if (p->ent >= 0)
             c->ents[p->ent] = (struct control_mirror){p->state, p->since, p->source};
     }
@@ -444,11 +475,11 @@ static void respond(struct httpd_h1_response *rs, struct server__answer *a)
         httpd_h1_add_header(rs, "Allow", a->allow);
 }
 
-static void open_stream(struct server_control *c, struct httpd_h1_response *rs,
+static void open_stream(struct server_control *c, const char *which, struct httpd_h1_response *rs,
                         struct server__answer *a)
 {
-    if (control__sse_open(c, a, rs))
-        respond(rs, a); /* 503: too many streams */
+    if (control__sse_open(c, which, a, rs))
+        respond(rs, a); /* 400 a bad ?labels=, 503 too many streams */
     server__answer_free(a);
 }
 
@@ -471,7 +502,7 @@ static void on_request(void *cls, struct httpd_h1_request *r, struct httpd_h1_re
     server__answer_init(&a);
     server__control_handle(c, &rq, &a);
     if (a.status == 200 && a.content_type && !strcmp(a.content_type, CONTROL_SSE_TYPE)) {
-        open_stream(c, rs, &a);
+        open_stream(c, httpd_h1_arg(r, "labels"), rs, &a);
         return;
     }
     respond(rs, &a);
@@ -509,7 +540,6 @@ int server_control_new(struct server_control **out, struct world *w,
         c->cfg.max_body = DEFAULT_MAX_BODY;
     c->loopback = is_loopback(&addr);
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->wake, NULL);
     c->ents = core_calloc((size_t)w->nents + 1, sizeof *c->ents);
     core_buf_init(&c->lbuf, 1 << 16); /* one label line */
     c->addr = addr;
@@ -517,9 +547,9 @@ int server_control_new(struct server_control **out, struct world *w,
     return 0;
 }
 
-/* The world's thread, once a second: the streams are pulled now. Only the listener's eventfd,
- * not control__sse_wake: the world's thread takes none of the API's locks (a reader holding
- * one would stall the world, a world thread preempted holding one would stall readers). */
+/* The world's thread, once a second: the streams are pulled now. Only the listener's eventfd:
+ * the world's thread takes none of the API's locks (a reader holding one would stall the
+ * world, a world thread preempted holding one would stall readers). */
 static void on_snapshot(void *ctx)
 {
     struct server_control *c = ctx;
@@ -553,15 +583,13 @@ void server_control_free(struct server_control *c)
         world_agg_set_notify(c->cfg.agg, NULL, NULL);
     pthread_mutex_lock(&c->mu);
     c->stopping = 1; /* event streams end */
-    pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->mu);
     httpd_h1_stop(c->d); /* event streams end: their done callbacks run */
     control__sync(c);    /* labels still queued: into the ring, freed with it */
-    for (int i = 0; i < LABELS_KEPT; i++)
-        core_free(c->ring[i].json);
+    for (int i = 0; i < CONTROL_LABEL_RING; i++)
+        core_free(c->ring[i].ev);
     core_free(c->ents);
     core_buf_free(&c->lbuf);
-    pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mu);
     core_free(c);
 }
