@@ -16,6 +16,7 @@
 //   load              the machine's 1-minute load average before and after recording
 //
 //   NODE_PATH=tests/node/node_modules node bench/console_trace.js CONSOLE_URL SECONDS [TRACE.json]
+//   (CONSOLE_DIR=DIR: the page's own files from DIR, e.g. another commit's web/console)
 'use strict';
 const fs = require('fs');
 const { chromium } = require('playwright-core');
@@ -66,6 +67,15 @@ function mainThreadTasks(trace) {
     });
     try {
         const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+        if (process.env.CONSOLE_DIR) // the page's files from DIR (e.g. an older web/console), side by side
+            await page.route(/\/(index\.html|console\/[^/]+)?$/, (route) => {
+                const p = new URL(route.request().url()).pathname;
+                const file = require('path').join(process.env.CONSOLE_DIR, p === '/' ? 'index.html' : require('path').basename(p));
+                if (!fs.existsSync(file))
+                    return route.continue();
+                return route.fulfill({ status: 200, body: fs.readFileSync(file),
+                    contentType: { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }[require('path').extname(file)] });
+            });
         await page.goto(url);
         // (waitForFunction would eval a string in the page, which the console's CSP forbids)
         for (let i = 0; i < 120 && await page.evaluate(() => Number(document.body.dataset.aggs || 0)) < 3; i++)

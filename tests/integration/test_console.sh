@@ -7,7 +7,10 @@
 # host, "degrading" on ppdb002 seen through the API, /metrics and the labels, a fault started
 # and stopped from the page). The label file must hold the page's change (source: command).
 # x-axis time ticks (whole seconds, spaced), the header pill naming an active fault, 200 hosts
-# (bench/data/console_200.yaml) drawn.
+# (bench/data/console_200.yaml) drawn; what a projector shows: the header on one line at 1280
+# and 1600 px, the change's message over no chart, band names above the plots (200 hosts),
+# inference's per-request labels counted in one row per fault. CONSOLE_DIR=DIR runs the page's
+# files from DIR (e.g. an older web/console) against this binary.
 # Screenshots go to $BUILD/artefacts/console-{light,dark,faults,200}.png. Without node, chromium
 # or tests/node/node_modules it skips (77), except in CI (CI=true), where it fails.
 . "$(dirname "$0")/lib.sh"
@@ -67,8 +70,11 @@ check "graph.json: the fleet's shape" sh -c "[ \$(curl -s '$CON/console/graph.js
 FLEET=$CON FLEET_MET=$MET FLEET_PID=$PID
 kill -TERM "$FLEET_PID"; wait "$FLEET_PID"
 
-# the browser run: a token guards changes (the page takes it from #token=)
-DIORAMA_CONTROL_TOKEN=c0nsole check "up fleet (token) starts" start_up fleet2 --metric-interval 1s --labels "$TMP/fleet2.labels"
+# the browser run: a token guards changes (the page takes it from #token=). The simulated day
+# starts at 06:00 UTC whatever the time: the ppdb hosts' nightly maintenance (04:30-05:10)
+# doubles their CPU, and the check needs ppdb002 below 60% before "degrading".
+day_start="$(date -u +%Y-%m-%d)T06:00:00Z"
+DIORAMA_CONTROL_TOKEN=c0nsole check "up fleet (token) starts" start_up fleet2 --metric-interval 1s --labels "$TMP/fleet2.labels" --start "$day_start"
 FLEET=$CON FLEET_MET=$MET FLEET_PID=$PID
 check "up inference (faults) starts" start_up inf inference --metric-interval 1s
 FAULTS=$CON FAULTS_PID=$PID
@@ -82,7 +88,8 @@ for p in "$FLEET_PID" "$FAULTS_PID" "$BIG_PID"; do
 done
 check "the label file has the page's change (source: command)" \
   grep -q '"target":"ppdb002","kind":"state","state":"degrading".*"source":"command"' "$TMP/fleet2.labels"
-for f in console-light.png console-dark.png console-faults.png console-200.png; do
+for f in console-light.png console-dark.png console-faults.png console-200.png \
+  console-{fleet,200}-{light,dark}-{1280x720,1920x1080}.png; do
   check "screenshot $f kept" [ -s "$art/$f" ]
 done
 finish

@@ -7,7 +7,9 @@
 # sink recorded is decoded (tests/node/console_sink_check.js: ppdb002's CPU, the latency and
 # errors of the requests it serves, per phase). At speed 5 with a 5 s metric interval the
 # world exports once per wall second: quick, and every check waits for a condition (no
-# duration is asserted). Screenshots: $BUILD/artefacts/demo-*.png.
+# duration is asserted). The simulated day starts at 06:00 UTC, after the ppdb hosts' nightly
+# maintenance (04:30-05:10, double CPU), whatever the time of day. The label list must show the
+# three changes one row each. Screenshots: $BUILD/artefacts/demo-*.png.
 . "$(dirname "$0")/lib.sh"
 node_dir=$SRC/tests/node
 chromium=${CHROMIUM:-/usr/bin/chromium}
@@ -34,7 +36,7 @@ sport=$(cat "$TMP/sink.port")
 
 "$DIORAMA" up fleet --speed 5 --metric-interval 5s --signals traces,metrics \
   --otlp "http://127.0.0.1:$sport" --control 127.0.0.1:0 --prom-listen 127.0.0.1:0 \
-  --serve 127.0.0.1:0 --labels "$TMP/labels" >"$TMP/up.out" 2>"$TMP/up.err" &
+  --serve 127.0.0.1:0 --labels "$TMP/labels" --start "$(date -u +%Y-%m-%d)T06:00:00Z" >"$TMP/up.out" 2>"$TMP/up.err" &
 UP=$!
 PIDS+=($UP)
 CON="" MET=""

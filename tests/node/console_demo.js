@@ -13,41 +13,18 @@
 // demo-critical.png.
 'use strict';
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { check, sleep, poll, get: getAny, shot: shotIn, watch, run } = require('./console_lib.js');
 
 const [con, prom, outDir, phasesOut] = process.argv.slice(2);
 const HOST = 'ppdb002';
 const ENTRY = 'storefront/POST /orders'; // reaches ppdb002 through orders -> orders-db
-const failures = [];
-let checks = 0;
-function check(what, cond, detail) {
-    checks++;
-    console.log((cond ? 'ok   ' : 'FAIL ') + what + (!cond && detail !== undefined ? ': ' + JSON.stringify(detail).slice(0, 600) : ''));
-    if (!cond)
-        failures.push(what);
-    return !!cond;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// A screenshot from the top of the page (a full-page one taken scrolled down draws the sticky
-// header in the middle).
-async function shot(page, name, fullPage) {
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: path.join(outDir, name), fullPage });
-}
-async function poll(seconds, fn) { // until fn() is truthy; returns its last value
-    const end = Date.now() + seconds * 1000;
-    let v;
-    while (!(v = await fn().catch(() => false)) && Date.now() < end)
-        await sleep(250);
-    return v;
-}
+const shot = (page, name, fullPage) => shotIn(page, path.join(outDir, name), fullPage);
 async function get(url) {
-    const r = await fetch(url, { cache: 'no-store' });
-    if (!r.ok)
-        throw new Error(url + ': ' + r.status);
-    return r.json();
+    const j = await getAny(url);
+    if (typeof j !== 'object')
+        throw new Error(url + ': not JSON');
+    return j;
 }
 const world = () => get(con + '/api/world');
 const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
@@ -161,17 +138,18 @@ async function demo(page, phases) {
         back.length && back[back.length - 1].cpu < cpu0 + 0.15, back);
     check('page: the header pill says all healthy again', await pageHas(page, () =>
         document.querySelector('#summary').textContent === 'all healthy'));
-    // the three changes: degrading and critical begin, and critical's end line (back to healthy)
-    const inPage = await pageHas(page, (h) => {
-        const rows = [...document.querySelectorAll('#labels li')].filter((li) => li.dataset.target === h &&
-            li.querySelector('.source').textContent === 'command').map((li) => li.querySelector('.what').textContent +
-            '|' + li.querySelector('.phase').textContent);
-        return rows.some((r) => r.startsWith('healthy \u2192 degrading|begin')) &&
-            rows.some((r) => r.startsWith('degrading \u2192 critical|begin')) &&
-            rows.some((r) => r.startsWith('critical \u2192 healthy|end'));
-    }, HOST);
-    check('page: the label timeline shows all three changes', inPage, await page.evaluate(() =>
-        [...document.querySelectorAll('#labels li')].slice(0, 6).map((li) => li.textContent)));
+    // the three changes, one row each, newest first: a period's end line completes its row (how
+    // long it lasted) instead of repeating the next state's begin ("degrading → critical" was
+    // listed twice); critical's end, back to healthy, is a row of its own
+    const rows = () => page.evaluate((h) => [...document.querySelectorAll('#labels li')]
+        .filter((li) => li.dataset.target === h && li.querySelector('.source').textContent === 'command')
+        .map((li) => li.querySelector('.what').textContent + '|' + li.querySelector('.phase').textContent), HOST);
+    const want = ['critical \u2192 healthy', 'degrading \u2192 critical', 'healthy \u2192 degrading'];
+    const ok = (r) => r.length === 3 && r.every((x, i) => x.startsWith(want[i] + '|')) &&
+        /^\d.* (s|min|h)$/.test(r[1].split('|')[1]) && /^\d.* (s|min|h)$/.test(r[2].split('|')[1]);
+    let got = [];
+    check('page: the label list shows the three changes, one row each, with how long each state lasted',
+        await poll(20, async () => ok(got = await rows())), got);
     const labels = (await get(con + '/api/labels?after=0')).labels.map((x) => x.label)
         .filter((l) => l.target === HOST && l.kind === 'state' && l.source === 'command')
         .map((l) => l.state + ':' + l.phase);
@@ -233,43 +211,21 @@ async function controls(page) {
     check('chaos off: GET /api/world says disabled', await poll(20, async () => (await world()).chaos.enabled === false));
 }
 
-(async () => {
+run('demo', async (ctx) => {
     fs.mkdirSync(outDir, { recursive: true });
     const origin = new URL(con).origin;
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'diorama-demo-'));
-    const ctx = await chromium.launchPersistentContext(profile, {
-        executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        viewport: { width: 1600, height: 1000 },
-    });
-    const errors = [], outside = [];
-    let requests = 0;
     const phases = {};
     try {
         const page = await ctx.newPage();
-        page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-        page.on('pageerror', (e) => errors.push(String(e)));
-        page.on('request', (r) => {
-            requests++;
-            if (new URL(r.url()).origin !== origin && !r.url().startsWith('data:'))
-                outside.push(r.url());
-        });
+        const log = watch(page, origin);
         await page.goto(con + '/');
         check('the page loads the world', await poll(30, () => page.evaluate(() => document.body.dataset.ready === '1')));
         check('the stream feeds the page (3 aggregates)', await poll(30, () => page.evaluate(() => Number(document.body.dataset.aggs || 0) >= 3)));
         await demo(page, phases);
         await controls(page);
-        check('no console or page errors', errors.length === 0, errors);
-        check(`no request outside ${origin} (${requests} made)`, outside.length === 0 && requests > 0, outside);
+        check('no console or page errors', log.errors.length === 0, log.errors);
+        check(`no request outside ${origin} (${log.requests} made)`, log.outside.length === 0 && log.requests > 0, log.outside);
     } finally {
-        await ctx.close();
-        fs.rmSync(profile, { recursive: true, force: true });
         fs.writeFileSync(phasesOut, JSON.stringify(phases));
     }
-    console.log(`${checks - failures.length} passed, ${failures.length} failed`);
-    process.exit(failures.length ? 1 : 0);
-})().catch((e) => {
-    console.log('FAIL: ' + (e && e.stack || e));
-    process.exit(1);
 });

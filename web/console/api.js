@@ -75,10 +75,11 @@ function parseBlock(block) {
     return data.length ? { event, data: data.join('\n') } : null;
 }
 
-// Reads GET /api/stream until it ends. fetch rather than EventSource: EventSource cannot send
+// Reads GET /api/stream until it ends; one-request labels come as counts (request_labels), not
+// one event each: thousands a second would cost the world's process the bytes. fetch rather than EventSource: EventSource cannot send
 // the Authorization header a non-loopback listener needs.
 async function readStream(onEvent, onState) {
-    const res = await fetch('/api/stream', { headers: headers(false), cache: 'no-store' });
+    const res = await fetch('/api/stream?labels=incident', { headers: headers(false), cache: 'no-store' });
     if (!res.ok)
         throw new ApiError(res.status, 'GET /api/stream: ' + res.status);
     onState('live');

@@ -19,18 +19,39 @@ function applyTheme(t) {
     return dark;
 }
 
+// A change's outcome, for a few seconds, where it covers no chart: under the header at the
+// right (at the top of the page: the inspector, where state buttons are clicked), else the
+// first corner of the window with no chart under it, else over the header's left end (sticky,
+// no chart). Placed again if the page scrolls while it shows.
 let toastTimer = 0;
+function placeToast() {
+    const t = $('#toast');
+    if (!t.classList.contains('show'))
+        return;
+    const hb = $('header').getBoundingClientRect(), w = t.offsetWidth, h = t.offsetHeight, m = 16;
+    const charts = [...document.querySelectorAll('#charts .panel.chart')].map((c) => c.getBoundingClientRect());
+    const free = ([x, y]) => !charts.some((r) => x < r.right && r.left < x + w && y < r.bottom && r.top < y + h);
+    const spot = [[innerWidth - w - m, hb.bottom + m / 2], [m, hb.bottom + m / 2],
+        [innerWidth - w - m, innerHeight - h - m], [m, innerHeight - h - m]].find(free) ||
+        [m, hb.top + Math.max(0, (hb.height - h) / 2)];
+    t.style.left = Math.round(spot[0]) + 'px';
+    t.style.top = Math.round(spot[1]) + 'px';
+}
 function toast(msg, isError) {
     const t = $('#toast');
     t.textContent = msg;
+    t.title = msg;
     t.className = isError ? 'show error' : 'show';
+    placeToast();
     clearTimeout(toastTimer);
     toastTimer = setTimeout(() => { t.className = ''; }, isError ? 6000 : 3000);
 }
+addEventListener('scroll', placeToast, { passive: true });
+addEventListener('resize', placeToast, { passive: true });
 
 const store = new Store();
 const periods = new Periods();
-const labels = new LabelList($('#labels'), $('#label-count'));
+const labels = new LabelList($('#labels'), $('#label-count'), $('#blips'));
 const controls = new Controls(document.body, toast);
 const hostInfo = new Map();
 const charts = new Charts($('#charts'), store, periods, (n) => hostInfo.get(n), () => controls.selected);
@@ -94,12 +115,12 @@ function showWorld(w) {
     controls.setWorld(w);
     if ($('#scenario').textContent !== w.scenario)
         $('#scenario').textContent = w.scenario;
-    $('#scenario').title = 'run ' + w.run_id;
+    $('#scenario').title = w.scenario + ', run ' + w.run_id;
     const s = summarize(w);
     const pill = $('#summary');
     if (pill.textContent !== s.text)
         pill.textContent = s.text;
-    pill.title = s.title;
+    pill.title = s.text + (s.title && s.title !== s.text ? '\n' + s.title : '');
     pill.className = 'pill ' + s.level;
 }
 
@@ -114,7 +135,7 @@ export function summarize(w) {
     if (bad.length <= 2)
         parts.push(...bad.map((e) => e.name + ' ' + e.state));
     else
-        parts.push(bad.length + ' not healthy');
+        parts.push(bad.length + ' unhealthy');
     if (faults.length === 1)
         parts.push('fault ' + faults[0].name);
     else if (faults.length)
@@ -180,6 +201,16 @@ function onEvent(name, data) {
         onAgg(data);
     else if (name === 'label')
         onLabel(data);
+    else if (name === 'request_labels')
+        onCounted(data);
+}
+
+// One-request labels the stream counted instead of sending (?labels=incident).
+function onCounted(ev) {
+    if (!ev || ev.to <= lastLabel)
+        return;
+    lastLabel = ev.to;
+    labels.counted(ev);
 }
 
 async function start() {
@@ -227,5 +258,5 @@ matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
 });
 
 // For tests and benchmarks (tests/node/console_check.js).
-window.diorama = { store, charts, periods, select };
+window.diorama = { store, charts, periods, select, showWorld };
 start();

@@ -82,14 +82,20 @@ export function readTheme() {
     theme = { fg: cssVar('--fg'), panel: cssVar('--panel'), muted: cssVar('--muted'), grid: cssVar('--grid'),
         degrading: cssVar('--shade-degrading'), critical: cssVar('--shade-critical'),
         custom: cssVar('--shade-custom'), fault: cssVar('--shade-fault'),
+        'solid-degrading': cssVar('--degrading'), 'solid-critical': cssVar('--critical'),
+        'solid-custom': cssVar('--custom'), 'solid-fault': cssVar('--accent'),
         font: '15px ' + cssVar('--font') };
     return theme;
 }
 
 const SHADE_ORDER = ['fault', 'custom', 'degrading', 'critical'];
 
+// The strip above each plot where band names go (CSS px).
+const NAME_STRIP = 26;
+
 // Shades the periods getPeriods() returns (see timeline.js) under the series and names them.
-function shading(getPeriods) {
+// selectedName() is the selected entity, whose bands are named first.
+function shading(getPeriods, selectedName) {
     const spans = (u) => {
         const x0 = u.scales.x.min, x1 = u.scales.x.max, out = [];
         if (x0 == null || x1 == null)
@@ -124,34 +130,87 @@ function shading(getPeriods) {
                     }
                 }
             }],
+            // Names in a strip above the plot (the top padding), never over the data: one row,
+            // the selected entity's bands first, then open ones, then the newest; a name too
+            // long is cut with an ellipsis, those that do not fit are counted ("+3"), and the
+            // chart's tooltip names every band under the cursor.
             draw: [(u) => {
                 const { left, top, width } = u.bbox, ctx = u.ctx, px = devicePixelRatio;
+                const list = spans(u);
+                if (!list.length)
+                    return;
                 ctx.save();
                 ctx.font = theme.font.replace(/^\d+px/, (m) => parseInt(m) * px + 'px');
-                ctx.textBaseline = 'top';
+                ctx.textBaseline = 'middle';
                 ctx.textAlign = 'left'; // uPlot leaves it as its last axis set it (right)
-                const ends = [0, 0, 0]; // per text row: where its last name ends
-                const lh = 20 * px;
-                for (const { p, a } of spans(u)) { // inside the plot, even for a band at its edge
-                    const w = ctx.measureText(p.text).width;
-                    const x = Math.max(left + 2 * px, Math.min(a + 4 * px, left + width - w - 6 * px));
-                    const row = ends.findIndex((e) => e <= x);
-                    if (row < 0)
-                        continue; // no room: the band is shaded, its name is in the list
-                    ends[row] = x + w + 10 * px;
-                    const y = top + 3 * px + lh * row;
-                    // on a backing of the panel's colour: legible over the series' lines
-                    ctx.globalAlpha = 0.8;
-                    ctx.fillStyle = theme.panel;
-                    ctx.fillRect(x - 3 * px, y - 1 * px, w + 6 * px, lh - 2 * px);
-                    ctx.globalAlpha = 1;
+                const y = top - (NAME_STRIP / 2) * px, box = 9 * px, sel = selectedName();
+                const rank = ({ p }) => (p.target === sel || p.target.startsWith(sel + '/') ? 0 : 2) +
+                    (p.end == null ? 0 : 1);
+                list.sort((a, b) => rank(a) - rank(b) || b.p.start - a.p.start);
+                const more = (n) => '+' + n;
+                const moreW = ctx.measureText(more(list.length)).width + 8 * px;
+                const right = left + width - moreW, taken = [];
+                let shown = 0, room = right - left;
+                for (const { p, a } of list) {
+                    if (room < 60 * px) // the strip is full: the rest are counted
+                        break;
+                    const [text, tw] = fit(ctx, p.text, width * 0.4);
+                    const w = box + 4 * px + tw;
+                    const x = Math.max(left, Math.min(a, right - w));
+                    if (x + w > right || taken.some(([s, e]) => x < e && s < x + w + 10 * px))
+                        continue;
+                    taken.push([x, x + w]);
+                    room -= w + 10 * px;
+                    shown++;
+                    ctx.fillStyle = theme['solid-' + p.shade] || theme['solid-fault'];
+                    ctx.fillRect(x, y - box / 2, box, box);
                     ctx.fillStyle = theme.fg;
-                    ctx.fillText(p.text, x, y + 1 * px);
+                    ctx.fillText(text, x + box + 4 * px, y);
+                }
+                if (shown < list.length) {
+                    ctx.fillStyle = theme.muted;
+                    ctx.textAlign = 'right';
+                    ctx.fillText(more(list.length - shown), left + width, y);
                 }
                 ctx.restore();
             }],
+            // the full names of the bands under the cursor, as the chart's tooltip
+            setCursor: [(u) => {
+                const x = u.cursor.left;
+                let tip = '';
+                if (x != null && x >= 0) {
+                    const v = u.posToVal(x, 'x');
+                    tip = [...getPeriods()].filter((p) => p.start <= v && (p.end == null || p.end >= v))
+                        .map((p) => p.text).slice(0, 12).join('\n');
+                }
+                if (u.over.title !== tip)
+                    u.over.title = tip;
+            }],
         },
     };
+}
+
+// [text cut with an ellipsis to at most maxW canvas pixels, its width]; widths are kept per
+// font and text (a 200-host world names hundreds of periods on every chart, every second).
+const widths = new Map();
+function measure(ctx, text) {
+    const k = ctx.font + '\u0000' + text;
+    let w = widths.get(k);
+    if (w === undefined) {
+        if (widths.size > 5000)
+            widths.clear();
+        w = ctx.measureText(text).width;
+        widths.set(k, w);
+    }
+    return w;
+}
+function fit(ctx, text, maxW) {
+    let w = measure(ctx, text), n = text.length;
+    if (w <= maxW)
+        return [text, w];
+    while (n > 1 && (w = measure(ctx, text.slice(0, n) + '\u2026')) > maxW)
+        n--;
+    return [text.slice(0, n) + '\u2026', w];
 }
 
 // Time ticks: whole seconds at least, at least TICK_SPACE px apart, written like the header's
@@ -185,8 +244,9 @@ export function fmt(v, unit) {
 // One chart in container el. spec(): {series: [{label, values, color, dash}], unit, log, range}.
 // The chart is rebuilt only when the series' labels change; otherwise setData.
 export class Chart {
-    constructor(el, spec, getPeriods, height) {
+    constructor(el, spec, getPeriods, height, selected) {
         this.el = el;
+        this.selected = selected;
         this.spec = spec;
         this.getPeriods = getPeriods;
         this.height = height;
@@ -222,7 +282,8 @@ export class Chart {
             series: [{}, ...s.series.map((x) => ({ label: x.label, stroke: x.color, width: 2,
                 dash: x.dash, spanGaps: false, points: { show: false },
                 value: (u, v) => (v == null ? '-' : fmt(v, s.unit)) }))],
-            plugins: [shading(this.getPeriods)],
+            padding: [NAME_STRIP, null, null, null],
+            plugins: [shading(this.getPeriods, this.selected)],
         }, data, this.el);
     }
 
@@ -260,7 +321,7 @@ export class Charts {
             return { label: n + (dash !== undefined ? ' ' + field : ''), values: rec ? rec[field] : [],
                 color: PALETTE[i % PALETTE.length], dash };
         });
-        const add = (id, spec, get, h) => this.charts.push(new Chart(root.querySelector(id), spec, get, h));
+        const add = (id, spec, get, h) => this.charts.push(new Chart(root.querySelector(id), spec, get, h, selected));
         add('#chart-rate', () => ({ unit: '/s', series: series('rate', busy()) }), all, 260);
         add('#chart-errors', () => ({ unit: '/s', series: series('errors', busy()) }), all, 260);
         add('#chart-latency', () => {
@@ -295,7 +356,7 @@ export class Charts {
                     { label: 'cpu', values: rec ? rec.cpu.map((v) => (v == null ? null : v * 100)) : [], color: PALETTE[0] },
                     { label: 'memory', values: mem, color: PALETTE[1] }] };
             };
-            this.charts.push(new Chart(slot.querySelector('.plot'), spec, named(() => [host()]), 150));
+            this.charts.push(new Chart(slot.querySelector('.plot'), spec, named(() => [host()]), 150, selected));
         });
         // Each chart's own container, by width (content box, no layout read of ours).
         const byEl = new Map(this.charts.map((c) => [c.el, c]));
