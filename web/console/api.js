@@ -76,8 +76,9 @@ function parseBlock(block) {
 }
 
 // Reads GET /api/stream until it ends; one-request labels come as counts (request_labels), not
-// one event each: thousands a second would cost the world's process the bytes. fetch rather than EventSource: EventSource cannot send
-// the Authorization header a non-loopback listener needs.
+// one event each: thousands a second would cost the world's process the bytes. fetch rather
+// than EventSource: EventSource cannot send the Authorization header a non-loopback listener
+// needs.
 async function readStream(onEvent, onState) {
     const res = await fetch('/api/stream?labels=incident', { headers: headers(false), cache: 'no-store' });
     if (!res.ok)
